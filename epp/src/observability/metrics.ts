@@ -1,0 +1,143 @@
+// The EPP's Prometheus metrics under GIE's names (../shared/reference/gie-epp.md §6.1), so
+// dashboards and HPA rules written for the Go EPP keep working, plus tokenroute_* extras.
+// One registry per EPP instance (tests run several in one process).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const MODEL_LABELS = ['model_name', 'target_model_name'] as const;
+
+// GIE: 100 µs – 100 ms for the scheduler; plugin durations use the same scale.
+const SCHEDULER_BUCKETS = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1];
+const REQUEST_DURATION_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600];
+const SIZE_BUCKETS = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216];
+const TOKEN_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32778, 65536, 131072, 262144, 524288, 1048576];
+
+export class EppMetrics {
+  readonly registry = new Registry();
+
+  readonly requestTotal = new Counter({
+    name: 'inference_objective_request_total',
+    help: 'Counter of inference objective requests broken out for each model and target model.',
+    labelNames: [...MODEL_LABELS, 'priority'],
+    registers: [this.registry],
+  });
+  readonly requestErrorTotal = new Counter({
+    name: 'inference_objective_request_error_total',
+    help: 'Counter of inference objective requests errors broken out for each model and target model.',
+    labelNames: [...MODEL_LABELS, 'error_code'],
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'inference_objective_request_duration_seconds',
+    help: 'Inference objective response latency distribution in seconds for each model and target model.',
+    labelNames: MODEL_LABELS,
+    buckets: REQUEST_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly requestSizes = new Histogram({
+    name: 'inference_objective_request_sizes',
+    help: 'Inference objective requests size distribution in bytes for each model and target model.',
+    labelNames: MODEL_LABELS,
+    buckets: SIZE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly responseSizes = new Histogram({
+    name: 'inference_objective_response_sizes',
+    help: 'Inference objective responses size distribution in bytes for each model and target model.',
+    labelNames: MODEL_LABELS,
+    buckets: SIZE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly inputTokens = new Histogram({
+    name: 'inference_objective_input_tokens',
+    help: 'Inference objective input token count distribution for requests in each model.',
+    labelNames: MODEL_LABELS,
+    buckets: TOKEN_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly runningRequests = new Gauge({
+    name: 'inference_objective_running_requests',
+    help: 'Inference objective number of running requests in each model.',
+    labelNames: ['model_name'],
+    registers: [this.registry],
+  });
+  readonly poolAverageKvCache = new Gauge({
+    name: 'inference_pool_average_kv_cache_utilization',
+    help: 'The average kv cache utilization for an inference server pool.',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+  readonly poolAverageQueue = new Gauge({
+    name: 'inference_pool_average_queue_size',
+    help: 'The average number of requests pending in the model server queue.',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+  readonly poolAverageRunning = new Gauge({
+    name: 'inference_pool_average_running_requests',
+    help: 'The average number of requests currently being processed by the model servers.',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+  readonly poolReadyPods = new Gauge({
+    name: 'inference_pool_ready_pods',
+    help: 'The number of ready pods in the inference server pool.',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+  readonly poolPerPodQueue = new Gauge({
+    name: 'inference_pool_per_pod_queue_size',
+    help: 'The total number of requests pending in the model server queue for each underlying pod.',
+    labelNames: ['name', 'model_server_pod'],
+    registers: [this.registry],
+  });
+  readonly schedulerE2e = new Histogram({
+    name: 'inference_extension_scheduler_e2e_duration_seconds',
+    help: 'End-to-end scheduling latency distribution in seconds.',
+    buckets: SCHEDULER_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly schedulerAttempts = new Counter({
+    name: 'inference_extension_scheduler_attempts_total',
+    help: 'Total number of scheduling attempts.',
+    labelNames: ['status', 'target_model_name', 'pod_name', 'namespace', 'port'],
+    registers: [this.registry],
+  });
+  readonly pluginDuration = new Histogram({
+    name: 'inference_extension_plugin_duration_seconds',
+    help: 'Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.',
+    labelNames: ['extension_point', 'plugin_type', 'plugin_name'],
+    buckets: SCHEDULER_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly modelRewriteDecisions = new Counter({
+    name: 'inference_extension_model_rewrite_decisions_total',
+    help: 'Total number of model rewrite decisions.',
+    labelNames: ['model_rewrite_name', 'model_name', 'target_model'],
+    registers: [this.registry],
+  });
+  readonly info = new Gauge({
+    name: 'inference_extension_info',
+    help: 'General information of the current build of Inference Extension.',
+    labelNames: ['commit', 'build_ref'],
+    registers: [this.registry],
+  });
+
+  // tokenroute-specific.
+  readonly scrapeErrors = new Counter({
+    name: 'tokenroute_metrics_scrape_errors_total',
+    help: 'Model-server /metrics scrapes that failed, by endpoint and reason.',
+    labelNames: ['endpoint', 'reason'],
+    registers: [this.registry],
+  });
+  readonly extprocStreams = new Counter({
+    name: 'tokenroute_extproc_streams_total',
+    help: 'ext_proc streams by how they ended (complete, cancelled, error, rejected).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean; commit?: string; buildRef?: string } = {}) {
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    this.info.set({ commit: opts.commit ?? 'unknown', build_ref: opts.buildRef ?? 'unknown' }, 1);
+  }
+}

@@ -1,0 +1,91 @@
+// Extension points of the scheduler, as in GIE's framework: a ProfileHandler chooses which
+// scheduling profiles run; each profile runs Filters, then Scorers (weighted sum of scores in
+// [0, 1]), then one Picker. Everything here is synchronous: a decision never awaits.
+import type { Candidate } from '../datastore/endpoint.js';
+import type { InferenceRequest } from '../requestcontrol/request.js';
+
+/** Every plugin has the config `type` it was registered under and its instance `name`. */
+export interface Plugin {
+  readonly type: string;
+  readonly name: string;
+}
+
+/** Per-decision scratch space plugins use to share derived data (e.g. prefix matches). */
+export type CycleState = Map<string, unknown>;
+
+export interface Filter extends Plugin {
+  /** Returns the candidates to keep, in order. May return `candidates` itself when it keeps all. */
+  filter(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState): readonly Candidate[];
+}
+
+export interface Scorer extends Plugin {
+  /**
+   * Writes one score per candidate into `out` (same index as `candidates`). Scores are clamped
+   * to [0, 1] by the framework; `out` is pre-zeroed and sized to `candidates.length`.
+   */
+  score(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState, out: Float64Array): void;
+}
+
+export interface Picker extends Plugin {
+  /**
+   * Chooses endpoints from the scored candidates, best first. Returns at most the picker's
+   * `maxNumOfEndpoints`; the first is the target, the rest are the fallback list.
+   */
+  pick(req: InferenceRequest, candidates: readonly Candidate[], totals: Float64Array, state: CycleState): Candidate[];
+}
+
+/** A configured profile: its filters, weighted scorers and picker. */
+export interface SchedulerProfileSpec {
+  readonly name: string;
+  readonly filters: readonly Filter[];
+  readonly scorers: readonly { readonly scorer: Scorer; readonly weight: number }[];
+  readonly picker: Picker;
+}
+
+export interface ProfileRunResult {
+  /** Chosen endpoints, best first (empty when the profile found none). */
+  readonly targets: readonly Candidate[];
+}
+
+export interface SchedulingResult {
+  /** The profile whose targets are the destination (and fallbacks). */
+  readonly primaryProfile: string;
+  readonly profileResults: ReadonlyMap<string, ProfileRunResult>;
+}
+
+export interface ProfileHandler extends Plugin {
+  /**
+   * Called repeatedly: returns the profiles to run next given the results so far, or an empty
+   * list when scheduling is complete.
+   */
+  pickProfiles(
+    req: InferenceRequest,
+    profiles: ReadonlyMap<string, SchedulerProfileSpec>,
+    results: ReadonlyMap<string, ProfileRunResult>,
+    state: CycleState,
+  ): readonly SchedulerProfileSpec[];
+  /** Turns the profile results into the final result, or undefined when no endpoint could be chosen. */
+  processResults(req: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult>): SchedulingResult | undefined;
+}
+
+/** Pool-level saturation, used by admission to shed sheddable (priority < 0) requests. */
+export interface SaturationDetector extends Plugin {
+  /** Pool saturation; ≥ 1 means saturated. */
+  saturation(candidates: readonly Candidate[], now: number): number;
+}
+
+export function isFilter(p: Plugin): p is Filter {
+  return typeof (p as Filter).filter === 'function';
+}
+export function isScorer(p: Plugin): p is Scorer {
+  return typeof (p as Scorer).score === 'function';
+}
+export function isPicker(p: Plugin): p is Picker {
+  return typeof (p as Picker).pick === 'function';
+}
+export function isProfileHandler(p: Plugin): p is ProfileHandler {
+  return typeof (p as ProfileHandler).pickProfiles === 'function';
+}
+export function isSaturationDetector(p: Plugin): p is SaturationDetector {
+  return typeof (p as SaturationDetector).saturation === 'function';
+}
