@@ -34,8 +34,8 @@ export interface InferenceRequest {
   readonly fairnessId: string;
   /** The scheduling profile the route selected, when it selected one. */
   readonly profile: string | undefined;
-  /** Prompt-size estimate in tokens, used for in-flight token load. */
-  readonly promptTokens: number;
+  /** Tokens this request charges its endpoint while in flight (input estimate + expected output, as GIE). */
+  readonly inflightTokens: number;
   /** Size of the request body in bytes. */
   readonly bodyBytes: number;
 }

@@ -1,0 +1,107 @@
+// `tokenroute epp`: the Endpoint Picker's flags, named as the Go EPP names them where the meaning
+// is the same (../shared/reference/gie-epp.md §6.2), turned into EppOptions.
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseGoDuration } from '../config/duration.js';
+import { parseStaticEndpointList } from '../datastore/static-endpoints.js';
+import { LOG_LEVELS, type LogLevel } from '../observability/logger.js';
+import type { EppOptions } from '../main.js';
+
+function boolFlag(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new InvalidArgumentError('expected true or false');
+}
+
+function port(allowOff: boolean) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < (allowOff ? -1 : 0) || n > 65535) {
+      throw new InvalidArgumentError(`expected a port number 0-65535${allowOff ? ' (or -1 to disable)' : ''}`);
+    }
+    return n;
+  };
+}
+
+function duration(value: string): number {
+  const d = parseGoDuration(value);
+  if (!d.ok) throw new InvalidArgumentError(d.message);
+  return d.ms;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+/** GIE's --v verbosity: 1-3 info, 4 debug, 5+ trace. */
+function verbosity(value: string): LogLevel {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n >= 5 ? 'trace' : n >= 4 ? 'debug' : 'info';
+}
+
+export interface EppCommandResult {
+  options: EppOptions;
+}
+
+export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
+  return new Command('epp')
+    .description('Run the Endpoint Picker: an Envoy ext_proc gRPC service implementing the Gateway API Inference Extension protocol')
+    .option('--grpc-port <port>', 'ext_proc gRPC port', port(false), 9002)
+    .option('--grpc-health-port <port>', 'gRPC health service port (liveness, readiness, ext_proc service name)', port(false), 9003)
+    .option('--metrics-port <port>', 'Prometheus /metrics port (-1 disables)', port(true), 9090)
+    .option('--host <address>', 'address to bind (default: all interfaces)')
+    .addOption(new Option('--config-file <path>', 'EndpointPickerConfig YAML file').conflicts('configText'))
+    .addOption(new Option('--config-text <yaml>', 'EndpointPickerConfig YAML inline').conflicts('configFile'))
+    .option('--secure-serving [bool]', 'serve ext_proc over TLS (self-signed unless --cert-path)', boolFlag, true)
+    .option('--cert-path <dir>', 'directory holding tls.crt and tls.key')
+    .option('--enable-cert-reload [bool]', 'reload --cert-path files when they change', boolFlag, false)
+    .option('--health-checking [bool]', 'also serve the gRPC health service on the ext_proc port', boolFlag, false)
+    .option('--pool-name <name>', 'InferencePool to serve (Kubernetes mode)')
+    .option('--pool-namespace <ns>', 'namespace of the InferencePool (default: $NAMESPACE or "default")', process.env.NAMESPACE || 'default')
+    .option('--static-endpoints <list>', 'standalone mode: the pool as host:port,host:port (IPv6 as [addr]:port)')
+    .option('--static-engine <engine>', 'model-server engine of --static-endpoints (vllm, sglang, trtllm-serve, triton-tensorrt-llm)', 'vllm')
+    .option('--disable-endpoint-subset-filter [bool]', 'ignore the proxy\'s envoy.lb.subset_hint', boolFlag, false)
+    .option('--refresh-metrics-interval <duration>', 'model-server metrics scrape interval', duration, 50)
+    .option('--refresh-prometheus-metrics-interval <duration>', 'pool gauge refresh interval', duration, 5000)
+    .option('--metrics-staleness-threshold <duration>', 'metrics older than this are not averaged into pool gauges', duration, 2000)
+    .option('--scrape-workers <n>', 'worker threads that scrape and parse model-server metrics', positiveInt, 1)
+    .option('--max-request-body-bytes <n>', 'largest request body accepted (larger → 400)', positiveInt, 64 * 1024 * 1024)
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
+    .option('--v <n>', 'GIE-compatible verbosity (4 = debug with decision traces, 5 = trace); overrides --log-level', verbosity)
+    .action(async (flags: Record<string, unknown>) => {
+      const configText = flags.configFile ? readConfigFile(String(flags.configFile)) : (flags.configText as string | undefined);
+      await run({
+        grpcPort: flags.grpcPort as number,
+        grpcHealthPort: flags.grpcHealthPort as number,
+        metricsPort: flags.metricsPort as number,
+        host: flags.host as string | undefined,
+        configText,
+        secureServing: flags.secureServing as boolean,
+        certPath: flags.certPath as string | undefined,
+        enableCertReload: flags.enableCertReload as boolean,
+        healthChecking: flags.healthChecking as boolean,
+        poolName: flags.poolName as string | undefined,
+        poolNamespace: flags.poolNamespace as string,
+        staticEndpoints: flags.staticEndpoints ? parseStaticEndpointList(String(flags.staticEndpoints)) : undefined,
+        defaultEngine: flags.staticEngine as string,
+        disableEndpointSubsetFilter: flags.disableEndpointSubsetFilter as boolean,
+        refreshMetricsIntervalMs: flags.refreshMetricsInterval as number,
+        refreshPrometheusMetricsIntervalMs: flags.refreshPrometheusMetricsInterval as number,
+        metricsStalenessThresholdMs: flags.metricsStalenessThreshold as number,
+        scrapeWorkers: flags.scrapeWorkers as number,
+        maxRequestBodyBytes: flags.maxRequestBodyBytes as number,
+        logLevel: (flags.v as LogLevel | undefined) ?? (flags.logLevel as LogLevel),
+      });
+    });
+}
+
+function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`--config-file ${path}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// The `tokenroute` command: subcommands for each part of the product. `epp` runs the Endpoint
+// Picker until SIGINT/SIGTERM, then drains gracefully.
+import { Command } from 'commander';
+import { ConfigError } from '../config/errors.js';
+import { startEpp, type EppOptions } from '../main.js';
+import { eppCommand } from './epp-command.js';
+
+async function runEpp(opts: EppOptions): Promise<void> {
+  let epp;
+  try {
+    epp = await startEpp(opts);
+  } catch (err) {
+    const detail = err instanceof ConfigError ? `invalid EndpointPickerConfig:\n  ${err.messages.join('\n  ')}` : (err as Error).message;
+    process.stderr.write(`tokenroute epp: ${detail}\n`);
+    process.exit(2);
+  }
+  const stop = (signal: string) => {
+    process.stderr.write(`tokenroute epp: ${signal}, draining\n`);
+    epp.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+const program = new Command('tokenroute')
+  .description('LLM-aware routing for Kubernetes gateways')
+  .showHelpAfterError()
+  .addCommand(eppCommand(runEpp));
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`tokenroute: ${err.message}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,45 @@
+// Standalone mode's endpoint source: a fixed list (`--static-endpoints host:port,...` or the
+// config's `staticEndpoints`), for running without Kubernetes. The list is the whole pool, so
+// the datastore is synced as soon as it is set.
+import { endpointKey, parseHostPort, type Endpoint } from './endpoint.js';
+
+export interface StaticEndpointSpec {
+  readonly address: string;
+  readonly port: number;
+  readonly engine?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly name?: string;
+}
+
+/** Parses `host:port,host:port`; throws with the offending entry when one is malformed. */
+export function parseStaticEndpointList(text: string): StaticEndpointSpec[] {
+  const out: StaticEndpointSpec[] = [];
+  for (const part of text.split(',')) {
+    if (part.trim() === '') continue;
+    const hp = parseHostPort(part);
+    if (!hp) throw new Error(`--static-endpoints: "${part.trim()}" is not host:port (IPv6 as [addr]:port)`);
+    out.push(hp);
+  }
+  if (out.length === 0) throw new Error('--static-endpoints: no endpoints given');
+  return out;
+}
+
+export function staticEndpoints(specs: readonly StaticEndpointSpec[], defaultEngine: string, namespace = 'default'): Endpoint[] {
+  const seen = new Set<string>();
+  const out: Endpoint[] = [];
+  for (const s of specs) {
+    const key = endpointKey(s.address, s.port);
+    if (seen.has(key)) throw new Error(`static endpoint ${key} listed twice`);
+    seen.add(key);
+    out.push({
+      key,
+      address: s.address,
+      port: s.port,
+      podName: s.name ?? key,
+      namespace,
+      labels: { ...(s.labels ?? {}) },
+      engine: s.engine ?? defaultEngine,
+    });
+  }
+  return out;
+}

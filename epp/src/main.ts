@@ -1,0 +1,185 @@
+// Starts one EPP: config → plugins → scheduler → request control, the endpoint source
+// (standalone list; Kubernetes later), the metrics collector, the ext_proc + health gRPC servers
+// and the Prometheus endpoint. Returns a handle whose close() stops everything it started.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Datastore } from './datastore/datastore.js';
+import { staticEndpoints, type StaticEndpointSpec } from './datastore/static-endpoints.js';
+import { loadEndpointPickerConfig, registerBuiltinPlugins, type LoadedConfig } from './config/index.js';
+import { isCoreMetricsExtractor, isMetricsDataSource, registerDataLayerPlugins, type MetricsDataSourcePlugin } from './datalayer/plugins/index.js';
+import { MetricsCollector } from './datalayer/collector.js';
+import { EppMetrics } from './observability/metrics.js';
+import { createLogger, type Logger, type LogLevel } from './observability/logger.js';
+import { PluginRegistry, type PluginContext } from './scheduling/registry.js';
+import { Scheduler } from './scheduling/scheduler.js';
+import { Director } from './requestcontrol/director.js';
+import { profileSelector } from './requestcontrol/profile-selection.js';
+import { startEppGrpcServers, type EppGrpcServers } from './server/server.js';
+
+export interface EppOptions {
+  readonly grpcPort: number;
+  readonly grpcHealthPort: number;
+  /** Prometheus /metrics port; 0 = ephemeral, -1 = off. */
+  readonly metricsPort: number;
+  readonly host?: string;
+  /** EndpointPickerConfig YAML; undefined = GIE's built-in default. */
+  readonly configText: string | undefined;
+  readonly secureServing: boolean;
+  readonly certPath?: string;
+  readonly enableCertReload: boolean;
+  readonly healthChecking: boolean;
+  readonly poolName?: string;
+  readonly poolNamespace: string;
+  readonly staticEndpoints?: readonly StaticEndpointSpec[];
+  /** Engine assumed for endpoints that do not name one (GIE core-metrics-extractor defaultEngine). */
+  readonly defaultEngine?: string;
+  readonly disableEndpointSubsetFilter: boolean;
+  readonly refreshMetricsIntervalMs: number;
+  readonly refreshPrometheusMetricsIntervalMs: number;
+  readonly metricsStalenessThresholdMs: number;
+  readonly scrapeWorkers: number;
+  readonly maxRequestBodyBytes: number;
+  readonly logLevel: LogLevel;
+  /** Tests inject a logger (e.g. silent). */
+  readonly logger?: Logger;
+}
+
+export interface RunningEpp {
+  readonly grpcPort: number;
+  readonly grpcHealthPort: number;
+  readonly metricsPort: number;
+  readonly datastore: Datastore;
+  readonly config: LoadedConfig;
+  readonly metrics: EppMetrics;
+  close(): Promise<void>;
+}
+
+export function builtinRegistry(): PluginRegistry {
+  const registry = new PluginRegistry();
+  registerBuiltinPlugins(registry);
+  registerDataLayerPlugins(registry);
+  return registry;
+}
+
+export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
+  const logger = opts.logger ?? createLogger(opts.logLevel);
+  const metrics = new EppMetrics({ defaultMetrics: true });
+  const datastore = new Datastore();
+  const ctx: PluginContext = { datastore, logger, random: Math.random, now: Date.now };
+  const config = loadEndpointPickerConfig(opts.configText, builtinRegistry(), ctx);
+
+  if (opts.poolName) {
+    throw new Error('--pool-name (Kubernetes mode) is not available in this build yet; use --static-endpoints for standalone mode');
+  }
+  if (!opts.staticEndpoints || opts.staticEndpoints.length === 0) {
+    throw new Error('no endpoint source: give --static-endpoints host:port,... (standalone mode) or --pool-name (Kubernetes mode)');
+  }
+  datastore.setEndpoints(staticEndpoints(opts.staticEndpoints, opts.defaultEngine ?? 'vllm', opts.poolNamespace));
+  datastore.markSynced();
+
+  const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
+  const director = new Director({
+    datastore,
+    parse: (body, headers) => config.parser.parse(body, headers),
+    schedule: (req, candidates) => scheduler.schedule(req, candidates),
+    saturation: (candidates, now) => config.saturationDetector.saturation(candidates, now),
+    objectivePriority: () => undefined,
+    selectProfile: profileSelector({ routes: config.profileSelection.routes, profiles: new Set(config.profiles.keys()) }),
+    bodyIsParsed: config.parser.parsesBody,
+    disableSubsetFilter: opts.disableEndpointSubsetFilter,
+    metrics,
+    logger: logger.child({ component: 'director' }),
+  });
+
+  const collector = metricsCollectorFor(config, opts, datastore, logger, metrics);
+  collector?.start();
+
+  let grpc: EppGrpcServers | undefined;
+  let metricsServer: Server | undefined;
+  try {
+    grpc = await startEppGrpcServers({
+      controller: director,
+      grpcPort: opts.grpcPort,
+      healthPort: opts.grpcHealthPort,
+      host: opts.host,
+      secureServing: opts.secureServing,
+      certPath: opts.certPath,
+      certReload: opts.enableCertReload,
+      healthOnGrpcPort: opts.healthChecking,
+      isReady: () => datastore.isSynced(),
+      logger,
+      metrics,
+      extproc: { maxRequestBodyBytes: opts.maxRequestBodyBytes },
+    });
+    metricsServer = opts.metricsPort >= 0 ? await serveMetrics(metrics, opts.metricsPort, opts.host) : undefined;
+  } catch (err) {
+    await collector?.stop();
+    await grpc?.close({ graceMs: 0 });
+    throw err;
+  }
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : -1;
+  logger.info(
+    { grpcPort: grpc.grpcPort, grpcHealthPort: grpc.healthPort, metricsPort, tls: grpc.tlsMode, endpoints: datastore.size() },
+    'tokenroute EPP serving',
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    grpcPort: grpc.grpcPort,
+    grpcHealthPort: grpc.healthPort,
+    metricsPort,
+    datastore,
+    config,
+    metrics,
+    close() {
+      closing ??= (async () => {
+        await grpc!.close();
+        await collector?.stop();
+        await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The collector for the config's metrics data source, or undefined when collection is off. */
+function metricsCollectorFor(config: LoadedConfig, opts: EppOptions, datastore: Datastore, logger: Logger, metrics: EppMetrics): MetricsCollector | undefined {
+  const sources = (config.dataLayer?.sources ?? []).filter((s) => isMetricsDataSource(s.plugin));
+  if (sources.length === 0) {
+    logger.warn('dataLayer has no metrics-data-source: model-server metrics are not collected');
+    return undefined;
+  }
+  if (sources.length > 1) logger.warn(`dataLayer: ${sources.length} metrics-data-source entries; only the first is used`);
+  const source = sources[0];
+  const extractor = source.extractors.find(isCoreMetricsExtractor);
+  return new MetricsCollector({
+    datastore,
+    source: (source.plugin as MetricsDataSourcePlugin).config,
+    extractor: extractor?.selection,
+    interval: opts.refreshMetricsIntervalMs,
+    refreshPrometheusMetricsInterval: opts.refreshPrometheusMetricsIntervalMs,
+    metricsStalenessThreshold: opts.metricsStalenessThresholdMs,
+    workers: opts.scrapeWorkers,
+    poolName: opts.poolName ?? 'standalone',
+    logger,
+    metrics,
+  });
+}
+
+async function serveMetrics(metrics: EppMetrics, port: number, host: string | undefined): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (err: Error) => res.writeHead(500).end(`metrics: ${err.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,44 @@
+// Rejections → ImmediateResponse, the way GIE's EPP answers them (pkg/common/error): the HTTP
+// status from the decision, a text/plain body `inference error: <Code> - <message>` with GIE's
+// code names, so clients, dashboards and conformance tests see the same thing from either EPP.
+import type { RejectDecision, RejectStatus } from '../requestcontrol/handler.js';
+import { buildHeaderMutation, type HeaderValueField } from './headers.js';
+import type { ImmediateResponse, ProcessingResponse } from './types.js';
+
+/** GIE's internal error code names, by the HTTP status they map to. */
+export const GIE_ERROR_CODES: Readonly<Record<RejectStatus, string>> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  429: 'ResourceExhausted',
+  500: 'Internal',
+  503: 'ServiceUnavailable',
+};
+
+/** GIE's error text: `inference error: <Code> - <message>`. */
+export function inferenceErrorText(status: RejectStatus, message: string): string {
+  return `inference error: ${GIE_ERROR_CODES[status]} - ${message}`;
+}
+
+/**
+ * The ImmediateResponse for a rejection. `details` (Envoy's %RESPONSE_CODE_DETAILS%) gets a short
+ * token without spaces so access logs can tell EPP rejections apart from proxy-local errors.
+ */
+export function immediateResponseFor(
+  status: RejectStatus,
+  message: string,
+  field: HeaderValueField = 'raw_value',
+): ImmediateResponse {
+  return {
+    status: { code: status },
+    headers: buildHeaderMutation([['content-type', 'text/plain']], [], field),
+    body: Buffer.from(inferenceErrorText(status, message), 'utf8'),
+    details: `tokenroute_inference_error_${GIE_ERROR_CODES[status]}`,
+  };
+}
+
+/** A full ProcessingResponse carrying the ImmediateResponse for `decision`. */
+export function rejectResponse(decision: RejectDecision, field: HeaderValueField = 'raw_value'): ProcessingResponse {
+  return { immediate_response: immediateResponseFor(decision.status, decision.message, field) };
+}

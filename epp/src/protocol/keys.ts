@@ -1,0 +1,35 @@
+// The names the EPP and the proxy exchange, exactly as GIE's protocol spec and Go constants spell
+// them (../shared/reference/gie-epp.md §1.5). They are interface facts: a typo here silently
+// breaks routing, so every other module imports them from this one place.
+
+/** Request header and `envoy.lb` metadata key carrying the chosen endpoint(s), `ip:port[,ip:port...]`. */
+export const DESTINATION_ENDPOINT_KEY = 'x-gateway-destination-endpoint';
+/** Dynamic-metadata namespace Envoy's load balancers read host metadata from. */
+export const DESTINATION_ENDPOINT_NAMESPACE = 'envoy.lb';
+/** Filter-metadata namespace of the proxy's optional candidate subset. */
+export const SUBSET_HINT_NAMESPACE = 'envoy.lb.subset_hint';
+/** Key (in SUBSET_HINT_NAMESPACE) of the list of `ip:port` the EPP must pick from. */
+export const SUBSET_HINT_KEY = 'x-gateway-destination-endpoint-subset';
+/** Key (in `envoy.lb` on response-path messages) of the endpoint that actually served. */
+export const DESTINATION_ENDPOINT_SERVED_KEY = 'x-gateway-destination-endpoint-served';
+
+/** Client control headers. */
+export const OBJECTIVE_HEADER = 'x-gateway-inference-objective';
+export const FAIRNESS_ID_HEADER = 'x-gateway-inference-fairness-id';
+export const MODEL_NAME_REWRITE_HEADER = 'x-gateway-model-name-rewrite';
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Default fairness id when the client sends none (GIE: `default-flow`). */
+export const DEFAULT_FAIRNESS_ID = 'default-flow';
+
+/** Debug header GIE's EPP adds to every response-headers reply; kept for parity with its tests. */
+export const WENT_INTO_RESP_HEADERS_HEADER = 'x-went-into-resp-headers';
+
+/** Fully-qualified gRPC service name; also a health-check service name (§1.8). */
+export const EXT_PROC_SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor';
+
+/**
+ * Largest body chunk sent back in one StreamedBodyResponse. GIE uses 62,000 bytes so that a
+ * message (chunk + framing) stays under the proxy's 64 KiB per-message default.
+ */
+export const MAX_BODY_CHUNK_BYTES = 62_000;

@@ -1,0 +1,263 @@
+// OpenAI request-body parsing for the EPP: from the raw body and the request path, find which
+// API the request is (completions, chat completions, responses, embeddings, conversations),
+// the `model`, `stream` and `cache_salt` fields, and the prefix text the prefix-cache index
+// hashes. Follows GIE v1.5.0's openai-parser (framework/plugins/requesthandling/parsers/openai/
+// openai.go) and prefix input (requestcontrol/dataproducer/approximateprefix/hashing.go).
+// Every failure is a 400 value, never a throw: malformed or non-object JSON, a missing or
+// non-string model, bodies over the size limit or nested deeper than the depth limit.
+import type { ApiKind, ParsedBody } from './request.js';
+import type { Plugin } from '../scheduling/framework.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Far above any real OpenAI body, far below what would overflow JSON.stringify's recursion. */
+export const DEFAULT_MAX_JSON_DEPTH = 256;
+
+export interface ParseOptions {
+  /** Bodies larger than this are rejected (default 32 MiB). */
+  readonly maxBodyBytes?: number;
+  /** JSON nested deeper than this is rejected (default 256 levels). */
+  readonly maxDepth?: number;
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly body: ParsedBody }
+  | { readonly ok: false; readonly status: 400; readonly message: string };
+
+/** A configured parser plugin (`parser.pluginRef` in EndpointPickerConfig). */
+export interface RequestParser extends Plugin {
+  /**
+   * False for parsers that leave the body opaque (passthrough-parser): the body has no model
+   * or prefix text and must be forwarded unchanged (no model rewrite).
+   */
+  readonly parsesBody: boolean;
+  parse(body: Buffer, headers: ReadonlyMap<string, string>): ParseResult;
+}
+
+export function isRequestParser(p: Plugin): p is RequestParser {
+  return typeof (p as RequestParser).parse === 'function' && typeof (p as RequestParser).parsesBody === 'boolean';
+}
+
+/**
+ * The request path from the headers, in GIE's order: `:path`, then `x-original-path`, then
+ * `x-forwarded-path`. Undefined when none is set.
+ */
+export function requestPath(headers: ReadonlyMap<string, string>): string | undefined {
+  return headers.get(':path') || headers.get('x-original-path') || headers.get('x-forwarded-path') || undefined;
+}
+
+/**
+ * The API a path names, by suffix as GIE matches it (so `/v1/projects/x/chat/completions`
+ * works too), after dropping a query string and trailing slashes. Undefined when unknown.
+ */
+export function apiKindFromPath(path: string | undefined): ApiKind | undefined {
+  if (!path) return undefined;
+  let p = path;
+  const q = p.search(/[?#]/);
+  if (q >= 0) p = p.slice(0, q);
+  while (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  if (p.endsWith('/conversations')) return 'conversations';
+  if (p.endsWith('/responses')) return 'responses';
+  if (p.endsWith('/chat/completions')) return 'chat-completions';
+  if (p.endsWith('/completions')) return 'completions';
+  if (p.endsWith('/embeddings')) return 'embeddings';
+  return undefined;
+}
+
+const RESPONSES_ONLY_KEYS = [
+  'instructions',
+  'tools',
+  'tool_choice',
+  'previous_response_id',
+  'reasoning',
+  'max_output_tokens',
+  'text',
+  'conversation',
+  'store',
+  'background',
+  'include',
+];
+const EMBEDDINGS_ONLY_KEYS = ['encoding_format', 'dimensions'];
+
+/** Guesses the API from the body when the path does not say (tokenroute; GIE assumes completions). */
+export function apiKindFromShape(json: Record<string, unknown>): ApiKind {
+  if (Array.isArray(json.messages)) return 'chat-completions';
+  if (json.prompt !== undefined) return 'completions';
+  if (Array.isArray(json.items)) return 'conversations';
+  if (json.input !== undefined && json.input !== null) {
+    if (RESPONSES_ONLY_KEYS.some((k) => json[k] !== undefined)) return 'responses';
+    if (EMBEDDINGS_ONLY_KEYS.some((k) => json[k] !== undefined)) return 'embeddings';
+    const input = json.input;
+    if (Array.isArray(input)) {
+      // Responses input items are objects; embeddings input is strings or token ids.
+      return input.some((x) => x !== null && typeof x === 'object' && !Array.isArray(x)) ? 'responses' : 'embeddings';
+    }
+    return 'responses';
+  }
+  return 'unknown';
+}
+
+/**
+ * Parses an OpenAI-style request body. `path` (see requestPath) selects the API; when it is
+ * missing or names no known API, the body's shape does (and a body of no known shape is
+ * accepted as kind `unknown`, with no prefix text).
+ */
+export function parseRequestBody(body: Buffer, path: string | undefined, options: ParseOptions = {}): ParseResult {
+  const maxBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  if (body.length === 0) return bad('empty request body');
+  if (body.length > maxBytes) return bad(`request body is ${body.length} bytes, over the ${maxBytes}-byte limit`);
+
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    return bad(`error unmarshaling request body: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    return bad('request body must be a JSON object');
+  }
+  if (nestedDeeperThan(json, maxDepth)) return bad(`request body is nested deeper than ${maxDepth} levels`);
+  const obj = json as Record<string, unknown>;
+
+  const model = obj.model;
+  if (typeof model !== 'string') return bad('model not found in request body');
+  const salt = obj.cache_salt;
+  if (salt !== undefined && salt !== null && typeof salt !== 'string') return bad('cache_salt must be a string');
+  const cacheSalt = typeof salt === 'string' && salt !== '' ? salt : undefined;
+  const stream = obj.stream === true;
+
+  const fromPath = apiKindFromPath(path);
+  let kind: ApiKind = fromPath ?? apiKindFromShape(obj);
+  let prefix: string | { error: string };
+  try {
+    prefix = prefixText(kind, obj);
+  } catch (err) {
+    // Unreachable within the depth limit; kept so no input can make parsing throw.
+    return bad(`cannot read request body: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof prefix !== 'string') {
+    // A known path makes a malformed body a client error (as in GIE); a guessed shape that
+    // does not hold up just means we do not know the API.
+    if (fromPath) return bad(prefix.error);
+    kind = 'unknown';
+    prefix = '';
+  }
+  const parsed: ParsedBody = cacheSalt === undefined
+    ? { kind, model, prefixText: prefix, stream, json: obj }
+    : { kind, model, prefixText: prefix, stream, json: obj, cacheSalt };
+  return { ok: true, body: parsed };
+}
+
+/**
+ * The text the prefix index hashes, per API (GIE hashing.go getUserInputBytes), or an error
+ * when the body lacks the field its API requires (GIE openai.go extractRequestBody).
+ */
+function prefixText(kind: ApiKind, obj: Record<string, unknown>): string | { error: string } {
+  switch (kind) {
+    case 'completions': {
+      const text = promptText(obj.prompt);
+      if (text === undefined) {
+        return { error: 'invalid completions request: prompt must be a non-empty string, array of strings or array of token ids' };
+      }
+      return text;
+    }
+    case 'chat-completions': {
+      const messages = obj.messages;
+      if (!Array.isArray(messages) || messages.length === 0) {
+        return { error: 'invalid chat completions request: must have valid messages field' };
+      }
+      return JSON.stringify(messages);
+    }
+    case 'responses': {
+      if (obj.input === undefined || obj.input === null) return { error: 'invalid responses request: must have input field' };
+      const combined: Record<string, unknown>[] = [];
+      if (obj.instructions !== undefined && obj.instructions !== null) combined.push({ instructions: obj.instructions });
+      if (obj.tools !== undefined && obj.tools !== null) combined.push({ tools: obj.tools });
+      combined.push({ input: obj.input });
+      return JSON.stringify(combined);
+    }
+    case 'embeddings': {
+      if (obj.input === undefined || obj.input === null) return { error: 'invalid embeddings request: must have input field' };
+      return JSON.stringify(obj.input);
+    }
+    case 'conversations': {
+      const items = obj.items;
+      if (!Array.isArray(items) || items.length === 0) return { error: 'invalid conversations request: must have items field' };
+      return JSON.stringify(items);
+    }
+    default:
+      return '';
+  }
+}
+
+/**
+ * Completions `prompt`: a string, or an array of strings joined with a space (GIE
+ * Prompt.PlainText). Token-id prompts (numbers, or arrays of number arrays), which vLLM accepts
+ * and GIE rejects, are joined the same way. Undefined when empty or of another type.
+ */
+function promptText(prompt: unknown): string | undefined {
+  if (typeof prompt === 'string') return prompt === '' ? undefined : prompt;
+  if (!Array.isArray(prompt) || prompt.length === 0) return undefined;
+  const parts = new Array<string>(prompt.length);
+  for (let i = 0; i < prompt.length; i++) {
+    const p = prompt[i];
+    if (typeof p === 'string') parts[i] = p;
+    else if (typeof p === 'number' && Number.isInteger(p)) parts[i] = String(p);
+    else if (Array.isArray(p) && p.every((t) => typeof t === 'number' && Number.isInteger(t))) parts[i] = p.join(' ');
+    else return undefined;
+  }
+  return parts.join(' ');
+}
+
+/** Iterative depth check of parsed JSON (visits containers only; no recursion to overflow). */
+function nestedDeeperThan(root: object, max: number): boolean {
+  const stack: object[] = [root];
+  const depths: number[] = [1];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    const d = depths.pop()!;
+    if (d > max) return true;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (x !== null && typeof x === 'object') {
+          stack.push(x);
+          depths.push(d + 1);
+        }
+      }
+    } else {
+      for (const k in v) {
+        const x: unknown = (v as Record<string, unknown>)[k];
+        if (x !== null && typeof x === 'object') {
+          stack.push(x);
+          depths.push(d + 1);
+        }
+      }
+    }
+  }
+  return false;
+}
+
+function bad(message: string): ParseResult {
+  return { ok: false, status: 400, message };
+}
+
+/**
+ * Prompt-size estimate in tokens from the body size, as GIE's SimpleTokenEstimator does for
+ * input tokens (inflightload/token_estimator.go): max(1, ⌊bytes / 4⌋) — about 4 characters per
+ * token, and no pass over the text.
+ */
+export function estimatePromptTokens(bodyBytes: number): number {
+  return Math.max(1, Math.floor(bodyBytes / 4));
+}
+
+/**
+ * The in-flight token load GIE charges an endpoint for one request (input estimate plus
+ * round(1.5 × input) expected output tokens). This is what GIE's token-load-scorer and
+ * concurrency-detector (tokens mode) sum per endpoint, so adding it to Candidate.inflight.tokens
+ * reproduces their decisions.
+ */
+export function estimateInflightTokens(bodyBytes: number): number {
+  const input = estimatePromptTokens(bodyBytes);
+  return input + Math.round(input * 1.5);
+}

@@ -1,0 +1,74 @@
+// concurrency-detector: a saturation detector and Filter driven by the EPP's own in-flight
+// accounting (Candidate.inflight) instead of scraped metrics, so it reacts to a burst before the
+// next scrape (open loop: it cannot see KV pressure).
+//   requests mode: pool saturation = Σ inflight requests / (n × maxConcurrency)
+//   tokens mode:   pool saturation = Σ inflight tokens   / (n × maxTokenConcurrency)
+//   (no candidates = 1). As a Filter it keeps endpoints whose in-flight load is strictly below
+//   trunc(capacity × (1 + headroom)); unlike utilization-detector it does NOT fail open — when
+//   every endpoint is full the profile finds no endpoint (the request gets 429).
+// Source: GIE v1.5.0 framework/plugins/flowcontrol/saturationdetector/concurrency/{README.md,
+// config.go,detector.go}; gie-epp.md §5.2.
+// Parameters (defaults): concurrencyMode ("requests" | "tokens", "requests"), maxConcurrency (100,
+// integer > 0), maxTokenConcurrency (1000000, integer > 0), headroom (0.0, ≥ 0).
+import { z } from 'zod';
+import type { Candidate } from '../../datastore/endpoint.js';
+import type { Filter, SaturationDetector } from '../framework.js';
+import { definePlugin } from '../registry.js';
+import { nonNegativeNumber, positiveInt } from '../params.js';
+
+export const CONCURRENCY_DETECTOR_TYPE = 'concurrency-detector';
+
+export const concurrencyDetectorParameters = z.strictObject({
+  concurrencyMode: z.enum(['requests', 'tokens'], { error: 'expected "requests" or "tokens"' }).default('requests'),
+  maxConcurrency: positiveInt(100),
+  maxTokenConcurrency: positiveInt(1_000_000),
+  headroom: nonNegativeNumber(0),
+});
+export type ConcurrencyDetectorParameters = z.output<typeof concurrencyDetectorParameters>;
+
+export interface ConcurrencyDetector extends Filter, SaturationDetector {
+  readonly config: ConcurrencyDetectorParameters;
+}
+
+export function createConcurrencyDetector(name: string, config: ConcurrencyDetectorParameters): ConcurrencyDetector {
+  const tokens = config.concurrencyMode === 'tokens';
+  const capacity = tokens ? config.maxTokenConcurrency : config.maxConcurrency;
+  const limit = Math.trunc(capacity * (1 + config.headroom));
+  const load = tokens ? (c: Candidate) => c.inflight.tokens : (c: Candidate) => c.inflight.requests;
+  return {
+    type: CONCURRENCY_DETECTOR_TYPE,
+    name,
+    config,
+    saturation(candidates) {
+      const n = candidates.length;
+      if (n === 0) return 1;
+      let inflight = 0;
+      for (let i = 0; i < n; i++) inflight += load(candidates[i]);
+      return inflight / (n * capacity);
+    },
+    filter(_req, candidates) {
+      const n = candidates.length;
+      let kept: Candidate[] | undefined;
+      for (let i = 0; i < n; i++) {
+        const c = candidates[i];
+        if (load(c) < limit) {
+          if (kept) kept.push(c);
+        } else if (!kept) {
+          kept = candidates.slice(0, i);
+        }
+      }
+      return kept ?? candidates;
+    },
+  };
+}
+
+export const concurrencyDetectorPlugin = definePlugin({
+  type: CONCURRENCY_DETECTOR_TYPE,
+  parameters: concurrencyDetectorParameters,
+  create(name, params, ctx): ConcurrencyDetector {
+    if (params.headroom > 1) {
+      ctx.logger.info({ plugin: name, headroom: params.headroom }, 'concurrency-detector: unusually high headroom; it is a fraction (0.2 = 20%), not a percentage');
+    }
+    return createConcurrencyDetector(name, params);
+  },
+});

@@ -1,0 +1,11 @@
+// Unit test of data-layer plugin registration.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { registerDataLayerPlugins } from '../../../../epp/src/datalayer/plugins/index.js';
+import { PluginRegistry } from '../../../../epp/src/scheduling/registry.js';
+
+test('registerDataLayerPlugins registers both GIE data-layer types, once', () => {
+  const r = registerDataLayerPlugins(new PluginRegistry());
+  assert.deepEqual(r.typeNames(), ['core-metrics-extractor', 'metrics-data-source']);
+  assert.throws(() => registerDataLayerPlugins(r), /registered twice/);
+});
