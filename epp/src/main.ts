@@ -31,8 +31,8 @@ export interface EppOptions {
   readonly poolName?: string;
   readonly poolNamespace: string;
   readonly staticEndpoints?: readonly StaticEndpointSpec[];
-  /** Engine assumed for endpoints that do not name one (GIE core-metrics-extractor defaultEngine). */
-  readonly defaultEngine?: string;
+  /** Engine of --static-endpoints; unset = the core-metrics-extractor's defaultEngine. */
+  readonly staticEngine?: string;
   readonly disableEndpointSubsetFilter: boolean;
   readonly refreshMetricsIntervalMs: number;
   readonly refreshPrometheusMetricsIntervalMs: number;
@@ -74,7 +74,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   if (!opts.staticEndpoints || opts.staticEndpoints.length === 0) {
     throw new Error('no endpoint source: give --static-endpoints host:port,... (standalone mode) or --pool-name (Kubernetes mode)');
   }
-  datastore.setEndpoints(staticEndpoints(opts.staticEndpoints, opts.defaultEngine ?? 'vllm', opts.poolNamespace));
+  datastore.setEndpoints(staticEndpoints(opts.staticEndpoints, opts.staticEngine, opts.poolNamespace));
   datastore.markSynced();
 
   const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });

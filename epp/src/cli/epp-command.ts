@@ -62,7 +62,7 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
     .option('--pool-name <name>', 'InferencePool to serve (Kubernetes mode)')
     .option('--pool-namespace <ns>', 'namespace of the InferencePool (default: $NAMESPACE or "default")', process.env.NAMESPACE || 'default')
     .option('--static-endpoints <list>', 'standalone mode: the pool as host:port,host:port (IPv6 as [addr]:port)')
-    .option('--static-engine <engine>', 'model-server engine of --static-endpoints (vllm, sglang, trtllm-serve, triton-tensorrt-llm)', 'vllm')
+    .option('--static-engine <engine>', 'model-server engine of --static-endpoints (vllm, sglang, trtllm-serve, triton-tensorrt-llm); default: the core-metrics-extractor\'s defaultEngine')
     .option('--disable-endpoint-subset-filter [bool]', 'ignore the proxy\'s envoy.lb.subset_hint', boolFlag, false)
     .option('--refresh-metrics-interval <duration>', 'model-server metrics scrape interval', duration, 50)
     .option('--refresh-prometheus-metrics-interval <duration>', 'pool gauge refresh interval', duration, 5000)
@@ -86,7 +86,7 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
         poolName: flags.poolName as string | undefined,
         poolNamespace: flags.poolNamespace as string,
         staticEndpoints: flags.staticEndpoints ? parseStaticEndpointList(String(flags.staticEndpoints)) : undefined,
-        defaultEngine: flags.staticEngine as string,
+        staticEngine: flags.staticEngine as string | undefined,
         disableEndpointSubsetFilter: flags.disableEndpointSubsetFilter as boolean,
         refreshMetricsIntervalMs: flags.refreshMetricsInterval as number,
         refreshPrometheusMetricsIntervalMs: flags.refreshPrometheusMetricsInterval as number,

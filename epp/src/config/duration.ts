@@ -54,3 +54,13 @@ export function formatDurationMs(ms: number): string {
   if (Math.abs(ms) < 1000) return `${+ms.toPrecision(6)}ms`;
   return `${+(ms / 1000).toPrecision(9)}s`;
 }
+
+/**
+ * A non-negative duration parameter in ms: a Go duration string, or a bare number of ms (YAML
+ * authors reach for numbers). Undefined when malformed or negative.
+ */
+export function parseDuration(input: string | number): number | undefined {
+  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input : undefined;
+  const d = parseGoDuration(input.trim());
+  return d.ok && d.ms >= 0 ? d.ms : undefined;
+}

@@ -24,7 +24,8 @@ export function parseStaticEndpointList(text: string): StaticEndpointSpec[] {
   return out;
 }
 
-export function staticEndpoints(specs: readonly StaticEndpointSpec[], defaultEngine: string, namespace = 'default'): Endpoint[] {
+/** `engine` empty means "not labelled": the core-metrics-extractor's defaultEngine then applies. */
+export function staticEndpoints(specs: readonly StaticEndpointSpec[], engine = '', namespace = 'default'): Endpoint[] {
   const seen = new Set<string>();
   const out: Endpoint[] = [];
   for (const s of specs) {
@@ -38,7 +39,7 @@ export function staticEndpoints(specs: readonly StaticEndpointSpec[], defaultEng
       podName: s.name ?? key,
       namespace,
       labels: { ...(s.labels ?? {}) },
-      engine: s.engine ?? defaultEngine,
+      engine: s.engine ?? engine,
     });
   }
   return out;

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Plugin } from '../../scheduling/framework.js';
 import { definePlugin } from '../../scheduling/registry.js';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../../config/duration.js';
 import { DEFAULT_SOURCE_CONFIG, type MetricsSourceConfig } from '../source.js';
 
 export const METRICS_DATA_SOURCE = 'metrics-data-source';

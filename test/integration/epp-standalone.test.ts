@@ -1,0 +1,392 @@
+// Integration: the whole EPP in standalone mode, as users run it.
+// Real components started: the EPP (startEpp: config loader, scheduler, request control, metrics
+// collector with its worker thread, ext_proc + health gRPC servers, Prometheus endpoint), real
+// HTTP servers on 127.0.0.2-127.0.0.4 serving vLLM-format /metrics with values each test chooses,
+// and a real gRPC ext_proc client built from Envoy's protos. The last test runs the `tokenroute`
+// CLI as a child process.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { startEpp, type RunningEpp } from '../../epp/src/main.js';
+import { silentLogger } from '../../epp/src/observability/logger.js';
+import { vllmMetricsPage, type ServerSignals } from '../../epp/src/datalayer/sample-exposition.js';
+import { startFakeModelServer, type FakeModelServer } from '../epp/datalayer/helpers.js';
+import { StreamDriver, bodyMsg, headersMsg, newExtProcClient, respBodyMsg, respHeadersMsg, servedMetadata, setHeadersOf, waitFor, type ExtProcClient } from '../epp/extproc/harness.js';
+import { structToJson } from '../../epp/src/protocol/struct.js';
+import type { ProcessingResponse } from '../../epp/src/protocol/types.js';
+
+const CHAT = JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'hello there' }] });
+const HEADERS = { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' };
+
+interface Pool {
+  servers: FakeModelServer[];
+  keys: string[];
+  set(i: number, s: Partial<ServerSignals>): void;
+}
+
+async function startPool(n: number): Promise<Pool> {
+  const servers: FakeModelServer[] = [];
+  for (let i = 0; i < n; i++) servers.push(await startFakeModelServer(`127.0.0.${i + 2}`, vllmMetricsPage({ waiting: 0, running: 0, kvUsage: 0 })));
+  return {
+    servers,
+    keys: servers.map((s) => `${s.host}:${s.port}`),
+    set(i, s) {
+      servers[i].body = vllmMetricsPage({ waiting: 0, running: 0, kvUsage: 0, ...s });
+    },
+  };
+}
+
+async function startStandalone(pool: Pool, configText?: string): Promise<RunningEpp> {
+  return startEpp({
+    grpcPort: 0,
+    grpcHealthPort: 0,
+    metricsPort: 0,
+    host: '127.0.0.1',
+    configText,
+    secureServing: false,
+    enableCertReload: false,
+    healthChecking: false,
+    poolNamespace: 'default',
+    staticEndpoints: pool.servers.map((s) => ({ address: s.host, port: s.port })),
+    disableEndpointSubsetFilter: false,
+    refreshMetricsIntervalMs: 20,
+    refreshPrometheusMetricsIntervalMs: 200,
+    metricsStalenessThresholdMs: 2000,
+    scrapeWorkers: 1,
+    maxRequestBodyBytes: 1 << 20,
+    logLevel: 'silent',
+    logger: silentLogger(),
+  });
+}
+
+/** Waits until the EPP has scraped the values a test just set (kv usage is the marker). */
+async function settled(epp: RunningEpp, key: string, want: Partial<ServerSignals>): Promise<void> {
+  await waitFor(() => {
+    const m = epp.datastore.get(key)?.metrics;
+    return !!m && m.waitingRequests === (want.waiting ?? 0) && Math.abs(m.kvCacheUsage - (want.kvUsage ?? 0)) < 1e-9;
+  }, 5000, `metrics of ${key}`);
+}
+
+/** Sends one full-duplex request; returns the headers reply (or immediate response) and the driver. */
+async function route(client: ExtProcClient, opts: { body?: string; headers?: Record<string, string>; extra?: object; metadata?: grpc.Metadata } = {}) {
+  const d = new StreamDriver(client, opts.metadata);
+  d.send(headersMsg({ ...HEADERS, ...(opts.headers ?? {}) }, false, opts.extra as never));
+  d.send(bodyMsg(opts.body ?? CHAT, true));
+  const first = await d.next();
+  return { d, first };
+}
+
+function destination(r: ProcessingResponse): { header: string; metadata: string } {
+  const header = setHeadersOf(r.request_headers?.response?.header_mutation).get('x-gateway-destination-endpoint') ?? '';
+  const md = structToJson(r.dynamic_metadata) as Record<string, Record<string, string>>;
+  return { header, metadata: md?.['envoy.lb']?.['x-gateway-destination-endpoint'] ?? '' };
+}
+
+async function finish(d: StreamDriver): Promise<void> {
+  while (true) {
+    const r = await d.next();
+    if (r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream) break;
+  }
+  d.send(respHeadersMsg({ ':status': '200' }));
+  await d.next();
+  d.send(respBodyMsg('{"ok":true}', true));
+  await d.next();
+  d.end();
+  await d.status;
+}
+
+describe('standalone EPP with real metrics servers', () => {
+  let pool: Pool;
+  let epp: RunningEpp;
+  let client: ExtProcClient;
+
+  before(async () => {
+    pool = await startPool(3);
+    epp = await startStandalone(pool);
+    client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
+  });
+  after(async () => {
+    client.close();
+    await epp.close();
+    await Promise.all(pool.servers.map((s) => s.close()));
+  });
+
+  test('the endpoint with the shortest queue wins; header and envoy.lb metadata agree', async () => {
+    pool.set(0, { waiting: 9, kvUsage: 0.3 });
+    pool.set(1, { waiting: 0, kvUsage: 0.3 });
+    pool.set(2, { waiting: 4, kvUsage: 0.3 });
+    await settled(epp, pool.keys[0], { waiting: 9, kvUsage: 0.3 });
+    await settled(epp, pool.keys[1], { waiting: 0, kvUsage: 0.3 });
+    await settled(epp, pool.keys[2], { waiting: 4, kvUsage: 0.3 });
+    for (let i = 0; i < 5; i++) {
+      const { d, first } = await route(client);
+      const dest = destination(first);
+      assert.equal(dest.header, pool.keys[1]);
+      assert.equal(dest.metadata, dest.header);
+      assert.equal(first.request_headers?.response?.clear_route_cache, true);
+      await finish(d);
+    }
+  });
+
+  test('an endpoint whose KV cache is full is avoided when queues are equal', async () => {
+    pool.set(0, { waiting: 1, kvUsage: 0.98 });
+    pool.set(1, { waiting: 1, kvUsage: 0.97 });
+    pool.set(2, { waiting: 1, kvUsage: 0.1 });
+    for (let i = 0; i < 3; i++) await settled(epp, pool.keys[i], { waiting: 1, kvUsage: [0.98, 0.97, 0.1][i] });
+    const { d, first } = await route(client);
+    assert.equal(destination(first).header, pool.keys[2]);
+    await finish(d);
+  });
+
+  test('400 for malformed JSON and for a body without model', async () => {
+    for (const body of ['{"model": ', JSON.stringify({ messages: [] })]) {
+      const { d, first } = await route(client, { body });
+      assert.equal(Number(first.immediate_response?.status?.code === undefined ? 0 : codeOf(first)), 400, body);
+      assert.match(Buffer.from(first.immediate_response?.body ?? '').toString(), /^inference error: BadRequest - /);
+      d.end();
+      await d.status;
+    }
+  });
+
+  test('subset hint restricts the candidates; an empty or unmatched hint is 503', async () => {
+    const hint = (list: string[]) => ({
+      metadata_context: {
+        filter_metadata: {
+          'envoy.lb.subset_hint': { fields: { 'x-gateway-destination-endpoint-subset': { listValue: { values: list.map((s) => ({ stringValue: s })) } } } },
+        },
+      },
+    });
+    const { d, first } = await route(client, { extra: hint([pool.keys[0]]) });
+    assert.equal(destination(first).header, pool.keys[0]);
+    await finish(d);
+    for (const list of [[], ['10.9.9.9:8000']]) {
+      const r = await route(client, { extra: hint(list) });
+      assert.equal(codeOf(r.first), 503, JSON.stringify(list));
+      r.d.end();
+      await r.d.status;
+    }
+  });
+
+  test('in-flight load is counted while a request runs and moves to the endpoint that served it', async () => {
+    const { d, first } = await route(client);
+    const chosen = destination(first).header;
+    assert.equal(epp.datastore.get(chosen)?.inflight.requests, 1);
+    const other = pool.keys.find((k) => k !== chosen)!;
+    while (!(await d.next()).request_body?.response?.body_mutation?.streamed_response?.end_of_stream);
+    d.send(respHeadersMsg({ ':status': '200' }, false, servedMetadata(other)));
+    await d.next();
+    assert.equal(epp.datastore.get(chosen)?.inflight.requests, 0);
+    assert.equal(epp.datastore.get(other)?.inflight.requests, 1);
+    d.send(respBodyMsg('{}', true));
+    await d.next();
+    d.end();
+    await d.status;
+    assert.equal(epp.datastore.get(other)?.inflight.requests, 0);
+  });
+
+  test('a client that cancels mid-request leaves no in-flight load behind', async () => {
+    const { d, first } = await route(client);
+    const chosen = destination(first).header;
+    d.cancel();
+    await d.status;
+    await waitFor(() => epp.datastore.get(chosen)?.inflight.requests === 0, 2000, 'in-flight released');
+  });
+
+  test('a bodiless request is answered at its headers with one of the pool', async () => {
+    const d = new StreamDriver(client);
+    d.send(headersMsg({ ':method': 'GET', ':path': '/v1/models' }, true));
+    const r = await d.next();
+    assert.ok(pool.keys.includes(destination(r).header));
+    d.end();
+  });
+
+  test('client-sent routing headers are removed, never trusted', async () => {
+    pool.set(0, { waiting: 50, kvUsage: 0.9 });
+    await settled(epp, pool.keys[0], { waiting: 50, kvUsage: 0.9 });
+    const { d, first } = await route(client, {
+      headers: { 'x-gateway-destination-endpoint': pool.keys[0], 'x-gateway-destination-endpoint-served': pool.keys[0], 'x-tokenroute-profile': 'x' },
+    });
+    assert.notEqual(destination(first).header, pool.keys[0]);
+    const removed = first.request_headers?.response?.header_mutation?.remove_headers ?? [];
+    assert.ok(removed.includes('x-gateway-destination-endpoint-served'));
+    assert.ok(removed.includes('x-tokenroute-profile'));
+    await finish(d);
+  });
+
+  test('Prometheus endpoint exports GIE metric names with the requests seen', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${epp.metricsPort}/metrics`)).text();
+    assert.match(text, /inference_objective_request_total\{model_name="llama",target_model_name="llama",priority="0"\} [1-9]/);
+    assert.match(text, /inference_extension_scheduler_e2e_duration_seconds_count [1-9]/);
+    assert.match(text, /inference_extension_plugin_duration_seconds_count\{extension_point="Scorer",plugin_type="queue-scorer",plugin_name="queue-scorer"\} [1-9]/);
+    await waitFor(() => true, 10);
+    const later = await (await fetch(`http://127.0.0.1:${epp.metricsPort}/metrics`)).text();
+    assert.match(later, /inference_pool_ready_pods\{name="standalone"\} 3/);
+  });
+});
+
+describe('config-driven behaviour', () => {
+  test('stale endpoints are filtered out by the utilization-detector filter', async () => {
+    const pool = await startPool(2);
+    const epp = await startStandalone(pool, `
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: utilization-detector
+  parameters: {metricsStalenessThreshold: 300ms}
+- type: queue-scorer
+schedulingProfiles:
+- name: default
+  plugins: [{pluginRef: utilization-detector}, {pluginRef: queue-scorer}]
+`);
+    const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      pool.set(0, { waiting: 0 });
+      pool.set(1, { waiting: 3 });
+      await settled(epp, pool.keys[0], { waiting: 0 });
+      await settled(epp, pool.keys[1], { waiting: 3 });
+      let r = await route(client);
+      assert.equal(destination(r.first).header, pool.keys[0]);
+      await finish(r.d);
+      // The best endpoint stops answering scrapes: its last metrics still look best, but they go stale.
+      pool.servers[0].mode = { kind: 'status', status: 500 };
+      await new Promise((res) => setTimeout(res, 600));
+      r = await route(client);
+      assert.equal(destination(r.first).header, pool.keys[1]);
+      await finish(r.d);
+    } finally {
+      client.close();
+      await epp.close();
+      await Promise.all(pool.servers.map((s) => s.close()));
+    }
+  });
+
+  test('maxNumOfEndpoints > 1 returns a fallback list, best first', async () => {
+    const pool = await startPool(3);
+    const epp = await startStandalone(pool, `
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: queue-scorer
+- type: max-score-picker
+  parameters: {maxNumOfEndpoints: 3}
+`);
+    const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      [5, 0, 2].forEach((w, i) => pool.set(i, { waiting: w }));
+      for (const [i, w] of [5, 0, 2].entries()) await settled(epp, pool.keys[i], { waiting: w });
+      const { d, first } = await route(client);
+      const dest = destination(first);
+      assert.equal(dest.header, [pool.keys[1], pool.keys[2], pool.keys[0]].join(','));
+      assert.equal(dest.metadata, dest.header);
+      await finish(d);
+    } finally {
+      client.close();
+      await epp.close();
+      await Promise.all(pool.servers.map((s) => s.close()));
+    }
+  });
+
+  test('a route selects its own profile: by xds.route_name attribute and by per-route gRPC metadata', async () => {
+    const pool = await startPool(2);
+    const epp = await startStandalone(pool, `
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: queue-scorer
+- type: kv-cache-utilization-scorer
+schedulingProfiles:
+- name: by-queue
+  plugins: [{pluginRef: queue-scorer}]
+- name: by-kv
+  plugins: [{pluginRef: kv-cache-utilization-scorer}]
+profileSelection:
+  default: by-queue
+  routes:
+  - {route: long-context, profile: by-kv}
+`);
+    const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      pool.set(0, { waiting: 0, kvUsage: 0.9 });
+      pool.set(1, { waiting: 5, kvUsage: 0.1 });
+      await settled(epp, pool.keys[0], { waiting: 0, kvUsage: 0.9 });
+      await settled(epp, pool.keys[1], { waiting: 5, kvUsage: 0.1 });
+      let r = await route(client);
+      assert.equal(destination(r.first).header, pool.keys[0], 'default profile: shortest queue');
+      await finish(r.d);
+      const attr = { attributes: { 'envoy.filters.http.ext_proc': { fields: { 'xds.route_name': { stringValue: 'long-context' } } } } };
+      r = await route(client, { extra: attr });
+      assert.equal(destination(r.first).header, pool.keys[1], 'route long-context: lowest KV usage');
+      await finish(r.d);
+      const md = new grpc.Metadata();
+      md.set('x-tokenroute-profile', 'by-kv');
+      r = await route(client, { metadata: md });
+      assert.equal(destination(r.first).header, pool.keys[1], 'per-route gRPC metadata');
+      await finish(r.d);
+      // A client header naming a profile changes nothing.
+      r = await route(client, { headers: { 'x-tokenroute-profile': 'by-kv' } });
+      assert.equal(destination(r.first).header, pool.keys[0]);
+      await finish(r.d);
+    } finally {
+      client.close();
+      await epp.close();
+      await Promise.all(pool.servers.map((s) => s.close()));
+    }
+  });
+
+  test('an invalid config refuses to start and names the field', async () => {
+    const pool = await startPool(1);
+    try {
+      await assert.rejects(
+        startStandalone(pool, `
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: max-score-picker
+  parameters: {maxNumOfEndpoints: "three"}
+`),
+        (err: Error & { messages?: string[] }) => /plugins\[0\]\.parameters\.maxNumOfEndpoints/.test(String(err.messages ?? err.message)),
+      );
+    } finally {
+      await Promise.all(pool.servers.map((s) => s.close()));
+    }
+  });
+});
+
+test('`tokenroute epp --static-endpoints ... --secure-serving=false` answers a real client with the least-loaded endpoint', async () => {
+  const pool = await startPool(2);
+  pool.set(0, { waiting: 7 });
+  pool.set(1, { waiting: 1 });
+  const cli = new URL('../../epp/src/cli/tokenroute.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [
+    cli, 'epp', '--static-endpoints', pool.keys.join(','), '--secure-serving=false',
+    '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '-1', '--host', '127.0.0.1',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let log = '';
+    child.stdout.on('data', (b: Buffer) => (log += b.toString()));
+    await waitFor(() => /"msg":"tokenroute EPP serving"/.test(log), 10_000, 'EPP start');
+    const port = Number(/"grpcPort":(\d+)/.exec(log)![1]);
+    const client = newExtProcClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    // Wait past a few scrapes (50 ms interval) so both endpoints have metrics.
+    await new Promise((r) => setTimeout(r, 400));
+    const { d, first } = await route(client);
+    const dest = destination(first);
+    assert.equal(dest.header, pool.keys[1]);
+    assert.equal(dest.metadata, pool.keys[1]);
+    await finish(d);
+    client.close();
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    await Promise.all(pool.servers.map((s) => s.close()));
+  }
+});
+
+function codeOf(r: ProcessingResponse): number {
+  const code = r.immediate_response?.status?.code;
+  if (code === undefined) return 0;
+  if (typeof code === 'number') return code;
+  return ({ BadRequest: 400, TooManyRequests: 429, ServiceUnavailable: 503, InternalServerError: 500 } as Record<string, number>)[code] ?? -1;
+}
