@@ -1,6 +1,6 @@
 // Starts one EPP: config → plugins → scheduler → request control, the endpoint source
-// (standalone list; Kubernetes later), the metrics collector, the ext_proc + health gRPC servers
-// and the Prometheus endpoint. Returns a handle whose close() stops everything it started.
+// (standalone list, or the Kubernetes watchers of k8s/), the metrics collector, the ext_proc +
+// health gRPC servers and the Prometheus endpoint. Returns a handle whose close() stops everything it started.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Datastore } from './datastore/datastore.js';
@@ -15,6 +15,7 @@ import { Scheduler } from './scheduling/scheduler.js';
 import { Director } from './requestcontrol/director.js';
 import { profileSelector } from './requestcontrol/profile-selection.js';
 import { startEppGrpcServers, type EppGrpcServers } from './server/server.js';
+import { startKubernetesMode, type KubernetesFlags, type KubernetesMode } from './k8s/mode.js';
 
 export interface EppOptions {
   readonly grpcPort: number;
@@ -30,6 +31,8 @@ export interface EppOptions {
   readonly healthChecking: boolean;
   readonly poolName?: string;
   readonly poolNamespace: string;
+  /** Kubernetes mode settings besides the pool name (k8s/mode.ts); used with --pool-name or --endpoint-selector. */
+  readonly kubernetes?: KubernetesFlags;
   readonly staticEndpoints?: readonly StaticEndpointSpec[];
   /** Engine of --static-endpoints; unset = the core-metrics-extractor's defaultEngine. */
   readonly staticEngine?: string;
@@ -51,6 +54,8 @@ export interface RunningEpp {
   readonly datastore: Datastore;
   readonly config: LoadedConfig;
   readonly metrics: EppMetrics;
+  /** The Kubernetes watchers and leader election, in Kubernetes mode. */
+  readonly kubernetes?: KubernetesMode;
   close(): Promise<void>;
 }
 
@@ -68,14 +73,25 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   const ctx: PluginContext = { datastore, logger, random: Math.random, now: Date.now };
   const config = loadEndpointPickerConfig(opts.configText, builtinRegistry(), ctx);
 
-  if (opts.poolName) {
-    throw new Error('--pool-name (Kubernetes mode) is not available in this build yet; use --static-endpoints for standalone mode');
+  let k8s: KubernetesMode | undefined;
+  if (opts.poolName || opts.kubernetes?.endpointSelector) {
+    if (opts.staticEndpoints?.length) throw new Error('--static-endpoints cannot be combined with --pool-name or --endpoint-selector');
+    k8s = await startKubernetesMode({
+      ...opts.kubernetes,
+      poolName: opts.poolName,
+      poolNamespace: opts.poolNamespace,
+      defaultEngine: opts.staticEngine ?? '',
+      datastore,
+      logger,
+      registry: metrics.registry,
+    });
+  } else {
+    if (!opts.staticEndpoints || opts.staticEndpoints.length === 0) {
+      throw new Error('no endpoint source: give --static-endpoints host:port,... (standalone mode), --pool-name or --endpoint-selector (Kubernetes mode)');
+    }
+    datastore.setEndpoints(staticEndpoints(opts.staticEndpoints, opts.staticEngine, opts.poolNamespace));
+    datastore.markSynced();
   }
-  if (!opts.staticEndpoints || opts.staticEndpoints.length === 0) {
-    throw new Error('no endpoint source: give --static-endpoints host:port,... (standalone mode) or --pool-name (Kubernetes mode)');
-  }
-  datastore.setEndpoints(staticEndpoints(opts.staticEndpoints, opts.staticEngine, opts.poolNamespace));
-  datastore.markSynced();
 
   const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
   const director = new Director({
@@ -83,7 +99,8 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     parse: (body, headers) => config.parser.parse(body, headers),
     schedule: (req, candidates) => scheduler.schedule(req, candidates),
     saturation: (candidates, now) => config.saturationDetector.saturation(candidates, now),
-    objectivePriority: () => undefined,
+    objectivePriority: k8s?.objectivePriority ?? (() => undefined),
+    rewriteModel: k8s?.rewriteModel,
     selectProfile: profileSelector({ routes: config.profileSelection.routes, profiles: new Set(config.profiles.keys()) }),
     bodyIsParsed: config.parser.parsesBody,
     disableSubsetFilter: opts.disableEndpointSubsetFilter,
@@ -106,7 +123,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
       certPath: opts.certPath,
       certReload: opts.enableCertReload,
       healthOnGrpcPort: opts.healthChecking,
-      isReady: () => datastore.isSynced(),
+      isReady: () => (k8s ? k8s.isReady() : datastore.isSynced()),
       logger,
       metrics,
       extproc: { maxRequestBodyBytes: opts.maxRequestBodyBytes },
@@ -115,8 +132,10 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   } catch (err) {
     await collector?.stop();
     await grpc?.close({ graceMs: 0 });
+    await k8s?.close();
     throw err;
   }
+  k8s?.events.on('readiness', () => grpc?.health.refresh());
   const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : -1;
   logger.info(
     { grpcPort: grpc.grpcPort, grpcHealthPort: grpc.healthPort, metricsPort, tls: grpc.tlsMode, endpoints: datastore.size() },
@@ -131,8 +150,11 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     datastore,
     config,
     metrics,
+    kubernetes: k8s,
     close() {
       closing ??= (async () => {
+        // Release the lease first so a follower takes over while this replica drains.
+        await k8s?.close();
         await grpc!.close();
         await collector?.stop();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

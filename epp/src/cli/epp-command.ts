@@ -6,6 +6,8 @@ import { parseGoDuration } from '../config/duration.js';
 import { parseStaticEndpointList } from '../datastore/static-endpoints.js';
 import { LOG_LEVELS, type LogLevel } from '../observability/logger.js';
 import type { EppOptions } from '../main.js';
+import { parseEndpointSelector, parseTargetPorts } from '../k8s/pool.js';
+import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from '../k8s/leader-election.js';
 
 function boolFlag(value: string | undefined): boolean {
   if (value === undefined || value === '' || value === 'true' || value === '1') return true;
@@ -61,6 +63,15 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
     .option('--health-checking [bool]', 'also serve the gRPC health service on the ext_proc port', boolFlag, false)
     .option('--pool-name <name>', 'InferencePool to serve (Kubernetes mode)')
     .option('--pool-namespace <ns>', 'namespace of the InferencePool (default: $NAMESPACE or "default")', process.env.NAMESPACE || 'default')
+    .option('--pool-group <group>', 'API group of the InferencePool (version v1)', 'inference.networking.k8s.io')
+    .addOption(new Option('--endpoint-selector <labels>', 'Kubernetes mode without CRDs: select model-server pods by k=v,... in --pool-namespace').conflicts('poolName'))
+    .option('--endpoint-target-ports <ports>', 'with --endpoint-selector: 1-8 comma-separated model-server ports')
+    .option('--kubeconfig <path>', 'kubeconfig for Kubernetes mode (default: $KUBECONFIG, else in-cluster)')
+    .option('--ha-enable-leader-election [bool]', 'active-passive HA: compete for the pool\'s Lease; only the leader reports ready', boolFlag, false)
+    .option('--leader-election-lease-duration <duration>', 'Lease duration: a follower takes over this long after the leader\'s last renewal', duration, DEFAULT_LEASE_DURATION_MS)
+    .option('--leader-election-renew-deadline <duration>', 'the leader steps down if it cannot renew for this long', duration, DEFAULT_RENEW_DEADLINE_MS)
+    .option('--leader-election-retry-period <duration>', 'interval of Lease renewals and acquisition attempts', duration, DEFAULT_RETRY_PERIOD_MS)
+    .option('--endpoint-picker-service <name>', 'the Service in front of this EPP: pools whose endpointPickerRef names another Service are reported')
     .option('--static-endpoints <list>', 'standalone mode: the pool as host:port,host:port (IPv6 as [addr]:port)')
     .option('--static-engine <engine>', 'model-server engine of --static-endpoints (vllm, sglang, trtllm-serve, triton-tensorrt-llm); default: the core-metrics-extractor\'s defaultEngine')
     .option('--disable-endpoint-subset-filter [bool]', 'ignore the proxy\'s envoy.lb.subset_hint', boolFlag, false)
@@ -85,6 +96,17 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
         healthChecking: flags.healthChecking as boolean,
         poolName: flags.poolName as string | undefined,
         poolNamespace: flags.poolNamespace as string,
+        kubernetes: {
+          poolGroup: flags.poolGroup as string,
+          endpointSelector: flags.endpointSelector ? kubeFlag(() => parseEndpointSelector(String(flags.endpointSelector))) : undefined,
+          endpointTargetPorts: flags.endpointTargetPorts ? kubeFlag(() => parseTargetPorts(String(flags.endpointTargetPorts))) : undefined,
+          kubeconfigPath: flags.kubeconfig as string | undefined,
+          leaderElection: flags.haEnableLeaderElection as boolean,
+          leaseDurationMs: flags.leaderElectionLeaseDuration as number,
+          renewDeadlineMs: flags.leaderElectionRenewDeadline as number,
+          retryPeriodMs: flags.leaderElectionRetryPeriod as number,
+          eppServiceName: flags.endpointPickerService as string | undefined,
+        },
         staticEndpoints: flags.staticEndpoints ? parseStaticEndpointList(String(flags.staticEndpoints)) : undefined,
         staticEngine: flags.staticEngine as string | undefined,
         disableEndpointSubsetFilter: flags.disableEndpointSubsetFilter as boolean,
@@ -96,6 +118,15 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
         logLevel: (flags.v as LogLevel | undefined) ?? (flags.logLevel as LogLevel),
       });
     });
+}
+
+/** Runs a Kubernetes-flag parser, turning its error into a usage error. */
+function kubeFlag<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 function readConfigFile(path: string): string {

@@ -2,6 +2,7 @@
 // dashboards and HPA rules written for the Go EPP keep working, plus tokenroute_* extras.
 // One registry per EPP instance (tests run several in one process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastHistogram } from './fast-histogram.js';
 
 const MODEL_LABELS = ['model_name', 'target_model_name'] as const;
 
@@ -90,25 +91,27 @@ export class EppMetrics {
     labelNames: ['name', 'model_server_pod'],
     registers: [this.registry],
   });
-  readonly schedulerE2e = new Histogram({
-    name: 'inference_extension_scheduler_e2e_duration_seconds',
-    help: 'End-to-end scheduling latency distribution in seconds.',
-    buckets: SCHEDULER_BUCKETS,
-    registers: [this.registry],
-  });
+  // Observed on every decision: FastHistogram, not prom-client's Histogram (see fast-histogram.ts).
+  readonly schedulerE2e = new FastHistogram(
+    'inference_extension_scheduler_e2e_duration_seconds',
+    'End-to-end scheduling latency distribution in seconds.',
+    [],
+    SCHEDULER_BUCKETS,
+    this.registry,
+  );
   readonly schedulerAttempts = new Counter({
     name: 'inference_extension_scheduler_attempts_total',
     help: 'Total number of scheduling attempts.',
     labelNames: ['status', 'target_model_name', 'pod_name', 'namespace', 'port'],
     registers: [this.registry],
   });
-  readonly pluginDuration = new Histogram({
-    name: 'inference_extension_plugin_duration_seconds',
-    help: 'Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.',
-    labelNames: ['extension_point', 'plugin_type', 'plugin_name'],
-    buckets: SCHEDULER_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly pluginDuration = new FastHistogram(
+    'inference_extension_plugin_duration_seconds',
+    'Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.',
+    ['extension_point', 'plugin_type', 'plugin_name'],
+    SCHEDULER_BUCKETS,
+    this.registry,
+  );
   readonly modelRewriteDecisions = new Counter({
     name: 'inference_extension_model_rewrite_decisions_total',
     help: 'Total number of model rewrite decisions.',

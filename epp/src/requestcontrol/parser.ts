@@ -128,63 +128,77 @@ export function parseRequestBody(body: Buffer, path: string | undefined, options
 
   const fromPath = apiKindFromPath(path);
   let kind: ApiKind = fromPath ?? apiKindFromShape(obj);
-  let prefix: string | { error: string };
-  try {
-    prefix = prefixText(kind, obj);
-  } catch (err) {
-    // Unreachable within the depth limit; kept so no input can make parsing throw.
-    return bad(`cannot read request body: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (typeof prefix !== 'string') {
+  const invalid = apiFieldError(kind, obj);
+  if (invalid !== undefined) {
     // A known path makes a malformed body a client error (as in GIE); a guessed shape that
     // does not hold up just means we do not know the API.
-    if (fromPath) return bad(prefix.error);
+    if (fromPath) return bad(invalid);
     kind = 'unknown';
-    prefix = '';
   }
-  const parsed: ParsedBody = cacheSalt === undefined
-    ? { kind, model, prefixText: prefix, stream, json: obj }
-    : { kind, model, prefixText: prefix, stream, json: obj, cacheSalt };
-  return { ok: true, body: parsed };
+  return { ok: true, body: new OpenAiBody(kind, model, stream, obj, cacheSalt) };
 }
 
 /**
- * The text the prefix index hashes, per API (GIE hashing.go getUserInputBytes), or an error
- * when the body lacks the field its API requires (GIE openai.go extractRequestBody).
+ * The parsed body. `prefixText` is computed on first use: serializing `messages` costs more
+ * than the whole scheduling decision, and only prefix-aware plugins read it.
  */
-function prefixText(kind: ApiKind, obj: Record<string, unknown>): string | { error: string } {
+class OpenAiBody implements ParsedBody {
+  private prefix: string | undefined;
+  constructor(
+    readonly kind: ApiKind,
+    readonly model: string,
+    readonly stream: boolean,
+    readonly json: Record<string, unknown>,
+    readonly cacheSalt: string | undefined,
+  ) {}
+
+  get prefixText(): string {
+    this.prefix ??= prefixText(this.kind, this.json);
+    return this.prefix;
+  }
+}
+
+/**
+ * Why the body lacks the field its API requires (GIE openai.go extractRequestBody), or
+ * undefined when it has it.
+ */
+function apiFieldError(kind: ApiKind, obj: Record<string, unknown>): string | undefined {
   switch (kind) {
-    case 'completions': {
-      const text = promptText(obj.prompt);
-      if (text === undefined) {
-        return { error: 'invalid completions request: prompt must be a non-empty string, array of strings or array of token ids' };
-      }
-      return text;
-    }
-    case 'chat-completions': {
-      const messages = obj.messages;
-      if (!Array.isArray(messages) || messages.length === 0) {
-        return { error: 'invalid chat completions request: must have valid messages field' };
-      }
-      return JSON.stringify(messages);
-    }
+    case 'completions':
+      return promptText(obj.prompt) === undefined
+        ? 'invalid completions request: prompt must be a non-empty string, array of strings or array of token ids'
+        : undefined;
+    case 'chat-completions':
+      return !Array.isArray(obj.messages) || obj.messages.length === 0 ? 'invalid chat completions request: must have valid messages field' : undefined;
+    case 'responses':
+      return obj.input === undefined || obj.input === null ? 'invalid responses request: must have input field' : undefined;
+    case 'embeddings':
+      return obj.input === undefined || obj.input === null ? 'invalid embeddings request: must have input field' : undefined;
+    case 'conversations':
+      return !Array.isArray(obj.items) || obj.items.length === 0 ? 'invalid conversations request: must have items field' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The text the prefix index hashes, per API (GIE hashing.go getUserInputBytes); the fields are validated. */
+function prefixText(kind: ApiKind, obj: Record<string, unknown>): string {
+  switch (kind) {
+    case 'completions':
+      return promptText(obj.prompt) ?? '';
+    case 'chat-completions':
+      return JSON.stringify(obj.messages);
     case 'responses': {
-      if (obj.input === undefined || obj.input === null) return { error: 'invalid responses request: must have input field' };
       const combined: Record<string, unknown>[] = [];
       if (obj.instructions !== undefined && obj.instructions !== null) combined.push({ instructions: obj.instructions });
       if (obj.tools !== undefined && obj.tools !== null) combined.push({ tools: obj.tools });
       combined.push({ input: obj.input });
       return JSON.stringify(combined);
     }
-    case 'embeddings': {
-      if (obj.input === undefined || obj.input === null) return { error: 'invalid embeddings request: must have input field' };
+    case 'embeddings':
       return JSON.stringify(obj.input);
-    }
-    case 'conversations': {
-      const items = obj.items;
-      if (!Array.isArray(items) || items.length === 0) return { error: 'invalid conversations request: must have items field' };
-      return JSON.stringify(items);
-    }
+    case 'conversations':
+      return JSON.stringify(obj.items);
     default:
       return '';
   }

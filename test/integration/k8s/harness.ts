@@ -40,7 +40,7 @@ export interface KubeApiServer {
   token(user?: string): string;
   /** Raw JSON request as `user` (default admin); resolves status and parsed body. */
   request(method: string, path: string, body?: unknown, opts?: { user?: string; contentType?: string }): Promise<{ status: number; body: any }>;
-  /** Stops the API server and starts it again on the same port (etcd keeps its data). */
+  /** Kills the API server and starts it again on the same port (etcd keeps its data). */
   restart(opts?: { downMs?: number }): Promise<void>;
   stopApiServer(): Promise<void>;
   startApiServer(): Promise<void>;
@@ -116,10 +116,10 @@ function track(child: ChildProcess): void {
   }
 }
 
-async function stopChild(child: ChildProcess | undefined, graceMs = 5000): Promise<void> {
+async function stopChild(child: ChildProcess | undefined, graceMs = 5000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
@@ -261,8 +261,9 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     );
   };
 
+  // The API server holds watches open for minutes on SIGTERM; tests stop it like a crash.
   const stopApiServer = async () => {
-    await stopChild(kas);
+    await stopChild(kas, 0, 'SIGKILL');
     kas = undefined;
   };
 
@@ -316,7 +317,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     stopApiServer,
     startApiServer,
     async stop() {
-      await stopChild(kas);
+      await stopApiServer();
       await stopChild(etcd);
       await rm(dir, { recursive: true, force: true });
     },

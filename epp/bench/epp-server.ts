@@ -1,0 +1,79 @@
+// The EPP as the ext_proc benchmark runs it: the real startEpp (plaintext gRPC, GIE's default
+// scorers) over N static endpoints, with metrics scraping off and the datastore fed synthetic,
+// changing metrics instead, so the measurement is decision + ext_proc cost, not scrape cost
+// (the data layer has its own benchmark: epp/src/datalayer/bench.ts). Prints one JSON line
+// {"ready":true,"grpcPort":N,"pid":P} when serving.
+import { parseArgs } from 'node:util';
+import { startEpp } from '../src/main.js';
+import { silentLogger } from '../src/observability/logger.js';
+import type { EndpointMetrics } from '../src/datastore/endpoint.js';
+
+export const BENCH_CONFIG = `
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: queue-scorer
+- type: kv-cache-utilization-scorer
+- type: prefix-cache-scorer
+schedulingProfiles:
+- name: default
+  plugins:
+  - {pluginRef: queue-scorer, weight: 2}
+  - {pluginRef: kv-cache-utilization-scorer, weight: 2}
+  - {pluginRef: prefix-cache-scorer, weight: 3}
+dataLayer:
+  sources: []
+`;
+
+/** N distinct loopback endpoints (never contacted: scraping is off). */
+export function benchEndpoints(n: number): { address: string; port: number }[] {
+  return Array.from({ length: n }, (_, i) => ({ address: `127.0.${1 + (i >> 8)}.${(i & 255) + 1}`, port: 8000 }));
+}
+
+export function syntheticMetrics(random: () => number, now: number): EndpointMetrics {
+  return {
+    waitingRequests: Math.floor(random() * 10),
+    runningRequests: Math.floor(random() * 32),
+    kvCacheUsage: random(),
+    activeLoras: [],
+    waitingLoras: [],
+    maxLoras: 0,
+    cacheBlockSize: 16,
+    cacheNumBlocks: 4096,
+    updatedAt: now,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { endpoints: { type: 'string', default: '8' }, port: { type: 'string', default: '0' } } });
+  const n = Number(values.endpoints);
+  const epp = await startEpp({
+    grpcPort: Number(values.port),
+    grpcHealthPort: 0,
+    metricsPort: -1,
+    host: '127.0.0.1',
+    configText: BENCH_CONFIG,
+    secureServing: false,
+    enableCertReload: false,
+    healthChecking: false,
+    poolNamespace: 'default',
+    staticEndpoints: benchEndpoints(n),
+    disableEndpointSubsetFilter: false,
+    refreshMetricsIntervalMs: 50,
+    refreshPrometheusMetricsIntervalMs: 5000,
+    metricsStalenessThresholdMs: 2000,
+    scrapeWorkers: 1,
+    maxRequestBodyBytes: 64 << 20,
+    logLevel: 'silent',
+    logger: silentLogger(),
+  });
+  // Refresh every endpoint's metrics on the scrape interval, as the collector would.
+  const refresh = () => {
+    const now = Date.now();
+    for (const c of epp.datastore.candidates()) epp.datastore.updateMetrics(c.endpoint.key, syntheticMetrics(Math.random, now));
+  };
+  refresh();
+  setInterval(refresh, 50).unref();
+  console.log(JSON.stringify({ ready: true, grpcPort: epp.grpcPort, pid: process.pid }));
+  process.on('SIGTERM', () => void epp.close().then(() => process.exit(0)));
+}

@@ -1,0 +1,196 @@
+// `npm run bench:epp`: the EPP's performance figures, printed and saved to
+// docs/benchmarks/epp.{md,json}.
+//  1. In-process decision latency (scheduler only; and the whole request-control path: parse a
+//     4 KB chat body + schedule) at 8 / 64 / 512 endpoints, GIE's default scorers.
+//  2. ext_proc over real gRPC: the EPP in its own process pinned to CPU 0, the Go load generator
+//     (epp/bench/loadgen, built on first use) pinned to CPU 1; full Envoy-shaped streams (request
+//     headers + 4 KB body, response headers + body). Latency at concurrency 1, throughput at 64,
+//     and the EPP's own CPU use during the throughput run (so "per core" is measured, not assumed).
+// Medians and percentiles from one run; the machine is shared, so read ratios, not absolutes.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { Datastore } from '../src/datastore/datastore.js';
+import { staticEndpoints } from '../src/datastore/static-endpoints.js';
+import { loadEndpointPickerConfig } from '../src/config/index.js';
+import { builtinRegistry } from '../src/main.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { EppMetrics } from '../src/observability/metrics.js';
+import { Scheduler } from '../src/scheduling/scheduler.js';
+import { Director } from '../src/requestcontrol/director.js';
+import type { RequestInput } from '../src/requestcontrol/handler.js';
+import { findPackageRoot } from '../src/protocol/proto.js';
+import { BENCH_CONFIG, benchEndpoints, syntheticMetrics } from './epp-server.js';
+
+const SIZES = [8, 64, 512];
+const ROOT = findPackageRoot();
+const LOADGEN = join(ROOT, '.cache', 'bin', 'extproc-loadgen');
+
+function chatBody(bytes: number): Buffer {
+  const filler = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.ceil(bytes / 45));
+  const base = { model: 'meta-llama/Llama-3.1-8B-Instruct', max_tokens: 64, messages: [{ role: 'system', content: '' }, { role: 'user', content: 'hi' }] };
+  base.messages[0].content = filler.slice(0, Math.max(0, bytes - Buffer.byteLength(JSON.stringify(base))));
+  return Buffer.from(JSON.stringify(base));
+}
+
+function percentiles(samples: Float64Array): { p50: number; p99: number } {
+  const s = Float64Array.from(samples).sort();
+  return { p50: s[Math.floor(s.length * 0.5)], p99: s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] };
+}
+
+function inProcess(n: number) {
+  const datastore = new Datastore();
+  datastore.setEndpoints(staticEndpoints(benchEndpoints(n)));
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const now = Date.now();
+  for (const c of datastore.candidates()) datastore.updateMetrics(c.endpoint.key, syntheticMetrics(random, now));
+  const logger = silentLogger();
+  const metrics = new EppMetrics();
+  const config = loadEndpointPickerConfig(BENCH_CONFIG, builtinRegistry(), { datastore, logger, random: Math.random, now: Date.now });
+  const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
+  const director = new Director({
+    datastore,
+    parse: (b, h) => config.parser.parse(b, h),
+    schedule: (r, c) => scheduler.schedule(r, c),
+    saturation: (c, t) => config.saturationDetector.saturation(c, t),
+    objectivePriority: () => undefined,
+    selectProfile: () => undefined,
+    bodyIsParsed: true,
+    disableSubsetFilter: false,
+    metrics,
+    logger,
+  });
+  const body = chatBody(4096);
+  const input: RequestInput = {
+    headers: new Map([[':path', '/v1/chat/completions'], [':method', 'POST']]),
+    requestId: 'bench',
+    body,
+    filterMetadata: {},
+    attributes: new Map(),
+    grpcMetadata: new Map(),
+  };
+  const parsed = config.parser.parse(body, input.headers);
+  if (!parsed.ok) throw new Error(parsed.message);
+  const req = {
+    requestId: 'bench', incomingModel: parsed.body.model, targetModel: parsed.body.model, body: parsed.body, headers: input.headers,
+    objective: undefined, priority: 0, fairnessId: 'default-flow', profile: undefined, inflightTokens: 100, bodyBytes: body.length,
+  };
+  const iterations = 20_000;
+  const sched = new Float64Array(iterations);
+  const whole = new Float64Array(iterations);
+  for (let i = 0; i < 2000; i++) scheduler.schedule(req, datastore.candidates());
+  for (let i = 0; i < iterations; i++) {
+    const t0 = process.hrtime.bigint();
+    scheduler.schedule(req, datastore.candidates());
+    sched[i] = Number(process.hrtime.bigint() - t0) / 1000;
+  }
+  for (let i = 0; i < iterations; i++) {
+    const t0 = process.hrtime.bigint();
+    const d = director.handleRequest(input);
+    whole[i] = Number(process.hrtime.bigint() - t0) / 1000;
+    if (d.kind === 'route') d.handle.onEnd('complete');
+  }
+  return { schedulerUs: percentiles(sched), requestControlUs: percentiles(whole) };
+}
+
+function ensureLoadgen(): void {
+  if (existsSync(LOADGEN)) return;
+  console.log('building the Go ext_proc load generator (once) ...');
+  execFileSync('go', ['build', '-o', LOADGEN, '.'], { cwd: join(ROOT, 'epp', 'bench', 'loadgen'), stdio: 'inherit' });
+}
+
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
+}
+
+async function startEppServer(n: number): Promise<{ child: ChildProcess; port: number; pid: number }> {
+  const child = spawn('taskset', ['-c', '0', process.execPath, join(ROOT, 'dist', 'epp', 'bench', 'epp-server.js'), '--endpoints', String(n)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const rl = createInterface({ input: child.stdout! });
+  for await (const line of rl) {
+    const m = JSON.parse(line) as { ready?: boolean; grpcPort: number; pid: number };
+    if (m.ready) return { child, port: m.grpcPort, pid: m.pid };
+  }
+  throw new Error('EPP bench server exited before it was ready');
+}
+
+interface LoadOut {
+  perSecond: number;
+  decisionP50: number;
+  decisionP99: number;
+  streamP50: number;
+  streamP99: number;
+  errors: number;
+}
+
+function load(port: number, concurrency: number, seconds: number): LoadOut {
+  const out = execFileSync('taskset', ['-c', '1', LOADGEN, '--target', `127.0.0.1:${port}`, '--concurrency', String(concurrency),
+    '--seconds', String(seconds), '--warmup', '2', '--body-bytes', '4096'], { encoding: 'utf8' });
+  return JSON.parse(out) as LoadOut;
+}
+
+async function overGrpc(n: number) {
+  const { child, port, pid } = await startEppServer(n);
+  try {
+    const latency = load(port, 1, 5);
+    const t0 = cpuTicks(pid);
+    const w0 = Date.now();
+    const throughput = load(port, 64, 8);
+    const cpu = (cpuTicks(pid) - t0) / 100 / ((Date.now() - w0) / 1000);
+    return { latency, throughput, eppCpuCores: cpu, perCoreSecond: throughput.perSecond / Math.max(cpu, 1e-9) };
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+}
+
+const f1 = (v: number) => v.toFixed(1);
+const f2 = (v: number) => v.toFixed(2);
+
+const results: Record<string, unknown>[] = [];
+const loadBefore = loadavg();
+ensureLoadgen();
+for (const n of SIZES) {
+  const ip = inProcess(n);
+  console.log(`in-process  ${n} endpoints: scheduler p50 ${f1(ip.schedulerUs.p50)} µs p99 ${f1(ip.schedulerUs.p99)} µs; parse+schedule p50 ${f1(ip.requestControlUs.p50)} µs p99 ${f1(ip.requestControlUs.p99)} µs`);
+  const g = await overGrpc(n);
+  console.log(`ext_proc    ${n} endpoints: c=1 decision p50 ${f2(g.latency.decisionP50)} ms p99 ${f2(g.latency.decisionP99)} ms; c=64 ${g.throughput.perSecond.toFixed(0)} req/s with the EPP at ${f2(g.eppCpuCores)} cores (${g.perCoreSecond.toFixed(0)} per core-second), errors ${g.throughput.errors}`);
+  results.push({ endpoints: n, ...ip, ...g });
+}
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  loadAverageBefore: loadBefore.map(f2).join(' '),
+  loadAverageAfter: loadavg().map(f2).join(' '),
+  date: new Date().toISOString(),
+};
+const rows = results.map((r) => {
+  const ip = r as unknown as ReturnType<typeof inProcess>;
+  const g = r as unknown as Awaited<ReturnType<typeof overGrpc>>;
+  return `| ${r.endpoints} | ${f1(ip.schedulerUs.p50)} | ${f1(ip.schedulerUs.p99)} | ${f1(ip.requestControlUs.p50)} | ${f1(ip.requestControlUs.p99)} | ${f2(g.latency.decisionP50)} | ${f2(g.latency.decisionP99)} | ${g.throughput.perSecond.toFixed(0)} | ${f2(g.eppCpuCores)} | ${g.perCoreSecond.toFixed(0)} | ${f2(g.throughput.decisionP50)} / ${f2(g.throughput.decisionP99)} |`;
+});
+const md = `# EPP benchmark
+
+Produced by \`npm run bench:epp\` (epp/bench/run.ts) on ${machine.date}.
+Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${machine.loadAverageBefore} before, ${machine.loadAverageAfter} after (a shared machine: read ratios, not absolutes).
+
+Config: GIE's default profile (queue-scorer ×2, kv-cache-utilization-scorer ×2, prefix-cache-scorer ×3, max-score-picker). Each endpoint's metrics change every 50 ms.
+In-process columns time \`Scheduler.schedule\` alone, and the whole request-control path (\`Director.handleRequest\`: parse a 4 KB chat body, admission, schedule, build the decision).
+ext_proc columns: the EPP in its own process pinned to CPU 0 (\`taskset -c 0\`), driven by the Go load generator (epp/bench/loadgen) pinned to CPU 1 over one HTTP/2 connection, with full Envoy-shaped FULL_DUPLEX_STREAMED streams (request headers + 4 KB body, then response headers + body). *Decision* is request headers sent → destination header received. Throughput at 64 streams in flight; *per core-second* divides it by the EPP process's measured CPU use.
+
+| endpoints | schedule p50 µs | schedule p99 µs | parse+schedule p50 µs | parse+schedule p99 µs | ext_proc c=1 decision p50 ms | c=1 p99 ms | c=64 streams/s | EPP CPU (cores) | streams per EPP core-second | c=64 decision p50 / p99 ms |
+|---|---|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+`;
+mkdirSync(join(ROOT, 'docs', 'benchmarks'), { recursive: true });
+writeFileSync(join(ROOT, 'docs', 'benchmarks', 'epp.md'), md);
+writeFileSync(join(ROOT, 'docs', 'benchmarks', 'epp.json'), JSON.stringify({ machine, results }, null, 2) + '\n');
+console.log('\n' + md);

@@ -1,0 +1,231 @@
+// One HTTP request through the filter, as Envoy drives it with
+// `allow_on_headers_stop_iteration: true` (../shared/reference/envoy-wasm-tokenizer.md §0.2, §1.5):
+//
+//   headers  → strip client x-tokenroute-*; not an inference POST with a body → Continue.
+//              Otherwise StopIteration: the headers wait, body callbacks keep coming.
+//   body     → StopIterationAndBuffer until end_of_stream (Envoy accumulates the chunks and passes
+//              the total size); then read the whole body once, tokenize, add the headers, Continue.
+//              Past maxBodyBytes: give up early (error too_large) without buffering more.
+//   trailers → a body that ends with trailers is finished there the same way.
+//
+// A failure never leaves the request stuck: in passthrough mode it is sent on with
+// x-tokenroute-error; in reject mode it is answered locally (400, or 413 for too_large).
+import {
+  BUFFER_HTTP_REQUEST_BODY,
+  DATA_CONTINUE,
+  DATA_STOP_ITERATION_AND_BUFFER,
+  DATA_STOP_ITERATION_NO_BUFFER,
+  HEADERS_CONTINUE,
+  HEADERS_STOP_ITERATION,
+  MAP_HTTP_REQUEST_HEADERS,
+  TRAILERS_CONTINUE,
+  addHeader,
+  getBufferBytes,
+  getHeader,
+  getHeaderPairs,
+  getProperty,
+  incrementMetric,
+  monotonicNanos,
+  nowNanos,
+  removeHeader,
+  sendLocalResponse,
+} from '../abi/host';
+import { FilterConfig, OnError } from '../config';
+import { ProtocolValues, encodeBlockKeys, isProtocolHeader, percentEncode, protocolHeaders } from '../protocol';
+import { TokenBuffer } from '../tokenizer/index';
+import { ErrorKind, errorName } from './errors';
+import { metrics, warn } from './metrics';
+import { Endpoint, endpointOf, readRequest } from './openai';
+import { computeBlockKeys, tokenizePrompt } from './tokenize';
+
+/** Model names longer than this are not echoed to the EPP. */
+const MAX_MODEL_HEADER_CHARS = 256;
+
+/** Per-plugin state: the configuration and the scratch buffers its requests reuse. */
+export class PluginState {
+  config: FilterConfig;
+  tokens: TokenBuffer = new TokenBuffer(4096);
+  keys: StaticArray<u64>;
+
+  constructor(config: FilterConfig) {
+    this.config = config;
+    this.keys = new StaticArray<u64>(config.maxBlocks);
+  }
+}
+
+export class RequestState {
+  plugin: PluginState;
+  endpoint: Endpoint = Endpoint.None;
+  profile: string = '';
+  path: string = '';
+  /** True between a paused headers callback and the callback that finishes the request. */
+  waiting: bool = false;
+
+  constructor(plugin: PluginState) {
+    this.plugin = plugin;
+  }
+
+  onHeaders(endOfStream: bool): u32 {
+    incrementMetric(metrics.requests, 1);
+    const removed = stripClientHeaders();
+    if (removed > 0) incrementMetric(metrics.clientHeadersRemoved, removed);
+
+    const method = getHeader(MAP_HTTP_REQUEST_HEADERS, ':method');
+    const path = getHeader(MAP_HTTP_REQUEST_HEADERS, ':path');
+    this.path = path !== null ? path : '';
+    this.endpoint = method !== null && method == 'POST' ? endpointOf(this.path) : Endpoint.None;
+    if (this.endpoint == Endpoint.None) {
+      incrementMetric(metrics.skipped, 1);
+      return HEADERS_CONTINUE;
+    }
+    // Envoy's route is resolved before the decoder filters run, so the name is readable here.
+    const route = getProperty('xds\0route_name');
+    this.profile = this.plugin.config.profileFor(route !== null ? String.UTF8.decodeUnsafe(route.dataStart, <usize>route.length) : null);
+    if (endOfStream) {
+      // An inference POST without a body: no body callback will come, so finish now.
+      return this.fail(ErrorKind.BadJson, 'empty body', '') ? HEADERS_CONTINUE : HEADERS_STOP_ITERATION;
+    }
+    this.waiting = true;
+    return HEADERS_STOP_ITERATION;
+  }
+
+  onBody(bodySize: u32, endOfStream: bool): u32 {
+    if (!this.waiting) return DATA_CONTINUE;
+    const cfg = this.plugin.config;
+    if (bodySize > <u32>cfg.maxBodyBytes) {
+      this.waiting = false;
+      return this.fail(ErrorKind.TooLarge, `body of ${bodySize}+ bytes exceeds maxBodyBytes ${cfg.maxBodyBytes}`, '')
+        ? DATA_CONTINUE
+        : DATA_STOP_ITERATION_NO_BUFFER;
+    }
+    if (!endOfStream) return DATA_STOP_ITERATION_AND_BUFFER;
+    this.waiting = false;
+    return this.finish(bodySize) ? DATA_CONTINUE : DATA_STOP_ITERATION_NO_BUFFER;
+  }
+
+  onTrailers(): u32 {
+    if (!this.waiting) return TRAILERS_CONTINUE;
+    this.waiting = false;
+    // The buffered body is still readable while this filter holds it (Envoy getBuffer with
+    // buffering_request_body_); its size is whatever was buffered.
+    const body = getBufferBytes(BUFFER_HTTP_REQUEST_BODY, 0, <u32>this.plugin.config.maxBodyBytes + 1);
+    const size = body !== null ? <u32>body.length : 0;
+    if (size > <u32>this.plugin.config.maxBodyBytes) {
+      this.fail(ErrorKind.TooLarge, `body of ${size}+ bytes exceeds maxBodyBytes ${this.plugin.config.maxBodyBytes}`, '');
+      return TRAILERS_CONTINUE;
+    }
+    this.finish(size);
+    return TRAILERS_CONTINUE;
+  }
+
+  /** Reads the whole body, tokenizes it and adds the headers; false when a local reply was sent. */
+  private finish(bodySize: u32): bool {
+    const start = monotonicNanos();
+    const ok = this.process(bodySize);
+    const end = monotonicNanos();
+    metrics.time(end > start ? (end - start) / 1000 : 0);
+    return ok;
+  }
+
+  private process(bodySize: u32): bool {
+    const plugin = this.plugin;
+    const cfg = plugin.config;
+    const body = getBufferBytes(BUFFER_HTTP_REQUEST_BODY, 0, bodySize);
+    if (body === null) return this.fail(ErrorKind.Internal, 'request body not readable', '');
+    const read = readRequest(this.endpoint, body);
+    const req = read.request;
+    if (req === null) return this.fail(read.error, read.detail, '');
+    if (!cfg.models.has(req.model)) return this.fail(ErrorKind.UnknownModel, 'model not configured', req.model);
+    const model = cfg.models.get(req.model);
+
+    const exact = tokenizePrompt(req, model.binding, plugin.tokens);
+    const n = computeBlockKeys(plugin.tokens, cfg.blockSize, cfg.maxBlocks, model.seedModel, model.lora, req.cacheSalt, plugin.keys);
+
+    const v = new ProtocolValues();
+    v.timeSeconds = <i64>(nowNanos() / 1_000_000_000);
+    v.model = modelHeader(req.model);
+    v.profile = this.profile;
+    v.tokens = plugin.tokens.length;
+    v.blockSize = cfg.blockSize;
+    v.exact = exact;
+    v.blocks = encodeBlockKeys(plugin.keys, n);
+    addAll(protocolHeaders(v, cfg.hmacKey));
+
+    incrementMetric(metrics.tokenized, 1);
+    incrementMetric(exact ? metrics.exact : metrics.approximate, 1);
+    incrementMetric(metrics.tokens, plugin.tokens.length);
+    return true;
+  }
+
+  /**
+   * Records a failure (counter + one rate-limited log line) and applies onError. Returns true when
+   * the request goes on (passthrough, with x-tokenroute-error), false when it was answered locally.
+   */
+  private fail(kind: ErrorKind, detail: string, model: string): bool {
+    metrics.error(kind);
+    const name = errorName(kind);
+    const cfg = this.plugin.config;
+    warn(`${name}: ${detail} (path ${this.path}${model.length > 0 ? ', model ' + percentEncode(truncate(model)) : ''})`);
+    if (cfg.onError == OnError.Reject) {
+      incrementMetric(metrics.rejected, 1);
+      const status: u32 = kind == ErrorKind.TooLarge ? 413 : 400;
+      sendLocalResponse(status, 'tokenroute_' + name, errorBody(status, `${name}: ${detail}`), 'application/json');
+      return false;
+    }
+    const v = new ProtocolValues();
+    v.timeSeconds = <i64>(nowNanos() / 1_000_000_000);
+    v.model = modelHeader(model);
+    v.profile = this.profile;
+    v.error = name;
+    addAll(protocolHeaders(v, cfg.hmacKey));
+    return true;
+  }
+}
+
+function truncate(s: string): string {
+  return s.length > MAX_MODEL_HEADER_CHARS ? s.substring(0, MAX_MODEL_HEADER_CHARS) : s;
+}
+
+function modelHeader(model: string): string {
+  return model.length > MAX_MODEL_HEADER_CHARS ? '' : percentEncode(model);
+}
+
+/** Removes every x-tokenroute-* header the client sent; returns how many names were removed. */
+function stripClientHeaders(): i32 {
+  const pairs = getHeaderPairs(MAP_HTTP_REQUEST_HEADERS);
+  if (pairs === null) return 0;
+  const names = new Array<string>();
+  for (let i = 0; i < pairs.pairs.length; i++) {
+    const name = pairs.pairs[i].name;
+    if (isProtocolHeader(name) && !names.includes(name)) names.push(name);
+  }
+  // proxy_remove_header_map_value removes every value of a name (Envoy HeaderMap::remove).
+  for (let i = 0; i < names.length; i++) removeHeader(MAP_HTTP_REQUEST_HEADERS, names[i]);
+  return names.length;
+}
+
+function addAll(pairs: Array<string>): void {
+  for (let i = 0; i + 1 < pairs.length; i += 2) addHeader(MAP_HTTP_REQUEST_HEADERS, pairs[i], pairs[i + 1]);
+}
+
+/** vLLM's error body shape: {"object":"error","message":...,"type":"BadRequestError","param":null,"code":400}. */
+function errorBody(status: u32, message: string): string {
+  const type = status == 413 ? 'RequestEntityTooLarge' : 'BadRequestError';
+  return `{"object":"error","message":${jsonString(message)},"type":"${type}","param":null,"code":${status}}`;
+}
+
+function jsonString(s: string): string {
+  const parts = new Array<string>();
+  parts.push('"');
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22) parts.push('\\"');
+    else if (c == 0x5c) parts.push('\\\\');
+    else if (c < 0x20 || (c >= 0xd800 && c <= 0xdfff)) {
+      const h = c.toString(16);
+      parts.push('\\u' + '0000'.substring(h.length) + h);
+    } else parts.push(String.fromCharCode(c));
+  }
+  parts.push('"');
+  return parts.join('');
+}

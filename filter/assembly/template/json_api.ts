@@ -1,0 +1,3 @@
+export function renderChatJson(family: string, request: string): string {
+  return '{"error":"not implemented"}';
+}
