@@ -61,6 +61,23 @@ async function startStandalone(pool: Pool, configText?: string): Promise<Running
   });
 }
 
+/** Runs `fn` against a fresh pool of `n` metrics servers and a standalone EPP over them. */
+async function withStandalone(n: number, configText: string | undefined, fn: (pool: Pool, epp: RunningEpp, client: ExtProcClient) => Promise<void>): Promise<void> {
+  const pool = await startPool(n);
+  try {
+    const epp = await startStandalone(pool, configText);
+    const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      await fn(pool, epp, client);
+    } finally {
+      client.close();
+      await epp.close();
+    }
+  } finally {
+    await Promise.all(pool.servers.map((s) => s.close()));
+  }
+}
+
 /** Waits until the EPP has scraped the values a test just set (kv usage is the marker). */
 async function settled(epp: RunningEpp, key: string, want: Partial<ServerSignals>): Promise<void> {
   await waitFor(() => {
@@ -228,8 +245,7 @@ describe('standalone EPP with real metrics servers', () => {
 
 describe('config-driven behaviour', () => {
   test('stale endpoints are filtered out by the utilization-detector filter', async () => {
-    const pool = await startPool(2);
-    const epp = await startStandalone(pool, `
+    await withStandalone(2, `
 apiVersion: inference.networking.x-k8s.io/v1alpha1
 kind: EndpointPickerConfig
 plugins:
@@ -239,58 +255,44 @@ plugins:
 schedulingProfiles:
 - name: default
   plugins: [{pluginRef: utilization-detector}, {pluginRef: queue-scorer}]
-`);
-    const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
-    try {
-      pool.set(0, { waiting: 0 });
-      pool.set(1, { waiting: 3 });
-      await settled(epp, pool.keys[0], { waiting: 0 });
-      await settled(epp, pool.keys[1], { waiting: 3 });
-      let r = await route(client);
-      assert.equal(destination(r.first).header, pool.keys[0]);
-      await finish(r.d);
-      // The best endpoint stops answering scrapes: its last metrics still look best, but they go stale.
-      pool.servers[0].mode = { kind: 'status', status: 500 };
-      await new Promise((res) => setTimeout(res, 600));
-      r = await route(client);
-      assert.equal(destination(r.first).header, pool.keys[1]);
-      await finish(r.d);
-    } finally {
-      client.close();
-      await epp.close();
-      await Promise.all(pool.servers.map((s) => s.close()));
-    }
+`, async (pool, epp, client) => {
+    pool.set(0, { waiting: 0 });
+    pool.set(1, { waiting: 3 });
+    await settled(epp, pool.keys[0], { waiting: 0 });
+    await settled(epp, pool.keys[1], { waiting: 3 });
+    let r = await route(client);
+    assert.equal(destination(r.first).header, pool.keys[0]);
+    await finish(r.d);
+    // The best endpoint stops answering scrapes: its last metrics still look best, but they go stale.
+    pool.servers[0].mode = { kind: 'status', status: 500 };
+    await new Promise((res) => setTimeout(res, 600));
+    r = await route(client);
+    assert.equal(destination(r.first).header, pool.keys[1]);
+    await finish(r.d);
+    });
   });
 
   test('maxNumOfEndpoints > 1 returns a fallback list, best first', async () => {
-    const pool = await startPool(3);
-    const epp = await startStandalone(pool, `
+    await withStandalone(3, `
 apiVersion: inference.networking.x-k8s.io/v1alpha1
 kind: EndpointPickerConfig
 plugins:
 - type: queue-scorer
 - type: max-score-picker
   parameters: {maxNumOfEndpoints: 3}
-`);
-    const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
-    try {
-      [5, 0, 2].forEach((w, i) => pool.set(i, { waiting: w }));
-      for (const [i, w] of [5, 0, 2].entries()) await settled(epp, pool.keys[i], { waiting: w });
-      const { d, first } = await route(client);
-      const dest = destination(first);
-      assert.equal(dest.header, [pool.keys[1], pool.keys[2], pool.keys[0]].join(','));
-      assert.equal(dest.metadata, dest.header);
-      await finish(d);
-    } finally {
-      client.close();
-      await epp.close();
-      await Promise.all(pool.servers.map((s) => s.close()));
-    }
+`, async (pool, epp, client) => {
+    [5, 0, 2].forEach((w, i) => pool.set(i, { waiting: w }));
+    for (const [i, w] of [5, 0, 2].entries()) await settled(epp, pool.keys[i], { waiting: w });
+    const { d, first } = await route(client);
+    const dest = destination(first);
+    assert.equal(dest.header, [pool.keys[1], pool.keys[2], pool.keys[0]].join(','));
+    assert.equal(dest.metadata, dest.header);
+    await finish(d);
+    });
   });
 
   test('a route selects its own profile: by xds.route_name attribute and by per-route gRPC metadata', async () => {
-    const pool = await startPool(2);
-    const epp = await startStandalone(pool, `
+    await withStandalone(2, `
 apiVersion: inference.networking.x-k8s.io/v1alpha1
 kind: EndpointPickerConfig
 plugins:
@@ -305,34 +307,28 @@ profileSelection:
   default: by-queue
   routes:
   - {route: long-context, profile: by-kv}
-`);
-    const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
-    try {
-      pool.set(0, { waiting: 0, kvUsage: 0.9 });
-      pool.set(1, { waiting: 5, kvUsage: 0.1 });
-      await settled(epp, pool.keys[0], { waiting: 0, kvUsage: 0.9 });
-      await settled(epp, pool.keys[1], { waiting: 5, kvUsage: 0.1 });
-      let r = await route(client);
-      assert.equal(destination(r.first).header, pool.keys[0], 'default profile: shortest queue');
-      await finish(r.d);
-      const attr = { attributes: { 'envoy.filters.http.ext_proc': { fields: { 'xds.route_name': { stringValue: 'long-context' } } } } };
-      r = await route(client, { extra: attr });
-      assert.equal(destination(r.first).header, pool.keys[1], 'route long-context: lowest KV usage');
-      await finish(r.d);
-      const md = new grpc.Metadata();
-      md.set('x-tokenroute-profile', 'by-kv');
-      r = await route(client, { metadata: md });
-      assert.equal(destination(r.first).header, pool.keys[1], 'per-route gRPC metadata');
-      await finish(r.d);
-      // A client header naming a profile changes nothing.
-      r = await route(client, { headers: { 'x-tokenroute-profile': 'by-kv' } });
-      assert.equal(destination(r.first).header, pool.keys[0]);
-      await finish(r.d);
-    } finally {
-      client.close();
-      await epp.close();
-      await Promise.all(pool.servers.map((s) => s.close()));
-    }
+`, async (pool, epp, client) => {
+    pool.set(0, { waiting: 0, kvUsage: 0.9 });
+    pool.set(1, { waiting: 5, kvUsage: 0.1 });
+    await settled(epp, pool.keys[0], { waiting: 0, kvUsage: 0.9 });
+    await settled(epp, pool.keys[1], { waiting: 5, kvUsage: 0.1 });
+    let r = await route(client);
+    assert.equal(destination(r.first).header, pool.keys[0], 'default profile: shortest queue');
+    await finish(r.d);
+    const attr = { attributes: { 'envoy.filters.http.ext_proc': { fields: { 'xds.route_name': { stringValue: 'long-context' } } } } };
+    r = await route(client, { extra: attr });
+    assert.equal(destination(r.first).header, pool.keys[1], 'route long-context: lowest KV usage');
+    await finish(r.d);
+    const md = new grpc.Metadata();
+    md.set('x-tokenroute-profile', 'by-kv');
+    r = await route(client, { metadata: md });
+    assert.equal(destination(r.first).header, pool.keys[1], 'per-route gRPC metadata');
+    await finish(r.d);
+    // A client header naming a profile changes nothing.
+    r = await route(client, { headers: { 'x-tokenroute-profile': 'by-kv' } });
+    assert.equal(destination(r.first).header, pool.keys[0]);
+    await finish(r.d);
+    });
   });
 
   test('an invalid config refuses to start and names the field', async () => {

@@ -1,20 +1,11 @@
 // Rejections → ImmediateResponse, the way GIE's EPP answers them (pkg/common/error): the HTTP
 // status from the decision, a text/plain body `inference error: <Code> - <message>` with GIE's
 // code names, so clients, dashboards and conformance tests see the same thing from either EPP.
-import type { RejectDecision, RejectStatus } from '../requestcontrol/handler.js';
+import { GIE_ERROR_CODES, type RejectDecision, type RejectStatus } from '../requestcontrol/handler.js';
+
+export { GIE_ERROR_CODES };
 import { buildHeaderMutation, type HeaderValueField } from './headers.js';
 import type { ImmediateResponse, ProcessingResponse } from './types.js';
-
-/** GIE's internal error code names, by the HTTP status they map to. */
-export const GIE_ERROR_CODES: Readonly<Record<RejectStatus, string>> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  429: 'ResourceExhausted',
-  500: 'Internal',
-  503: 'ServiceUnavailable',
-};
 
 /** GIE's error text: `inference error: <Code> - <message>`. */
 export function inferenceErrorText(status: RejectStatus, message: string): string {

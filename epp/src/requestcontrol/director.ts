@@ -8,7 +8,7 @@ import { parseHostPort, type Candidate } from '../datastore/endpoint.js';
 import type { EppMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { SchedulingResult } from '../scheduling/framework.js';
-import type { Decision, RejectDecision, RequestController, RequestHandle, RequestInput, RejectStatus } from './handler.js';
+import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestController, type RequestHandle, type RequestInput, type RejectStatus } from './handler.js';
 import { ModelNameRestorer } from './model-restore.js';
 import type { InferenceRequest, ParsedBody } from './request.js';
 import * as keys from './keys.js';
@@ -42,16 +42,6 @@ export interface DirectorOptions {
   readonly logger: Logger;
   readonly now?: () => number;
 }
-
-const REJECT_CODE: Record<RejectStatus, string> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  429: 'ResourceExhausted',
-  500: 'Internal',
-  503: 'ServiceUnavailable',
-};
 
 export class Director implements RequestController {
   private readonly now: () => number;
@@ -232,7 +222,7 @@ export class Director implements RequestController {
   }
 
   private countReject(reject: RejectDecision, model: string, targetModel: string): RejectDecision {
-    this.opts.metrics.requestErrorTotal.inc({ model_name: model, target_model_name: targetModel, error_code: REJECT_CODE[reject.status] });
+    this.opts.metrics.requestErrorTotal.inc({ model_name: model, target_model_name: targetModel, error_code: GIE_ERROR_CODES[reject.status] });
     this.opts.logger.debug({ status: reject.status, reason: reject.message, model }, 'request rejected');
     return reject;
   }
@@ -246,10 +236,6 @@ interface RequestInfo {
   restore: ModelNameRestorer | undefined;
   bodyBytes: number;
   extraHeaders: ReadonlyMap<string, string>;
-}
-
-export function rejectCode(status: RejectStatus): string {
-  return REJECT_CODE[status];
 }
 
 /** The subset hint is a list of `ip:port` (GIE) or, as lwepp also accepts, a comma-separated string. */

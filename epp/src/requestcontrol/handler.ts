@@ -20,6 +20,17 @@ export interface RequestInput {
 
 export type RejectStatus = 400 | 401 | 403 | 404 | 429 | 500 | 503;
 
+/** GIE's internal error code names, by the HTTP status they map to (pkg/common/error). */
+export const GIE_ERROR_CODES: Readonly<Record<RejectStatus, string>> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  429: 'ResourceExhausted',
+  500: 'Internal',
+  503: 'ServiceUnavailable',
+};
+
 export interface RouteDecision {
   readonly kind: 'route';
   /** Endpoint keys, best first; joined with ',' into x-gateway-destination-endpoint. */

@@ -1,17 +1,21 @@
-// Header names request control reads or guards (GIE's control headers, llm-d's P/D header, our
-// own x-tokenroute-* protocol). Protocol keys of the ext_proc layer live in epp/src/protocol.
+// Header names request control reads or guards. GIE's names come from protocol/keys.ts (the one
+// place they are spelled); added here: llm-d's P/D header and the rule for internal headers.
+import { DESTINATION_ENDPOINT_KEY } from '../protocol/keys.js';
 
-export const DESTINATION_HEADER = 'x-gateway-destination-endpoint';
-export const OBJECTIVE_HEADER = 'x-gateway-inference-objective';
-export const FAIRNESS_ID_HEADER = 'x-gateway-inference-fairness-id';
-export const MODEL_REWRITE_HEADER = 'x-gateway-model-name-rewrite';
-export const DEFAULT_FAIRNESS_ID = 'default-flow';
+export {
+  DESTINATION_ENDPOINT_KEY as DESTINATION_HEADER,
+  OBJECTIVE_HEADER,
+  FAIRNESS_ID_HEADER,
+  MODEL_NAME_REWRITE_HEADER as MODEL_REWRITE_HEADER,
+  DEFAULT_FAIRNESS_ID,
+  SUBSET_HINT_NAMESPACE,
+  SUBSET_HINT_KEY,
+} from '../protocol/keys.js';
+
+/** llm-d's header naming the prefill endpoint(s) chosen for a disaggregated (P/D) request. */
 export const PREFILL_HEADER = 'x-gateway-prefill-endpoints';
-
-export const SUBSET_HINT_NAMESPACE = 'envoy.lb.subset_hint';
-export const SUBSET_HINT_KEY = 'x-gateway-destination-endpoint-subset';
 
 /** Routing headers a client must never be able to set for the upstream. */
 export function isInternalHeader(name: string): boolean {
-  return name.startsWith(DESTINATION_HEADER) || name === PREFILL_HEADER || name.startsWith('x-tokenroute-');
+  return name.startsWith(DESTINATION_ENDPOINT_KEY) || name === PREFILL_HEADER || name.startsWith('x-tokenroute-');
 }
