@@ -50,7 +50,7 @@ export interface BlockKeyOptions {
 }
 
 interface CoreExports {
-  memory: WebAssembly.Memory;
+  memory: { buffer: ArrayBuffer };
   __newString(s: string): number;
   __getString(p: number): string;
   __newArray(id: number, values: ArrayLike<number> | ArrayBufferView): number;
@@ -59,8 +59,8 @@ interface CoreExports {
   __pin(p: number): number;
   __unpin(p: number): void;
   __collect(): void;
-  Uint8Array_ID: WebAssembly.Global;
-  Uint32Array_ID: WebAssembly.Global;
+  Uint8Array_ID: { value: unknown };
+  Uint32Array_ID: { value: unknown };
   models(): number;
   modelInfo(m: number): number;
   canonicalModel(m: number): number;
@@ -106,8 +106,10 @@ export class TokenrouteCore {
   static load(wasmPath: string = defaultCoreWasmPath()): TokenrouteCore {
     const t0 = performance.now();
     const bytes = readFileSync(wasmPath);
-    const mod = new WebAssembly.Module(bytes);
-    const { exports } = instantiateSync<Record<string, unknown>>(mod, {
+    // (WebAssembly's types are not in this project's lib setting; the global exists in every Node)
+    const wasmApi = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object } }).WebAssembly;
+    const mod = new wasmApi.Module(bytes);
+    const { exports } = instantiateSync<Record<string, unknown>>(mod as never, {
       env: {
         abort(msg: number, file: number, line: number, col: number) {
           throw new Error(`tokenroute core abort at ${line}:${col}`);

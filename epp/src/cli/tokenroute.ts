@@ -5,6 +5,8 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { startEpp, type EppOptions } from '../main.js';
 import { eppCommand } from './epp-command.js';
+import { filterCommand } from './filter-command.js';
+import { tokenizeCommand } from './tokenize-command.js';
 
 async function runEpp(opts: EppOptions): Promise<void> {
   let epp;
@@ -26,7 +28,9 @@ async function runEpp(opts: EppOptions): Promise<void> {
 const program = new Command('tokenroute')
   .description('LLM-aware routing for Kubernetes gateways')
   .showHelpAfterError()
-  .addCommand(eppCommand(runEpp));
+  .addCommand(eppCommand(runEpp))
+  .addCommand(filterCommand())
+  .addCommand(tokenizeCommand());
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`tokenroute: ${err.message}\n`);

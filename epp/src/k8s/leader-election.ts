@@ -77,6 +77,8 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
   /** Monotonic deadline of our leadership (start of last successful renew + renewDeadline). */
   private leaderUntil = 0;
   private observed: Observed | undefined;
+  /** The lease as last read, when the next round is scheduled for the moment it expires. */
+  private expiring: V1Lease | undefined;
   private timer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private running = false;
@@ -143,6 +145,18 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
 
   /** One round; returns ms until the next round. */
   private async tryAcquireOrRenew(started: number): Promise<number> {
+    // Scheduled for the instant the observed lease expires: take it over straight away. If the
+    // holder renewed meanwhile, its resourceVersion changed and the update is refused (409).
+    const expiring = this.expiring;
+    this.expiring = undefined;
+    if (expiring && this.observed?.resourceVersion === expiring.metadata?.resourceVersion) {
+      const spec = expiring.spec ?? {};
+      const durationMs = (spec.leaseDurationSeconds ?? this.leaseMs / 1000) * 1000;
+      if (this.expiresIn(timeText(spec.renewTime), durationMs, started) <= 0) {
+        this.log.info({ previous: spec.holderIdentity }, 'lease expired; trying to take over');
+        return this.write(expiring, started, true);
+      }
+    }
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace });
@@ -164,7 +178,10 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
     const durationMs = (spec.leaseDurationSeconds ?? this.leaseMs / 1000) * 1000;
     if (holder !== '') {
       const expiresIn = this.expiresIn(renewTime, durationMs, started);
-      if (expiresIn > 0) return Math.min(this.retryMs, expiresIn + 1);
+      if (expiresIn > 0) {
+        if (expiresIn < this.retryMs) this.expiring = lease;
+        return Math.min(this.retryMs, expiresIn + 1);
+      }
       this.log.info({ previous: holder }, 'lease expired; trying to take over');
     }
     return this.write(lease, started, true);
@@ -226,7 +243,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
       if (classify(err) === 'conflict') {
         // Another replica wrote first (took over, or renewed): re-read on the next round.
         if (!acquire) this.log.debug('lease renew conflicted; re-reading');
-        return acquire ? this.retryMs : 0;
+        return 0;
       }
       throw Object.assign(asError(err), { leaseVerb: 'update' });
     }

@@ -27,13 +27,14 @@ export const enum JsonError {
   Empty = 4,
 }
 
-// Tape entry layout (4 × i32 per value):
+// Tape entry layout (5 × i32 per value):
 //   [0] kind | flags << 8   flags: STRING_ESCAPED, NUMBER_INTEGER
-//   [1] strings/numbers: start byte offset; containers: number of members (pairs for objects)
-//   [2] strings/numbers: end byte offset (exclusive; strings exclude the quotes)
+//   [1] start byte offset (strings: after the opening quote; containers: at the bracket)
+//   [2] end byte offset, exclusive (strings: at the closing quote; containers: after the bracket)
 //   [3] index of the entry after this value and its members (the next sibling)
+//   [4] containers: number of members (pairs for objects)
 // An object's members are laid out key, value, key, value...
-const STRIDE = 4;
+const STRIDE = 5;
 const FLAG_ESCAPED: i32 = 1 << 8;
 const FLAG_INTEGER: i32 = 2 << 8;
 
@@ -96,7 +97,7 @@ export class JsonDoc {
   /** Members of an array, or pairs of an object. */
   length(v: i32): i32 {
     const k = this.kind(v);
-    return k == JsonKind.Array || k == JsonKind.Object ? unchecked(this.tape[v * STRIDE + 1]) : 0;
+    return k == JsonKind.Array || k == JsonKind.Object ? unchecked(this.tape[v * STRIDE + 4]) : 0;
   }
 
   /** First member of a container (-1 when empty or not a container). */
@@ -153,6 +154,14 @@ export class JsonDoc {
       if (c != <i32>s.charCodeAt(i)) return false;
     }
     return true;
+  }
+
+  /** A value's JSON text exactly as it appears in the input (strings without their quotes). */
+  raw(v: i32): string {
+    if (v < 0) return '';
+    const start = unchecked(this.tape[v * STRIDE + 1]);
+    const end = unchecked(this.tape[v * STRIDE + 2]);
+    return String.UTF8.decodeUnsafe(this.bytes.dataStart + <usize>start, <usize>(end - start));
   }
 
   /** Byte length of a string value as it appears in the input (escapes not resolved). */
@@ -219,6 +228,7 @@ export class JsonDoc {
     unchecked((this.tape[o + 1] = a));
     unchecked((this.tape[o + 2] = b));
     unchecked((this.tape[o + 3] = idx + 1));
+    unchecked((this.tape[o + 4] = 0));
     this.count = idx + 1;
     return idx;
   }
@@ -248,7 +258,7 @@ export class JsonDoc {
       let opened = false;
       if (c == 0x7b /* { */ || c == 0x5b /* [ */) {
         if (depth >= maxDepth) return this.fail(JsonError.Depth, pos);
-        const idx = this.push(c == 0x7b ? JsonKind.Object : JsonKind.Array, 0, 0);
+        const idx = this.push(c == 0x7b ? JsonKind.Object : JsonKind.Array, pos, pos + 1);
         unchecked((stack[depth] = idx));
         unchecked((counts[depth] = 0));
         depth++;
@@ -259,6 +269,7 @@ export class JsonDoc {
           // empty container: closed below
           pos++;
           depth--;
+          unchecked((this.tape[idx * STRIDE + 2] = pos));
           unchecked((this.tape[idx * STRIDE + 3] = this.count));
         } else if (c == 0x7b) {
           pos = this.key(base, pos, n);
@@ -315,10 +326,11 @@ export class JsonDoc {
           break; // next value
         }
         if (d == (isObj ? 0x7d : 0x5d)) {
-          unchecked((this.tape[top * STRIDE + 1] = counts[depth - 1]));
+          unchecked((this.tape[top * STRIDE + 4] = counts[depth - 1]));
           unchecked((this.tape[top * STRIDE + 3] = this.count));
           depth--;
           pos++;
+          unchecked((this.tape[top * STRIDE + 2] = pos));
           continue;
         }
         return this.fail(JsonError.Syntax, pos);

@@ -7,9 +7,10 @@
 //    `chat_template_kwargs.enable_thinking`; `add_special_tokens` defaults to false.
 //  - /v1/responses: `instructions` becomes a leading system message; `input` is a string (one user
 //    message) or a list of message items.
-// Anything the chat template would render but a (role, content) list cannot carry — tools, tool
-// calls, images, custom templates, unknown template kwargs — makes the result approximate: the keys
-// are still computed, and the EPP is told they may not match the server's tokens exactly.
+// Anything the chat template would render but the template descriptions cannot see — images and
+// other non-text parts, custom templates, documents, unknown template kwargs, batched prompts —
+// makes the result approximate: the keys are still computed, and the EPP is told they may not match
+// the server's tokens exactly. (Tools and tool calls are passed on; the template decides.)
 import { JsonDoc, JsonError, JsonKind, parseJson } from './json';
 import { ErrorKind } from './errors';
 
@@ -36,8 +37,13 @@ export function endpointOf(path: string): Endpoint {
 }
 
 export class Message {
-  /** Assistant reasoning (`reasoning_content`), "" when absent. */
+  /** Assistant reasoning (`reasoning_content`), when hasReasoning. */
   reasoning: string = '';
+  hasReasoning: bool = false;
+  /** The message carries `tool_calls` (rendered approximately by the templates). */
+  hasToolCalls: bool = false;
+  /** `content` was null or absent. */
+  contentIsNull: bool = false;
   constructor(public role: string, public content: string) {}
 }
 
@@ -61,6 +67,8 @@ export class PromptRequest {
   /** chat_template_kwargs.date_string ("" = the template's default). */
   dateString: string = '';
   hasTools: bool = false;
+  /** Each tool definition's JSON text as received. */
+  tools: Array<string> = new Array<string>();
   /** Set when part of the request cannot be represented exactly (see the file comment). */
   approximate: bool = false;
 }
@@ -145,12 +153,11 @@ function readCompletions(doc: JsonDoc, root: i32, req: PromptRequest): string | 
   const n = doc.length(prompt);
   if (n == 0) return '"prompt" is an empty list';
   const first = doc.first(prompt);
-  req.batch = n;
-  if (n > 1) req.approximate = true; // one request, several prompts: keys come from the first
   const k = doc.kind(first);
   if (k == JsonKind.String) {
     // list of strings: all must be strings
     for (let v = first, i = 0; i < n; i++, v = doc.next(v)) if (!doc.isString(v)) return '"prompt" mixes strings and other values';
+    setBatch(req, n);
     setText(doc, first, req);
     return null;
   }
@@ -162,12 +169,19 @@ function readCompletions(doc: JsonDoc, root: i32, req: PromptRequest): string | 
   }
   if (k == JsonKind.Array) {
     for (let v = first, i = 0; i < n; i++, v = doc.next(v)) if (!doc.isArray(v)) return '"prompt" mixes token-id lists and other values';
+    setBatch(req, n);
     const ids = readIds(doc, first);
     if (ids === null || ids.length == 0) return '"prompt" token-id lists must hold integers in [0, 4294967295]';
     req.ids = ids;
     return null;
   }
   return '"prompt" is not a string, a list of strings or token ids';
+}
+
+/** Several prompts in one request: vLLM serves each separately; the keys describe the first. */
+function setBatch(req: PromptRequest, n: i32): void {
+  req.batch = n;
+  if (n > 1) req.approximate = true;
 }
 
 function setText(doc: JsonDoc, v: i32, req: PromptRequest): void {
@@ -259,10 +273,8 @@ function readChat(doc: JsonDoc, root: i32, req: PromptRequest): string | null {
   if (req.addSpecialTokens) req.approximate = true; // a second BOS in front of the template's
   e = readChatKwargs(doc, root, req);
   if (e !== null) return e;
-  if (hasEntries(doc, doc.get(root, 'tools'))) {
-    req.hasTools = true;
-    req.approximate = true; // tool schemas are rendered into the prompt
-  }
+  const tools = doc.get(root, 'tools');
+  if (hasEntries(doc, tools)) readTools(doc, tools, req);
   const custom = doc.get(root, 'chat_template');
   if (custom >= 0 && !doc.isNull(custom)) req.approximate = true;
   if (hasEntries(doc, doc.get(root, 'documents'))) req.approximate = true;
@@ -280,19 +292,34 @@ function readChat(doc: JsonDoc, root: i32, req: PromptRequest): string | null {
   return null;
 }
 
+/** Tool definitions go to the template as their JSON text; it decides how exact it can be. */
+function readTools(doc: JsonDoc, tools: i32, req: PromptRequest): void {
+  req.hasTools = true;
+  if (!doc.isArray(tools)) {
+    req.approximate = true;
+    return;
+  }
+  const n = doc.length(tools);
+  let t = doc.first(tools);
+  for (let i = 0; i < n; i++, t = doc.next(t)) req.tools.push(doc.raw(t));
+}
+
 function readMessage(doc: JsonDoc, m: i32, req: PromptRequest, where: string): string | null {
   if (!doc.isObject(m)) return `${where} is not an object`;
   const role = doc.get(m, 'role');
   if (!doc.isString(role)) return `${where}.role is missing or not a string`;
   const content = new Array<string>();
-  const err = readContent(doc, doc.get(m, 'content'), req, where, content);
+  const c = doc.get(m, 'content');
+  const err = readContent(doc, c, req, where, content);
   if (err !== null) return err;
-  if (hasEntries(doc, doc.get(m, 'tool_calls'))) req.approximate = true; // rendered from JSON we do not pass on
   const msg = new Message(doc.str(role), content[0]);
+  msg.contentIsNull = c < 0 || doc.isNull(c);
+  msg.hasToolCalls = hasEntries(doc, doc.get(m, 'tool_calls'));
   const reasoning = doc.get(m, 'reasoning_content');
   if (reasoning >= 0 && !doc.isNull(reasoning)) {
     if (!doc.isString(reasoning)) return `${where}.reasoning_content is not a string`;
     msg.reasoning = doc.str(reasoning);
+    msg.hasReasoning = true;
   }
   req.messages.push(msg);
   return null;
@@ -307,10 +334,8 @@ function readResponses(doc: JsonDoc, root: i32, req: PromptRequest): string | nu
   }
   const prev = doc.get(root, 'previous_response_id');
   if (prev >= 0 && !doc.isNull(prev)) req.approximate = true; // the stored conversation precedes
-  if (hasEntries(doc, doc.get(root, 'tools'))) {
-    req.hasTools = true;
-    req.approximate = true;
-  }
+  const tools = doc.get(root, 'tools');
+  if (hasEntries(doc, tools)) readTools(doc, tools, req);
   const e = readChatKwargs(doc, root, req);
   if (e !== null) return e;
 

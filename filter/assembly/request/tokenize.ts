@@ -2,24 +2,15 @@
 // configured model is bound to its tokenizer and chat-template family once, at configure time, and
 // each request's prompt becomes token ids and then chained block keys.
 import { TokenBuffer, Tokenizer } from '../tokenizer/index';
-import { ChatMessage, ChatOptions, renderChat } from '../template/index';
+import { ChatMessage, ChatOptions, renderChat, templateFamily } from '../template/index';
 import { blockKeys, blockSeed } from '../blocks';
 import { Endpoint, PromptRequest } from './openai';
-
-/** Template families the core describes (template/index.ts). */
-const FAMILIES: StaticArray<string> = ['qwen3', 'qwen2_5', 'llama3', 'deepseek_v3'];
 
 export class ModelBinding {
   tokenizer: Tokenizer | null = null;
   family: string = '';
   /** "<field>: <problem>" when the binding failed. */
   error: string = '';
-}
-
-/** The family a tokenizer's models use unless the configuration names another. */
-function defaultFamily(tokenizerName: string): string {
-  if (tokenizerName == 'llama3_1') return 'llama3';
-  return tokenizerName;
 }
 
 /**
@@ -33,11 +24,10 @@ export function bindModel(tokenizerName: string, template: string): ModelBinding
     b.error = `tokenizer: "${tokenizerName}" is not a tokenizer embedded in this module (qwen3, qwen2_5, llama3_1, deepseek_v3)`;
     return b;
   }
-  const family = template.length > 0 ? template : defaultFamily(tok.name);
-  let known = false;
-  for (let i = 0; i < FAMILIES.length; i++) if (FAMILIES[i] == family) known = true;
-  if (!known) {
-    b.error = `template: "${family}" is not a known template family (${FAMILIES.join(', ')})`;
+  // The template family defaults to the tokenizer's own (llama3_1 → llama3).
+  const family = templateFamily(template.length > 0 ? template : tok.name);
+  if (family.length == 0) {
+    b.error = `template: "${template}" is not a known template family (qwen3, qwen2_5, llama3, deepseek_v3)`;
     return b;
   }
   b.tokenizer = tok;
@@ -75,6 +65,9 @@ export function tokenizePrompt(req: PromptRequest, binding: ModelBinding, out: T
     const m = req.messages[i];
     const cm = new ChatMessage(m.role, m.content);
     cm.reasoningContent = m.reasoning;
+    cm.hasReasoning = m.hasReasoning;
+    cm.hasToolCalls = m.hasToolCalls;
+    cm.contentIsNull = m.contentIsNull;
     messages[i] = cm;
   }
   const opts = new ChatOptions();
@@ -82,6 +75,7 @@ export function tokenizePrompt(req: PromptRequest, binding: ModelBinding, out: T
   opts.continueFinalMessage = req.continueFinalMessage;
   opts.enableThinking = req.enableThinking;
   opts.hasTools = req.hasTools;
+  opts.tools = req.tools;
   opts.dateString = req.dateString;
   const rendered = renderChat(binding.family, messages, opts);
   tok.encode(rendered.text, out);

@@ -194,6 +194,38 @@ describe('pool endpoints follow the pods', () => {
   });
 });
 
+describe('GIE standalone-with-Kubernetes mode (--endpoint-selector, no CRDs)', () => {
+  test('pods with the selector labels become endpoints on every --endpoint-target-ports port', async () => {
+    const ns = await freshNamespace();
+    await createPod(server, ns, 's0', { labels: { app: 'sel', tier: 'gpu' }, ip: '127.0.0.55', ready: true });
+    await createPod(server, ns, 's1', { labels: { app: 'sel' }, ip: '127.0.0.56', ready: true });
+    const ds = new Datastore();
+    const mode = await startKubernetesMode({
+      datastore: ds,
+      logger: captureLogger('info').logger,
+      registry: new Registry(),
+      kubeConfig: server.kubeConfig(),
+      poolNamespace: ns,
+      endpointSelector: { app: 'sel', tier: 'gpu' },
+      endpointTargetPorts: [8000, 8001],
+      defaultEngine: '',
+    });
+    const w: Watched = { ds, mode, registry: new Registry(), lines: [], keys: () => ds.candidates().map((c) => c.endpoint.key).sort() };
+    try {
+      await mode.waitForSync();
+      assert.equal(mode.isReady(), true, 'no pool object needed');
+      assert.deepEqual(w.keys(), ['127.0.0.55:8000', '127.0.0.55:8001']);
+      assert.equal(mode.rewriteModel, undefined, 'no CRDs are watched');
+      await patchPodLabels(server, ns, 's1', { tier: 'gpu' });
+      await expectKeys(w, ['127.0.0.55:8000', '127.0.0.55:8001', '127.0.0.56:8000', '127.0.0.56:8001'], 's1 labelled in');
+      await setPodReady(server, ns, 's0', false);
+      await expectKeys(w, ['127.0.0.56:8000', '127.0.0.56:8001'], 's0 NotReady');
+    } finally {
+      await mode.close();
+    }
+  });
+});
+
 describe('resources the API server accepts but the EPP cannot fully use', () => {
   test('selector matching nothing, undeclared target ports, an EPP ref to another EPP, a foreign poolRef: logged once with the reason, surfaced as a metric, serving continues', async () => {
     const ns = await freshNamespace();
@@ -287,7 +319,7 @@ describe('routing decisions against the live pod set', () => {
         const writeAt = performance.now();
         await setPodReady(server, ns, `p${victim}`, false);
         await waitFor('removal seen', () => removedAt >= 0, 1000, 1);
-        await new Promise((r) => setTimeout(r, 30));
+        await waitFor('decisions after the event', () => decisions.filter((d) => d.sentAt >= watchAt).length >= 3, 3000, 1);
         stop = true;
         await loop;
         mode.events.off('watch', onWatch);

@@ -1,0 +1,169 @@
+// Integration: the real filter in the Node host with hostile and broken requests. Whatever arrives,
+// the filter must never trap (a trap fails the whole worker VM in Envoy) or hang: it passes the
+// request on with x-tokenroute-error, one counter and one log line (onError: passthrough, the
+// default), or answers it locally (onError: reject: 400, or 413 for a body over maxBodyBytes).
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { HostRequest, HostResult, ProxyWasmHost } from '../../../filter/host/index.js';
+import { decoded, filterHost, header } from './helpers.js';
+
+const QWEN = 'Qwen/Qwen3-8B';
+let passthrough: ProxyWasmHost;
+let reject: ProxyWasmHost;
+// The filter logs at most 20 warnings per 10 s per VM; each case moves this clock past the window.
+let monotonic = 0n;
+const clock = { monotonicNs: () => monotonic };
+
+before(async () => {
+  passthrough = await filterHost({}, { clock });
+  reject = await filterHost({ onError: 'reject' }, { clock });
+});
+
+const bytes = (...parts: (string | number[])[]): Uint8Array => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
+
+const cases: [string, HostRequest, string][] = [
+  ['malformed JSON', { path: '/v1/chat/completions', body: '{"model": "Qwen/Qwen3-8B", "messages": [' }, 'bad_json'],
+  ['trailing garbage', { path: '/v1/completions', body: '{"model":"Qwen/Qwen3-8B","prompt":"x"} x' }, 'bad_json'],
+  ['not JSON at all', { path: '/v1/completions', body: 'model=qwen&prompt=hi' }, 'bad_json'],
+  ['an empty body', { path: '/v1/completions', body: [''] }, 'bad_json'],
+  ['a POST without a body', { path: '/v1/chat/completions' }, 'bad_json'],
+  ['JSON nested 100000 deep', { path: '/v1/chat/completions', body: '['.repeat(100_000) + ']'.repeat(100_000) }, 'bad_json'],
+  ['nesting just past the limit inside a valid request', { path: '/v1/chat/completions', body: `{"model":"${QWEN}","messages":[],"x":${'['.repeat(64)}${']'.repeat(64)}}` }, 'bad_json'],
+  ['invalid UTF-8 in the prompt', { path: '/v1/completions', body: bytes(`{"model":"${QWEN}","prompt":"ab`, [0xc3, 0x28], '"}') }, 'invalid_utf8'],
+  ['an overlong UTF-8 encoding', { path: '/v1/completions', body: bytes(`{"model":"${QWEN}","prompt":"`, [0xc0, 0xaf], '"}') }, 'invalid_utf8'],
+  ['an encoded surrogate (CESU-8)', { path: '/v1/completions', body: bytes(`{"model":"${QWEN}","prompt":"`, [0xed, 0xa0, 0x80], '"}') }, 'invalid_utf8'],
+  ['a lone high surrogate escape', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":"a\\ud800b"}` }, 'invalid_utf8'],
+  ['a lone low surrogate escape', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":"\\udc00"}` }, 'invalid_utf8'],
+  ['a truncated escape', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":"\\u12"}` }, 'bad_json'],
+  ['a raw control character in a string', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":"a\u0001b"}` }, 'bad_json'],
+  ['a body that is an array', { path: '/v1/completions', body: '[1,2]' }, 'bad_request'],
+  ['model is a number', { path: '/v1/completions', body: '{"model":7,"prompt":"x"}' }, 'bad_request'],
+  ['no model', { path: '/v1/completions', body: '{"prompt":"x"}' }, 'bad_request'],
+  ['messages is a string', { path: '/v1/chat/completions', body: `{"model":"${QWEN}","messages":"hi"}` }, 'bad_request'],
+  ['messages is empty', { path: '/v1/chat/completions', body: `{"model":"${QWEN}","messages":[]}` }, 'bad_request'],
+  ['content is a number', { path: '/v1/chat/completions', body: `{"model":"${QWEN}","messages":[{"role":"user","content":5}]}` }, 'bad_request'],
+  ['a text part without text', { path: '/v1/chat/completions', body: `{"model":"${QWEN}","messages":[{"role":"user","content":[{"type":"text"}]}]}` }, 'bad_request'],
+  ['role missing', { path: '/v1/chat/completions', body: `{"model":"${QWEN}","messages":[{"content":"x"}]}` }, 'bad_request'],
+  ['add_generation_prompt is a string', { path: '/v1/chat/completions', body: `{"model":"${QWEN}","messages":[{"role":"user","content":"x"}],"add_generation_prompt":"yes"}` }, 'bad_request'],
+  ['chat_template_kwargs is a list', { path: '/v1/chat/completions', body: `{"model":"${QWEN}","messages":[{"role":"user","content":"x"}],"chat_template_kwargs":[]}` }, 'bad_request'],
+  ['prompt is an object', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":{"text":"x"}}` }, 'bad_request'],
+  ['a negative token id', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":[1,-2]}` }, 'bad_request'],
+  ['a fractional token id', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":[1.5]}` }, 'bad_request'],
+  ['a token id above u32', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":[4294967296]}` }, 'bad_request'],
+  ['a 40-digit token id', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":[${'9'.repeat(40)}]}` }, 'bad_request'],
+  ['mixed prompt list', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":["a",1]}` }, 'bad_request'],
+  ['responses input a number', { path: '/v1/responses', body: `{"model":"${QWEN}","input":1}` }, 'bad_request'],
+  ['cache_salt a number', { path: '/v1/completions', body: `{"model":"${QWEN}","prompt":"x","cache_salt":1}` }, 'bad_request'],
+  ['an unknown model', { path: '/v1/completions', body: '{"model":"gpt-4o","prompt":"x"}' }, 'unknown_model'],
+];
+
+function assertPassthrough(r: HostResult, kind: string, req: HostRequest): void {
+  assert.equal(r.action, 'continue');
+  assert.deepEqual(header(r, 'x-tokenroute-error'), [kind]);
+  assert.deepEqual(header(r, 'x-tokenroute-blocks'), []);
+  assert.equal(r.trap, undefined);
+  const sent = req.body === undefined ? '' : Buffer.concat((Array.isArray(req.body) ? req.body : [req.body]).map((b) => Buffer.from(b as string))).toString('latin1');
+  assert.equal(Buffer.from(r.body).toString('latin1'), sent, 'the body is forwarded unchanged');
+  const warnings = r.logs.filter((l) => l.level === 'warn');
+  assert.equal(warnings.length, 1, 'one log line');
+  assert.match(warnings[0].message, new RegExp(`^tokenroute: ${kind}: `));
+}
+
+describe('onError: passthrough (default)', () => {
+  for (const [name, req, kind] of cases) {
+    it(`${name} → passes with x-tokenroute-error: ${kind}`, async () => {
+      const before = passthrough.metrics()[`wasmcustom.tokenroute_errors_${kind}`]?.value ?? 0;
+      monotonic += 11_000_000_000n;
+      const r = await passthrough.runRequest(req);
+      assertPassthrough(r, kind, req);
+      assert.equal(passthrough.metrics()[`wasmcustom.tokenroute_errors_${kind}`].value, before + 1);
+      assert.equal(decoded(r).error, kind, 'the error headers are signed like the others');
+    });
+  }
+});
+
+describe('onError: reject', () => {
+  for (const [name, req, kind] of cases) {
+    it(`${name} → 400 ${kind}`, async () => {
+      const r = await reject.runRequest(req);
+      assert.equal(r.action, 'localReply');
+      assert.equal(r.localReply?.status, 400);
+      assert.equal(r.localReply?.details, `tokenroute_${kind}`);
+      const body = JSON.parse(r.localReply!.body) as { object: string; code: number; message: string };
+      assert.equal(body.object, 'error');
+      assert.equal(body.code, 400);
+      assert.match(body.message, new RegExp(`^${kind}: `));
+    });
+  }
+});
+
+describe('body size', () => {
+  it('a body over maxBodyBytes stops being buffered at once and passes with too_large', async () => {
+    const host = await filterHost({ maxBodyBytes: 100_000 });
+    const body = JSON.stringify({ model: QWEN, prompt: 'x'.repeat(300_000) });
+    const chunks: string[] = [];
+    for (let i = 0; i < body.length; i += 65536) chunks.push(body.slice(i, i + 65536));
+    const r = await host.runRequest({ path: '/v1/completions', body: chunks });
+    assertPassthrough(r, 'too_large', { body: chunks });
+    const statuses = r.callbacks.map((c) => c.effective);
+    assert.deepEqual(statuses, ['StopIteration', 'StopIterationAndBuffer', 'Continue', 'Continue', 'Continue', 'Continue']);
+  });
+
+  it('reject mode answers a body over maxBodyBytes with 413', async () => {
+    const host = await filterHost({ maxBodyBytes: 1000, onError: 'reject' });
+    const r = await host.runRequest({ path: '/v1/completions', body: JSON.stringify({ model: QWEN, prompt: 'x'.repeat(2000) }) });
+    assert.equal(r.localReply?.status, 413);
+    assert.equal(r.localReply?.details, 'tokenroute_too_large');
+  });
+
+  it('Envoy\'s own buffer limit still applies first (Envoy Gateway: 32 KiB → 413 request_payload_too_large)', async () => {
+    const host = await filterHost({ maxBodyBytes: 1 << 20 }, { bufferLimitBytes: 32768 });
+    const body = JSON.stringify({ model: QWEN, prompt: 'y'.repeat(40_000) });
+    const r = await host.runRequest({ path: '/v1/completions', body: [body.slice(0, 20_000), body.slice(20_000)] });
+    assert.equal(r.localReply?.status, 413);
+    assert.equal(r.localReply?.details, 'request_payload_too_large');
+  });
+
+  it('tokenizes a 10 MB prompt without trapping when the limits allow it', async () => {
+    const host = await filterHost({ maxBodyBytes: 16 << 20 }, { bufferLimitBytes: 16 << 20 });
+    const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta', '12345', 'ünïcödé', '中文字符', '🙂'];
+    let prompt = '';
+    for (let i = 0; prompt.length < 10_000_000; i++) prompt += words[(i * 7) % words.length] + (i % 13 === 0 ? '\n' : ' ');
+    const body = JSON.stringify({ model: QWEN, prompt });
+    const chunks: string[] = [];
+    for (let i = 0; i < body.length; i += 1 << 20) chunks.push(body.slice(i, i + (1 << 20)));
+    const t0 = performance.now();
+    const r = await host.runRequest({ path: '/v1/completions', body: chunks });
+    const ms = performance.now() - t0;
+    const v = decoded(r);
+    assert.ok(v.tokens! > 1_000_000, `tokens ${v.tokens}`);
+    assert.equal(v.blockKeys.length, 256);
+    assert.ok(ms < 60_000, `took ${ms} ms`);
+  });
+
+  it('answers a 10 MB prompt over the default maxBodyBytes (1 MiB) with too_large, not a trap', async () => {
+    const host = await filterHost({}, { bufferLimitBytes: 16 << 20 });
+    const body = JSON.stringify({ model: QWEN, prompt: 'z'.repeat(10_000_000) });
+    const r = await host.runRequest({ path: '/v1/completions', body });
+    assert.deepEqual(header(r, 'x-tokenroute-error'), ['too_large']);
+  });
+});
+
+describe('the VM survives', () => {
+  it('keeps serving after every bad request above (no trap, same worker)', async () => {
+    const r = await passthrough.runRequest({ path: '/v1/completions', body: JSON.stringify({ model: QWEN, prompt: 'still alive' }) });
+    assert.ok(decoded(r).tokens! > 0);
+    assert.equal(passthrough.workers[0].failed, null);
+  });
+
+  it('rate-limits warnings: at most 20 lines per 10 s window per VM', async () => {
+    const host = await filterHost();
+    let warnings = 0;
+    for (let i = 0; i < 30; i++) {
+      const r = await host.runRequest({ path: '/v1/completions', body: '{' });
+      warnings += r.logs.filter((l) => l.level === 'warn').length;
+    }
+    assert.equal(warnings, 20);
+    assert.equal(host.metrics()['wasmcustom.tokenroute_errors_bad_json'].value, 30);
+  });
+});
