@@ -92,7 +92,7 @@ function inProcess(n: number) {
     const t0 = process.hrtime.bigint();
     const d = director.handleRequest(input);
     whole[i] = Number(process.hrtime.bigint() - t0) / 1000;
-    if (d.kind === 'route') d.handle.onEnd('complete');
+    if (!(d instanceof Promise) && d.kind === 'route') d.handle.onEnd('complete');
   }
   return { schedulerUs: percentiles(sched), requestControlUs: percentiles(whole) };
 }

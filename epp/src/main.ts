@@ -11,6 +11,7 @@ import { MetricsCollector } from './datalayer/collector.js';
 import { EppMetrics } from './observability/metrics.js';
 import { createLogger, type Logger, type LogLevel } from './observability/logger.js';
 import { PluginRegistry, type PluginContext } from './scheduling/registry.js';
+import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type LifecyclePlugin } from './scheduling/framework.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { Director } from './requestcontrol/director.js';
 import { profileSelector } from './requestcontrol/profile-selection.js';
@@ -97,7 +98,9 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   const director = new Director({
     datastore,
     parse: (body, headers) => config.parser.parse(body, headers),
-    schedule: (req, candidates) => scheduler.schedule(req, candidates),
+    schedule: (req, candidates, state) => scheduler.schedule(req, candidates, state),
+    prepareData: [...config.plugins.values()].filter(isPrepareDataPlugin),
+    preRequest: [...config.plugins.values()].filter(isPreRequestPlugin),
     saturation: (candidates, now) => config.saturationDetector.saturation(candidates, now),
     objectivePriority: k8s?.objectivePriority ?? (() => undefined),
     rewriteModel: k8s?.rewriteModel,
@@ -107,6 +110,17 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     metrics,
     logger: logger.child({ component: 'director' }),
   });
+
+  // Plugins with background work (e.g. the KV-event subscriber of precise-prefix-cache-scorer).
+  const lifecycle: LifecyclePlugin[] = [...config.plugins.values()].filter(isLifecyclePlugin);
+  const stopPlugins = () => Promise.all(lifecycle.map((p) => p.close().catch((err) => logger.warn({ plugin: p.name, err }, 'plugin close failed'))));
+  try {
+    for (const p of lifecycle) await p.start();
+  } catch (err) {
+    await stopPlugins();
+    await k8s?.close();
+    throw err;
+  }
 
   const collector = metricsCollectorFor(config, opts, datastore, logger, metrics);
   collector?.start();
@@ -131,6 +145,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     metricsServer = opts.metricsPort >= 0 ? await serveMetrics(metrics, opts.metricsPort, opts.host) : undefined;
   } catch (err) {
     await collector?.stop();
+    await stopPlugins();
     await grpc?.close({ graceMs: 0 });
     await k8s?.close();
     throw err;
@@ -157,6 +172,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
         await k8s?.close();
         await grpc!.close();
         await collector?.stop();
+        await stopPlugins();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       })();
       return closing;

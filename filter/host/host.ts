@@ -980,14 +980,20 @@ export class ProxyWasmHost {
   private readonly vmConfig: Uint8Array;
   private readonly opts: ProxyWasmHostOptions;
   private readonly failurePolicy: FailurePolicy;
-  private module!: WebAssembly.Module;
-  private baseVm!: Vm;
+  private readonly module: WebAssembly.Module;
+  private readonly baseVm: Vm;
   private workerVms: Vm[] = [];
   private nextWorker = 0;
   private nextConnectionId = 1n;
   private requestLogs: LogEntry[] | null = null;
 
-  private constructor(opts: ProxyWasmHostOptions) {
+  /**
+   * Loads, checks, starts and configures the module as Envoy does, synchronously. Throws
+   * HostLoadError when Envoy would refuse the module or the configuration (proxy_on_vm_start or
+   * proxy_on_configure returning false, or a trap while starting).
+   */
+  constructor(opts: ProxyWasmHostOptions) {
+    const t0 = performance.now();
     this.opts = opts;
     this.moduleInfo = parseWasmModule(opts.wasm);
     this.check = checkModule(this.moduleInfo);
@@ -998,31 +1004,24 @@ export class ProxyWasmHost {
     this.vmId = opts.vmId ?? '';
     this.maxMemoryBytes = opts.maxMemoryBytes ?? MAX_WASM_MEMORY_BYTES;
     this.failurePolicy = opts.failurePolicy ?? (opts.failOpen ? 'FAIL_OPEN' : 'FAIL_CLOSED');
-  }
-
-  /**
-   * Loads, checks, starts and configures the module as Envoy does. Throws HostLoadError when
-   * Envoy would refuse the module or the configuration (proxy_on_vm_start or proxy_on_configure
-   * returning false, or a trap while starting).
-   */
-  static async create(opts: ProxyWasmHostOptions): Promise<ProxyWasmHost> {
-    const t0 = performance.now();
-    const host = new ProxyWasmHost(opts);
-    if (host.check.errors.length > 0) throw new HostLoadError(host.check.errors);
-    host.module = await WebAssembly.compile(opts.wasm);
+    if (this.check.errors.length > 0) throw new HostLoadError(this.check.errors);
+    this.module = new WebAssembly.Module(opts.wasm);
     // Base VM on the main thread: instantiate and run the start function (WasmBase::initialize).
-    host.baseVm = host.initializeVm(-1);
+    this.baseVm = this.initializeVm(-1);
     // Configuration canary (WasmHandleBase::canary).
-    const canary = host.initializeVm(-2);
-    host.startAndConfigure(canary, 'base');
+    this.startAndConfigure(this.initializeVm(-2), 'base');
     const workers = Math.max(1, opts.workers ?? 1);
     for (let w = 0; w < workers; w++) {
-      const vm = host.initializeVm(w);
-      host.startAndConfigure(vm, 'thread-local');
-      host.workerVms.push(vm);
+      const vm = this.initializeVm(w);
+      this.startAndConfigure(vm, 'thread-local');
+      this.workerVms.push(vm);
     }
-    host.loadTimeMs = performance.now() - t0;
-    return host;
+    this.loadTimeMs = performance.now() - t0;
+  }
+
+  /** `new ProxyWasmHost(opts)` as a promise (for callers that prefer to await it). */
+  static async create(opts: ProxyWasmHostOptions): Promise<ProxyWasmHost> {
+    return new ProxyWasmHost(opts);
   }
 
   private initializeVm(worker: number): Vm {
@@ -1317,228 +1316,174 @@ export class ProxyWasmHost {
     let stopAllBuffer = false;
     let endStreamOnHeaders = false;
     let dataPaused = false;
+    let trailersPaused = false;
+    let failOpenSkip = false; // the VM failed during this stream with fail-open: the filter is bypassed
 
     const forwardHeaders = () => {
-      if (headersForwarded === null) headersForwarded = headers.pairs();
+      headersForwarded ??= headers.pairs();
     };
-    /** After a VM call: trap handling (CHECK_FAIL_HTTP) and deferred actions. */
-    const afterCall = (callback: string): 'failed' | 'reply' | 'reset' | 'ok' => {
+    /** The filter manager resumes the stream: held headers and buffered data go on. */
+    const resume = () => {
+      headersPaused = dataPaused = trailersPaused = stopAll = false;
+      forwardHeaders();
+      forwardedBody.push(...stream.buffered);
+      stream.buffered = [];
+      stream.bufferedLength = 0;
+    };
+    const endWith = (reply: LocalReply) => {
+      localReply = reply;
+      action = 'localReply';
+    };
+    /**
+     * One callback into the VM with cpp-host's status conversion, then CHECK_FAIL_HTTP (a trap:
+     * fail-open bypasses the filter, fail-closed answers 503) and the deferred actions (a local
+     * reply ends the stream; proxy_continue_stream resumes it). Returns the effective status, or
+     * undefined when the stream ended or the filter is now bypassed.
+     */
+    const callback = (name: string, args: number[], convert: (r: number) => number, names: readonly string[]): number | undefined => {
+      vm.stopNextIteration = false;
+      const returned = vm.call(name, ctx, contextId, ...args);
+      const converted = convert(returned ?? 0);
+      vm.stopNextIteration = false;
+      callbacks.push({ callback: name, ...(returned !== undefined ? { returned } : {}), effective: names[converted] });
       if (vm.failed) {
         trap ??= vm.failed;
         vm.afterCall.length = 0;
-        vm.stopNextIteration = false;
-        if (this.failurePolicy === 'FAIL_OPEN') return 'failed';
-        localReply = failStreamReply(); // Context::failStream
-        action = 'localReply';
-        return 'reply';
+        if (this.failurePolicy === 'FAIL_OPEN') failOpenSkip = true;
+        else endWith(failStreamReply()); // Context::failStream
+        return undefined;
       }
       vm.runAfterCallActions();
       if (stream.localReply) {
-        localReply = stream.localReply;
-        action = 'localReply';
-        return 'reply';
+        endWith(stream.localReply);
+        return undefined;
       }
       if (stream.resetRequested) {
         action = 'reset';
-        return 'reset';
+        return undefined;
       }
-      void callback;
-      return 'ok';
+      return converted;
+    };
+    const continueIfRequested = () => {
+      if (stream.continueRequested) {
+        stream.continueRequested = false;
+        resume();
+      }
     };
 
     // decodeHeaders: onCreate() then onRequestHeaders(headers.size(), end_stream).
     const endOfStreamOnHeaders = chunks.length === 0 && !hasTrailers;
     vm.call('proxy_on_context_create', ctx, contextId, vm.rootContextId);
-    let failOpenSkip = false;
     if (vm.failed) {
-      const r = afterCall('proxy_on_context_create');
-      if (r === 'failed') failOpenSkip = true;
+      trap = vm.failed;
+      if (this.failurePolicy === 'FAIL_OPEN') failOpenSkip = true;
+      else endWith(failStreamReply());
     }
     if (!action && !failOpenSkip) {
       stream.endOfStream = endOfStreamOnHeaders;
-      let status: number = HeadersStatus.Continue;
-      if (vm.has('proxy_on_request_headers')) {
-        vm.stopNextIteration = false;
-        const returned = vm.call('proxy_on_request_headers', ctx, contextId, headers.size, endOfStreamOnHeaders ? 1 : 0);
-        const converted = this.convertHeadersStatus(vm, returned ?? 0);
-        vm.stopNextIteration = false;
-        const r = afterCall('proxy_on_request_headers');
-        callbacks.push({ callback: 'proxy_on_request_headers', ...(returned !== undefined ? { returned } : {}), effective: HEADERS_STATUS_NAMES[converted] });
-        if (r === 'failed') failOpenSkip = true;
-        else status = converted;
+      const status = vm.has('proxy_on_request_headers')
+        ? callback('proxy_on_request_headers', [headers.size, endOfStreamOnHeaders ? 1 : 0], (r) => this.convertHeadersStatus(vm, r), HEADERS_STATUS_NAMES)
+        : HeadersStatus.Continue;
+      if (status === HeadersStatus.Continue) {
+        stream.headersAvailable = false; // decodeHeaders: request_headers_ = nullptr
+        forwardHeaders();
+      } else if (status === HeadersStatus.ContinueAndEndStream) {
+        stream.headersAvailable = false;
+        forwardHeaders();
+        endStreamOnHeaders = true;
+      } else if (status === HeadersStatus.StopIteration) {
+        headersPaused = true;
+      } else if (status !== undefined) {
+        stopAll = true;
+        stopAllBuffer = status === HeadersStatus.StopAllIterationAndBuffer;
       }
-      if (!action && !failOpenSkip) {
-        if (status === HeadersStatus.Continue) {
-          stream.headersAvailable = false; // decodeHeaders: request_headers_ = nullptr
-          forwardHeaders();
-        } else if (status === HeadersStatus.ContinueAndEndStream) {
-          stream.headersAvailable = false;
-          forwardHeaders();
-          endStreamOnHeaders = true;
-        } else if (status === HeadersStatus.StopIteration) {
-          headersPaused = true;
-        } else {
-          stopAll = true;
-          stopAllBuffer = status === HeadersStatus.StopAllIterationAndBuffer;
-        }
-        if (stream.continueRequested) {
-          stream.continueRequested = false;
-          headersPaused = false;
-          stopAll = false;
-          forwardHeaders();
-        }
-      }
+      if (!action) continueIfRequested();
     }
 
     // Data frames.
-    if (!action) {
-      for (let i = 0; i < chunks.length && !action; i++) {
-        const chunk = chunks[i];
-        const last = i === chunks.length - 1 && !hasTrailers;
-        if (failOpenSkip || endStreamOnHeaders) {
-          if (!endStreamOnHeaders) forwardedBody.push(chunk);
-          continue;
+    for (let i = 0; i < chunks.length && !action; i++) {
+      const chunk = chunks[i];
+      const last = i === chunks.length - 1 && !hasTrailers;
+      if (endStreamOnHeaders) continue; // the stream already ended with the headers
+      if (failOpenSkip) {
+        resume();
+        forwardedBody.push(chunk);
+        continue;
+      }
+      if (stopAll) {
+        // The filter manager holds the data; with StopAllIterationAndBuffer it enforces the limit.
+        stream.buffered.push(chunk);
+        stream.bufferedLength += chunk.length;
+        if (stopAllBuffer && stream.bufferedLength > bufferLimit) endWith(payloadTooLarge());
+        continue;
+      }
+      // Context::decodeData
+      if (stream.bufferingRequestBody) {
+        stream.buffered.push(chunk); // addDecodedData(data, false)
+        stream.bufferedLength += chunk.length;
+        if (stream.bufferedLength > bufferLimit) {
+          // FilterManager requestDataTooLarge (non-streaming): 413 local reply; the VM is not called.
+          endWith(payloadTooLarge());
+          break;
         }
-        if (stopAll) {
-          // The filter manager holds the data; with StopAllIterationAndBuffer it enforces the limit.
-          stream.buffered.push(chunk);
-          stream.bufferedLength += chunk.length;
-          if (stopAllBuffer && stream.bufferedLength > bufferLimit) {
-            localReply = payloadTooLarge();
-            action = 'localReply';
-          }
-          continue;
-        }
-        // Context::decodeData
-        if (stream.bufferingRequestBody) {
-          stream.buffered.push(chunk); // addDecodedData(data, false)
-          stream.bufferedLength += chunk.length;
-          if (stream.bufferedLength > bufferLimit) {
-            // FilterManager requestDataTooLarge (non-streaming): 413 local reply; the VM is not called.
-            localReply = payloadTooLarge();
-            action = 'localReply';
-            break;
-          }
-          stream.currentChunk = null;
-        } else {
-          stream.currentChunk = chunk;
-        }
-        stream.endOfStream = last;
-        const bodySize = stream.bufferingRequestBody ? stream.bufferedLength : chunk.length;
-        let status: number = DataStatus.Continue;
-        if (vm.has('proxy_on_request_body')) {
-          vm.stopNextIteration = false;
-          stream.inBodyCallback = true;
-          const returned = vm.call('proxy_on_request_body', ctx, contextId, bodySize, last ? 1 : 0);
-          stream.inBodyCallback = false;
-          const converted = this.convertDataStatus(vm, returned ?? 0);
-          vm.stopNextIteration = false;
-          const r = afterCall('proxy_on_request_body');
-          callbacks.push({ callback: 'proxy_on_request_body', ...(returned !== undefined ? { returned } : {}), effective: DATA_STATUS_NAMES[converted] });
-          if (r === 'failed') {
-            failOpenSkip = true;
-            status = DataStatus.Continue;
-          } else if (r !== 'ok') break;
-          else status = converted;
-        }
-        const wasBuffering = stream.bufferingRequestBody;
-        stream.bufferingRequestBody = false;
-        switch (status) {
-          case DataStatus.Continue: {
-            // Continuing data also continues headers held with StopIteration (commonContinue).
-            headersPaused = false;
-            dataPaused = false;
-            forwardHeaders();
-            if (wasBuffering) forwardedBody.push(...stream.buffered);
-            else if (stream.currentChunk) forwardedBody.push(stream.currentChunk);
-            stream.buffered = [];
-            stream.bufferedLength = 0;
-            stream.currentChunk = null;
-            break;
-          }
-          case DataStatus.StopIterationAndBuffer:
-          case DataStatus.StopIterationAndWatermark: {
-            stream.bufferingRequestBody = status === DataStatus.StopIterationAndBuffer;
-            dataPaused = true;
-            if (!wasBuffering && stream.currentChunk) {
-              // commonHandleBufferData: the chunk moves into the filter manager's buffer.
-              stream.buffered.push(stream.currentChunk);
-              stream.bufferedLength += stream.currentChunk.length;
-            }
-            stream.currentChunk = null;
-            if (status === DataStatus.StopIterationAndBuffer && stream.bufferedLength > bufferLimit) {
-              localReply = payloadTooLarge();
-              action = 'localReply';
-            }
-            break;
-          }
-          default:
-            // StopIterationNoBuffer: the filter manager keeps nothing of this chunk.
-            dataPaused = true;
-            stream.currentChunk = null;
-            break;
-        }
-        if (!action && stream.continueRequested) {
-          stream.continueRequested = false;
-          headersPaused = false;
-          dataPaused = false;
-          forwardHeaders();
-          forwardedBody.push(...stream.buffered);
-          stream.buffered = [];
-          stream.bufferedLength = 0;
+        stream.currentChunk = null;
+      } else {
+        stream.currentChunk = chunk;
+      }
+      stream.endOfStream = last;
+      const bodySize = stream.bufferingRequestBody ? stream.bufferedLength : chunk.length;
+      let status: number | undefined = DataStatus.Continue;
+      if (vm.has('proxy_on_request_body')) {
+        stream.inBodyCallback = true;
+        status = callback('proxy_on_request_body', [bodySize, last ? 1 : 0], (r) => this.convertDataStatus(vm, r), DATA_STATUS_NAMES);
+        stream.inBodyCallback = false;
+        if (failOpenSkip) status = DataStatus.Continue;
+        if (status === undefined) break;
+      }
+      const wasBuffering = stream.bufferingRequestBody;
+      stream.bufferingRequestBody = false;
+      if (!wasBuffering && stream.currentChunk) {
+        // commonHandleBufferData: a chunk the filter stops on moves into the filter manager's
+        // buffer (and goes on from there when the filter continues).
+        if (status !== DataStatus.StopIterationNoBuffer) {
+          stream.buffered.push(stream.currentChunk);
+          stream.bufferedLength += stream.currentChunk.length;
         }
       }
+      stream.currentChunk = null;
+      if (status === DataStatus.Continue) {
+        // Continuing data also continues headers held with StopIteration (commonContinue).
+        resume();
+      } else {
+        // StopIterationAndBuffer / StopIterationAndWatermark keep the data (only the first
+        // enforces the limit); StopIterationNoBuffer drops this chunk.
+        dataPaused = true;
+        stream.bufferingRequestBody = status === DataStatus.StopIterationAndBuffer;
+        if (stream.bufferingRequestBody && stream.bufferedLength > bufferLimit) endWith(payloadTooLarge());
+      }
+      if (!action) continueIfRequested();
     }
 
     // Trailers (decodeTrailers → onRequestTrailers).
-    let trailersPaused = false;
     const trailers = new HeaderMap(trailerPairs.map(([k, v]) => [k, utf8ToBytesString(v)] as HeaderPair));
     if (!action && hasTrailers && !failOpenSkip && !stopAll) {
       stream.trailers = trailers;
       stream.trailersAvailable = true;
-      if (vm.has('proxy_on_request_trailers')) {
-        vm.stopNextIteration = false;
-        const returned = vm.call('proxy_on_request_trailers', ctx, contextId, trailers.size);
-        const converted = this.convertTrailersStatus(vm, returned ?? 0);
-        vm.stopNextIteration = false;
-        const r = afterCall('proxy_on_request_trailers');
-        callbacks.push({ callback: 'proxy_on_request_trailers', ...(returned !== undefined ? { returned } : {}), effective: TRAILERS_STATUS_NAMES[converted] });
-        if (r === 'ok') {
-          if (converted === TrailersStatus.Continue) {
-            stream.trailersAvailable = false;
-            headersPaused = false;
-            dataPaused = false;
-            forwardHeaders();
-            forwardedBody.push(...stream.buffered);
-            stream.buffered = [];
-            stream.bufferedLength = 0;
-          } else {
-            trailersPaused = true;
-          }
-          if (stream.continueRequested) {
-            trailersPaused = false;
-            headersPaused = false;
-            dataPaused = false;
-            forwardHeaders();
-            forwardedBody.push(...stream.buffered);
-            stream.buffered = [];
-          }
-        }
-      } else {
-        headersPaused = false;
-        dataPaused = false;
-        forwardHeaders();
-        forwardedBody.push(...stream.buffered);
-        stream.buffered = [];
+      const status = vm.has('proxy_on_request_trailers')
+        ? callback('proxy_on_request_trailers', [trailers.size], (r) => this.convertTrailersStatus(vm, r), TRAILERS_STATUS_NAMES)
+        : TrailersStatus.Continue;
+      if (status === TrailersStatus.Continue || failOpenSkip) {
+        stream.trailersAvailable = false;
+        resume();
+      } else if (status !== undefined) {
+        trailersPaused = true;
       }
+      if (!action) continueIfRequested();
     }
 
     if (!action) {
-      if (failOpenSkip) {
-        forwardHeaders();
-        forwardedBody.push(...stream.buffered);
-        action = 'continue';
-      } else if (stopAll || headersPaused || dataPaused || trailersPaused) {
+      if (failOpenSkip) resume();
+      if (stopAll || headersPaused || dataPaused || trailersPaused) {
         action = 'stalled';
       } else {
         forwardHeaders();

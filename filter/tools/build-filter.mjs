@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { injectData, tablesRegion } from './embed.mjs';
 import { MODELS } from './models.mjs';
@@ -71,5 +71,3 @@ console.log(
   `built ${out}: ${(wasm.length / 1048576).toFixed(2)} MiB, ABI ${check.abiVersion}, models=${models.join(',')}, ` +
     `${info.imports.length} imports (${imports}) in ${Date.now() - t0} ms\nsha256 ${sha}`,
 );
-export { out as filterWasmPath };
-void pathToFileURL;

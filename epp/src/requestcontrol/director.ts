@@ -7,7 +7,7 @@ import type { Datastore } from '../datastore/datastore.js';
 import { parseHostPort, type Candidate } from '../datastore/endpoint.js';
 import type { EppMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
-import type { SchedulingResult } from '../scheduling/framework.js';
+import type { CycleState, PrepareDataPlugin, PreRequestPlugin, SchedulingResult } from '../scheduling/framework.js';
 import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestController, type RequestHandle, type RequestInput, type RejectStatus } from './handler.js';
 import { ModelNameRestorer } from './model-restore.js';
 import type { InferenceRequest, ParsedBody } from './request.js';
@@ -26,7 +26,11 @@ export type ModelRewriter = (model: string) => { target: string; ruleName: strin
 export interface DirectorOptions {
   readonly datastore: Datastore;
   readonly parse: (body: Buffer, headers: ReadonlyMap<string, string>) => ParseOutcome;
-  readonly schedule: (req: InferenceRequest, candidates: readonly Candidate[]) => ScheduleOutcome;
+  readonly schedule: (req: InferenceRequest, candidates: readonly Candidate[], state: CycleState) => ScheduleOutcome;
+  /** Run before scheduling, once per request (may be async: e.g. tokenizing in a worker). */
+  readonly prepareData?: readonly PrepareDataPlugin[];
+  /** Run after a successful decision, before the request goes upstream. */
+  readonly preRequest?: readonly PreRequestPlugin[];
   /** Pool saturation over the candidates; ≥ 1 = saturated (sheddable requests get 429). */
   readonly saturation: (candidates: readonly Candidate[], now: number) => number;
   /** Priority of an InferenceObjective by name; undefined when no such objective. */
@@ -67,7 +71,7 @@ export class Director implements RequestController {
     });
   }
 
-  handleRequest(input: RequestInput): Decision {
+  handleRequest(input: RequestInput): Decision | Promise<Decision> {
     const started = this.now();
     const parsed = this.opts.parse(input.body, input.headers);
     if (!parsed.ok) return this.reject(400, parsed.message, '', '');
@@ -109,7 +113,33 @@ export class Director implements RequestController {
       bodyBytes: input.body.length,
     };
 
-    const outcome = this.opts.schedule(req, candidates.list);
+    const state: CycleState = new Map();
+    const pending = this.prepare(req, candidates.list, state);
+    if (pending) return pending.then(() => this.decide(input, req, candidates.list, state));
+    return this.decide(input, req, candidates.list, state);
+  }
+
+  /** Runs the PrepareData plugins; a promise when any of them went off the event loop. */
+  private prepare(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState): Promise<void> | undefined {
+    const plugins = this.opts.prepareData;
+    if (!plugins || plugins.length === 0) return undefined;
+    let waits: Promise<void>[] | undefined;
+    for (const p of plugins) {
+      try {
+        const r = p.prepareRequestData(req, candidates, state);
+        if (r) (waits ??= []).push(r.catch((err) => this.opts.logger.warn({ plugin: p.name, err }, 'prepare-data plugin failed')));
+      } catch (err) {
+        this.opts.logger.warn({ plugin: p.name, err }, 'prepare-data plugin failed');
+      }
+    }
+    return waits ? Promise.all(waits).then(() => undefined) : undefined;
+  }
+
+  private decide(input: RequestInput, req: InferenceRequest, candidateList: readonly Candidate[], state: CycleState): Decision {
+    const body = req.body;
+    const targetModel = req.targetModel;
+    const priority = req.priority;
+    const outcome = this.opts.schedule(req, candidateList, state);
     if (!outcome.ok) {
       this.opts.metrics.schedulerAttempts.inc({ status: 'failure', target_model_name: targetModel, pod_name: '', namespace: '', port: '' });
       // GIE: no candidates → 503; candidates but none chosen → 429; a failing plugin → 500.
@@ -126,6 +156,14 @@ export class Director implements RequestController {
       namespace: target.endpoint.namespace,
       port: String(target.endpoint.port),
     });
+
+    for (const p of this.opts.preRequest ?? []) {
+      try {
+        p.preRequest(req, outcome.result, state);
+      } catch (err) {
+        this.opts.logger.warn({ plugin: p.name, err }, 'pre-request plugin failed');
+      }
+    }
 
     const newBody = targetModel !== body.model ? Buffer.from(JSON.stringify({ ...body.json, model: targetModel })) : undefined;
     return this.route(input, target, targets.map((t) => t.endpoint.key), newBody, {

@@ -89,3 +89,38 @@ export function isProfileHandler(p: Plugin): p is ProfileHandler {
 export function isSaturationDetector(p: Plugin): p is SaturationDetector {
   return typeof (p as SaturationDetector).saturation === 'function';
 }
+
+// ---- Request-control extension points around a scheduling cycle (GIE's PrepareDataPlugin and
+// PreRequest). The director creates the cycle's CycleState, runs every PrepareDataPlugin before
+// the scheduler (they may hop off the event loop, e.g. to tokenize in a worker, by returning a
+// promise), passes the same state to the scheduler, and calls every PreRequestPlugin with the
+// decision before the request goes upstream. CycleState entries whose key starts with `trace.`
+// are copied into the decision trace.
+
+export interface PrepareDataPlugin extends Plugin {
+  /** Derives per-request data (e.g. prefix block keys) into `state`, once per request. */
+  prepareRequestData(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState): void | Promise<void>;
+}
+
+export interface PreRequestPlugin extends Plugin {
+  /** Sees the decision (e.g. to record the prompt's blocks for the chosen endpoint). Must not throw. */
+  preRequest(req: InferenceRequest, result: SchedulingResult, state: CycleState): void;
+}
+
+/** A plugin owning background work (sockets, workers) started after config load and stopped on shutdown. */
+export interface LifecyclePlugin extends Plugin {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const TRACE_STATE_PREFIX = 'trace.';
+
+export function isPrepareDataPlugin(p: Plugin): p is PrepareDataPlugin {
+  return typeof (p as PrepareDataPlugin).prepareRequestData === 'function';
+}
+export function isPreRequestPlugin(p: Plugin): p is PreRequestPlugin {
+  return typeof (p as PreRequestPlugin).preRequest === 'function';
+}
+export function isLifecyclePlugin(p: Plugin): p is LifecyclePlugin {
+  return typeof (p as LifecyclePlugin).start === 'function' && typeof (p as LifecyclePlugin).close === 'function';
+}

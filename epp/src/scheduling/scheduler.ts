@@ -20,6 +20,7 @@ import type {
   SchedulingResult,
   Scorer,
 } from './framework.js';
+import { TRACE_STATE_PREFIX } from './framework.js';
 
 /**
  * `extension_point` label values of inference_extension_plugin_duration_seconds, exactly as GIE
@@ -75,6 +76,8 @@ export interface DecisionTrace {
   primaryProfile?: string;
   /** 'error' when a plugin threw. */
   outcome?: 'success' | ScheduleFailureReason | 'error';
+  /** CycleState entries under `trace.` (e.g. which source gave the prefix block keys). */
+  notes?: Record<string, unknown>;
 }
 
 export type ScheduleFailureReason = 'no-candidates' | 'no-endpoint';
@@ -165,8 +168,11 @@ export class Scheduler {
     for (const spec of options.profiles.values()) this.plans.set(spec, this.buildPlan(spec));
   }
 
-  /** Chooses endpoints for `req` among `candidates`. Never throws. */
-  schedule(req: InferenceRequest, candidates: readonly Candidate[]): ScheduleOutcome {
+  /**
+   * Chooses endpoints for `req` among `candidates`. Never throws. `state` is the cycle's scratch
+   * space; the director passes the one its PrepareData plugins filled.
+   */
+  schedule(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState = new Map()): ScheduleOutcome {
     if (candidates.length === 0) {
       return { ok: false, reason: 'no-candidates', status: 503, message: 'failed to find endpoint candidates for serving the request' };
     }
@@ -178,7 +184,7 @@ export class Scheduler {
         : undefined;
     let outcome: ScheduleOutcome;
     try {
-      outcome = this.run(req, candidates, trace);
+      outcome = this.run(req, candidates, trace, state);
     } catch (err) {
       const message = `scheduling failed: ${err instanceof Error ? err.message : String(err)}`;
       this.logger.error({ requestId: req.requestId, err }, message);
@@ -191,14 +197,16 @@ export class Scheduler {
     if (trace) {
       trace.outcome = outcome.ok ? 'success' : outcome.error !== undefined ? 'error' : outcome.reason;
       if (outcome.ok) trace.primaryProfile = outcome.result.primaryProfile;
+      for (const [k, v] of state) {
+        if (k.startsWith(TRACE_STATE_PREFIX)) (trace.notes ??= {})[k.slice(TRACE_STATE_PREFIX.length)] = v;
+      }
       this.logger.debug({ requestId: req.requestId, decision: trace }, 'scheduling decision');
     }
     return outcome;
   }
 
-  private run(req: InferenceRequest, candidates: readonly Candidate[], trace: DecisionTrace | undefined): ScheduleOutcome {
+  private run(req: InferenceRequest, candidates: readonly Candidate[], trace: DecisionTrace | undefined, state: CycleState): ScheduleOutcome {
     const handler = this.profileHandler;
-    const state: CycleState = new Map();
     const results = new Map<string, ProfileRunResult>();
     for (let round = 0; ; round++) {
       if (round >= MAX_HANDLER_ROUNDS) {

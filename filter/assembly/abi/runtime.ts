@@ -1,23 +1,15 @@
 // Replacements for the AssemblyScript runtime's `env.abort`, `env.trace` and `env.seed` imports
 // (wired in through asconfig.json "use"), which Envoy does not provide: V8 would refuse to link the
 // module ("Failed to load Wasm module due to a missing import: env.abort").
-import { proxy_log, wasi_random_get } from './imports';
-
-const LOG_DEBUG: u32 = 1;
-const LOG_CRITICAL: u32 = 5;
-
-function logRaw(level: u32, message: string): void {
-  // No allocation beyond the encoding itself: this may run when memory is exhausted.
-  const b = String.UTF8.encode(message, false, String.UTF8.ErrorMode.REPLACE);
-  proxy_log(level, changetype<usize>(b), <usize>b.byteLength);
-}
+import { wasi_random_get } from './imports';
+import { LOG_CRITICAL, LOG_DEBUG, log } from './host';
 
 /**
  * Logs the failure at CRITICAL and traps. In Envoy a trap fails this worker's VM: the stream gets a
  * 503 (`wasm_fail_stream`) unless the plugin is fail-open (cpp-host CHECK_FAIL_HTTP).
  */
 export function abortHandler(message: string | null, fileName: string | null, line: u32, column: u32): void {
-  logRaw(
+  log(
     LOG_CRITICAL,
     'tokenroute: abort: ' + (message !== null ? message : '') + ' at ' + (fileName !== null ? fileName : '?') + ':' + line.toString() + ':' + column.toString(),
   );
@@ -31,7 +23,7 @@ export function traceHandler(message: string, n: i32, a0: f64, a1: f64, a2: f64,
   if (n > 2) s += ' ' + a2.toString();
   if (n > 3) s += ' ' + a3.toString();
   if (n > 4) s += ' ' + a4.toString();
-  logRaw(LOG_DEBUG, s);
+  log(LOG_DEBUG, s);
 }
 
 /** Seed for Math.random from the host's random_get (Envoy: RAND_bytes). */

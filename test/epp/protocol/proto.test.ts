@@ -52,4 +52,24 @@ describe('Envoy proto loading', () => {
     assert.equal(httpStatusNumber(418), 418);
     assert.throws(() => httpStatusNumber('NoSuchStatus'));
   });
+
+  // The fields GIE's full-duplex protocol depends on; older envoy-api trees (e.g. the one inside
+  // @grpc/grpc-js-xds 1.14) lack them. Numbers are Envoy's upstream ones.
+  it('has the FULL_DUPLEX_STREAMED body mode and the streamed body response, with upstream numbers', () => {
+    type Field = { name: string; number: number; typeName?: string };
+    type Enum = { name: string; value: { name: string; number: number }[] };
+    type Msg = { type: { field: Field[]; enumType?: Enum[] } };
+    const pkg = loadExtProcPackage() as unknown as Record<string, Msg>;
+    const modes = pkg['envoy.extensions.filters.http.ext_proc.v3.ProcessingMode'].type.enumType!.find((e) => e.name === 'BodySendMode')!;
+    assert.deepEqual(
+      Object.fromEntries(modes.value.map((v) => [v.name, v.number])),
+      { NONE: 0, STREAMED: 1, BUFFERED: 2, BUFFERED_PARTIAL: 3, FULL_DUPLEX_STREAMED: 4 },
+    );
+    const field = (msg: string, name: string) => pkg[msg].type.field.find((f) => f.name === name);
+    assert.equal(field('envoy.service.ext_proc.v3.BodyMutation', 'streamed_response')?.number, 3);
+    assert.equal(field('envoy.service.ext_proc.v3.StreamedBodyResponse', 'body')?.number, 1);
+    assert.equal(field('envoy.service.ext_proc.v3.StreamedBodyResponse', 'end_of_stream')?.number, 2);
+    assert.equal(field('envoy.service.ext_proc.v3.ProcessingRequest', 'protocol_config')?.number, 11);
+    assert.equal(field('envoy.service.ext_proc.v3.ProcessingRequest', 'attributes')?.number, 9);
+  });
 });

@@ -8,6 +8,8 @@ import { runningRequestsSizeScorerPlugin } from './running-requests-size-scorer.
 import { loraAffinityScorerPlugin } from './lora-affinity-scorer.js';
 import { tokenLoadScorerPlugin } from './token-load-scorer.js';
 import { prefixCacheScorerPlugin } from './prefix-cache-scorer.js';
+import { precisePrefixCacheScorerPlugin } from './precise-prefix-cache-scorer.js';
+import { prefixCacheAffinityFilterPlugin } from './prefix-cache-affinity-filter.js';
 import { maxScorePickerPlugin } from './max-score-picker.js';
 import { randomPickerPlugin } from './random-picker.js';
 import { weightedRandomPickerPlugin } from './weighted-random-picker.js';
@@ -23,6 +25,8 @@ export * from './running-requests-size-scorer.js';
 export * from './lora-affinity-scorer.js';
 export * from './token-load-scorer.js';
 export * from './prefix-cache-scorer.js';
+export * from './precise-prefix-cache-scorer.js';
+export * from './prefix-cache-affinity-filter.js';
 export * from './max-score-picker.js';
 export * from './random-picker.js';
 export * from './weighted-random-picker.js';
@@ -40,6 +44,8 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   loraAffinityScorerPlugin,
   tokenLoadScorerPlugin,
   prefixCacheScorerPlugin,
+  precisePrefixCacheScorerPlugin,
+  prefixCacheAffinityFilterPlugin,
   maxScorePickerPlugin,
   randomPickerPlugin,
   weightedRandomPickerPlugin,

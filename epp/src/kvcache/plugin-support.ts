@@ -1,0 +1,158 @@
+// What the prefix plugins share: the parameter schemas for where block keys come from (`models`,
+// `filterHeaders`, tokenizer workers, timeouts — tokenroute extensions next to GIE's / llm-d's
+// parameters), the prefix-match information a prefix plugin publishes in the CycleState for
+// `prefix-cache-affinity-filter`, and a lazily loaded wasm hasher for the character fallback.
+import { z } from 'zod';
+import { parseGoDuration } from '../config/duration.js';
+import type { Candidate } from '../datastore/endpoint.js';
+import type { CycleState } from '../scheduling/framework.js';
+import { defaultTemplate, type ModelBinding } from './request-keys.js';
+import { acquireTokenizerPool, releaseTokenizerPool, type TokenizerPool } from './tokenizer-pool.js';
+import { WasmHasher } from './wasm-hash.js';
+import { PrefixInputProducer, type FilterHeaderTrust } from './prefix-inputs.js';
+
+const TOKENIZERS = ['qwen3', 'qwen2_5', 'llama3_1', 'deepseek_v3'] as const;
+const TEMPLATES = ['qwen3', 'qwen2_5', 'llama3', 'deepseek_v3'] as const;
+
+const modelBindingSchema = z.union([
+  z.enum(TOKENIZERS, { error: `expected a tokenizer name (${TOKENIZERS.join(', ')}) or {tokenizer, template?, seedModel?, lora?}` }),
+  z.strictObject({
+    tokenizer: z.enum(TOKENIZERS, { error: `expected one of ${TOKENIZERS.join(', ')}` }),
+    template: z.enum(TEMPLATES, { error: `expected one of ${TEMPLATES.join(', ')}` }).optional(),
+    seedModel: z.string().min(1).optional(),
+    lora: z.string().optional(),
+  }),
+]);
+
+export function duration(defaultText: string) {
+  return z
+    .string({ error: 'expected a Go duration string such as "100ms"' })
+    .default(defaultText)
+    .transform((s, ctx) => {
+      const r = parseGoDuration(s);
+      if (!r.ok || r.ms < 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a Go duration string such as "100ms", got ${JSON.stringify(s)}` });
+        return z.NEVER;
+      }
+      return r.ms;
+    });
+}
+
+/** Parameters every prefix plugin accepts for producing block keys (tokenroute extensions). */
+export const keySourceParameters = {
+  /** Served model name → tokenizer (shorthand) or {tokenizer, template, seedModel, lora}: as the filter's `models`. */
+  models: z.record(z.string().min(1), modelBindingSchema).default({}),
+  filterHeaders: z
+    .strictObject({
+      hmacKeys: z.array(z.string()).default([]),
+      hmacKeyEnv: z.string().optional(),
+      trustUnsigned: z.boolean().default(false),
+      maxAgeSeconds: z.number().int().nonnegative().default(300),
+    })
+    .prefault({}),
+  tokenizerWorkers: z.number().int().positive().max(16).default(1),
+  tokenizeTimeout: duration('100ms'),
+  charFallback: z.boolean().default(true),
+};
+
+export interface KeySourceParams {
+  readonly models: Record<string, z.output<typeof modelBindingSchema>>;
+  readonly filterHeaders: FilterHeaderTrust;
+  readonly tokenizerWorkers: number;
+  readonly tokenizeTimeout: number;
+  readonly charFallback: boolean;
+}
+
+export function modelBindings(models: KeySourceParams['models']): Map<string, ModelBinding> {
+  const out = new Map<string, ModelBinding>();
+  for (const [name, v] of Object.entries(models)) {
+    out.set(name, typeof v === 'string' ? { tokenizer: v, template: defaultTemplate(v) } : { ...v, template: v.template ?? defaultTemplate(v.tokenizer) });
+  }
+  return out;
+}
+
+let sharedHasher: WasmHasher | undefined;
+/** One wasm hasher per thread for the character fallback (loaded on first use). */
+export function sharedWasmHasher(): WasmHasher {
+  sharedHasher ??= WasmHasher.load();
+  return sharedHasher;
+}
+
+/** A producer for a plugin, with the tokenizer pool acquired lazily and released on close. */
+export function keyProducer(
+  params: KeySourceParams,
+  blockSize: number,
+  maxBlocks: number,
+): { producer: PrefixInputProducer; start(): Promise<void>; close(): Promise<void> } {
+  const bindings = modelBindings(params.models);
+  let pool: TokenizerPool | undefined;
+  const producer = new PrefixInputProducer({
+    blockSize,
+    maxBlocks,
+    models: bindings,
+    headers: params.filterHeaders,
+    tokenizeTimeoutMs: params.tokenizeTimeout,
+    charFallback: params.charFallback,
+    pool: () => {
+      if (bindings.size === 0) return undefined;
+      pool ??= acquireTokenizerPool(params.tokenizerWorkers);
+      return pool;
+    },
+    hasher: sharedWasmHasher,
+  });
+  return {
+    producer,
+    /** Starts and warms the tokenizer workers when models are configured. */
+    async start() {
+      if (bindings.size === 0) return;
+      pool ??= acquireTokenizerPool(params.tokenizerWorkers);
+      await pool.warmup([...bindings.values()]);
+    },
+    async close() {
+      if (pool) await releaseTokenizerPool(pool);
+      pool = undefined;
+    },
+  };
+}
+
+/** What a prefix plugin knows about one request, for filters such as prefix-cache-affinity-filter. */
+export interface PrefixMatchInfo {
+  readonly plugin: string;
+  readonly blockSize: number;
+  /** Request blocks considered. */
+  readonly totalBlocks: number;
+  readonly promptTokens: number;
+  /** Matched (weighted) blocks per candidate, same index as `candidates`. */
+  matched(candidates: readonly Candidate[]): Float64Array;
+}
+
+export const PREFIX_MATCH_STATE_KEY = 'prefix.match';
+
+/** Publishes a plugin's match info (the first publisher is the default for readers). */
+export function publishMatch(state: CycleState, info: PrefixMatchInfo): void {
+  let m = state.get(PREFIX_MATCH_STATE_KEY) as Map<string, PrefixMatchInfo> | undefined;
+  if (!m) {
+    m = new Map();
+    state.set(PREFIX_MATCH_STATE_KEY, m);
+  }
+  m.set(info.plugin, info);
+}
+
+export function readMatch(state: CycleState, plugin: string | undefined): PrefixMatchInfo | undefined {
+  const m = state.get(PREFIX_MATCH_STATE_KEY) as Map<string, PrefixMatchInfo> | undefined;
+  if (!m) return undefined;
+  if (plugin) return m.get(plugin);
+  return m.values().next().value;
+}
+
+/** Caches per-candidate-list match results (filters and scorers of a cycle share one lookup). */
+export function memoMatch(compute: (candidates: readonly Candidate[]) => Float64Array): (candidates: readonly Candidate[]) => Float64Array {
+  let lastList: readonly Candidate[] | undefined;
+  let last: Float64Array | undefined;
+  return (candidates) => {
+    if (candidates === lastList && last) return last;
+    lastList = candidates;
+    last = compute(candidates);
+    return last;
+  };
+}

@@ -1,0 +1,230 @@
+// precise-prefix-cache-scorer — llm-d's precise prefix-cache-aware scorer. It scores each endpoint
+// by the prompt blocks the model server reports holding: for each endpoint, the consecutive
+// blocks from block 0 found in its KV cache, each weighted by its tier (GPU 1.0, CPU 0.8 by
+// default, llm-d's kvCacheBackendConfigs), ÷ the request's blocks, capped at 1. "Reports": the
+// index is fed by vLLM KV events (BlockStored / BlockRemoved / AllBlocksCleared over ZeroMQ,
+// kvcache/subscriber*.ts), so it follows evictions and restarts instead of guessing from routing
+// history. Event blocks are re-keyed with tokenroute's own chained keys (recomputed from the
+// events' token_ids with the shared wasm hash), so they match the keys the edge filter sends;
+// vLLM's hash algorithm and PYTHONHASHSEED do not matter. Optional speculative entries (the
+// decision's blocks, for speculativeTTL) cover the moment between a decision and the first event.
+// After a missed event sequence without replay, a pod's entries count `uncertainWeight`.
+// Keep load scorers in the same profile (queue-scorer, kv-cache-utilization-scorer, or
+// prefix-cache-affinity-filter + token-load-scorer) so a hot prefix does not saturate one server.
+// Parameters: llm-d's (tokenProcessorConfig, indexerConfig, kvEventsConfig, speculativeIndexing,
+// speculativeTTL) and tokenroute's (maxPrefixBlocksToMatch, maxBlocksPerEndpoint, uncertainWeight,
+// kvEventsConfig.replayPort / engineBlockSize, plus the key-source parameters of plugin-support.ts).
+import { z } from 'zod';
+import type { Candidate } from '../../datastore/endpoint.js';
+import type { CycleState, LifecyclePlugin, PrepareDataPlugin, PreRequestPlugin, Scorer, SchedulingResult } from '../framework.js';
+import { definePlugin } from '../registry.js';
+import { positiveInt } from '../params.js';
+import { PreciseIndex } from '../../kvcache/precise-index.js';
+import { KvEventSubscriber } from '../../kvcache/subscriber.js';
+import type { PrefixInputs } from '../../kvcache/prefix-inputs.js';
+import { duration, keyProducer, keySourceParameters, memoMatch, publishMatch } from '../../kvcache/plugin-support.js';
+import type { InferenceRequest } from '../../requestcontrol/request.js';
+
+export const PRECISE_PREFIX_CACHE_SCORER_TYPE = 'precise-prefix-cache-scorer';
+
+const positive = z.number().int().positive();
+
+export const precisePrefixCacheScorerParameters = z
+  .strictObject({
+    tokenProcessorConfig: z
+      .strictObject({
+        blockSize: positive.optional(),
+        blockSizeTokens: positive.optional(),
+        /** Accepted for llm-d compatibility; tokenroute keys do not depend on vLLM's seed. */
+        hashSeed: z.string().optional(),
+      })
+      .prefault({}),
+    indexerConfig: z
+      .strictObject({
+        kvBlockIndexConfig: z
+          .strictObject({
+            inMemoryConfig: z.strictObject({ size: positive.optional(), podCacheSize: positive.optional() }).prefault({}),
+            enableMetrics: z.boolean().optional(),
+            metricsLoggingInterval: z.string().optional(),
+          })
+          .prefault({}),
+        /** Deprecated in llm-d (tokenization moved out of the indexer); accepted and ignored. */
+        tokenizersPoolConfig: z.unknown().optional(),
+        kvCacheBackendConfigs: z.array(z.strictObject({ name: z.string().min(1), weight: z.number().nonnegative() })).default([
+          { name: 'gpu', weight: 1.0 },
+          { name: 'cpu', weight: 0.8 },
+        ]),
+      })
+      .prefault({}),
+    kvEventsConfig: z
+      .strictObject({
+        zmqEndpoint: z.string().min(1).optional(),
+        topicFilter: z.string().default('kv@'),
+        concurrency: positive.default(4),
+        engineType: z.enum(['vllm'], { error: 'only "vllm" events are supported' }).default('vllm'),
+        discoverPods: z.boolean().optional(),
+        podDiscoveryConfig: z
+          .strictObject({
+            podLabelSelector: z.string().default(''),
+            podNamespace: z.string().optional(),
+            socketPort: z.number().int().min(1).max(65535).default(5557),
+          })
+          .prefault({}),
+        replayPort: z.number().int().min(0).max(65535).default(0),
+        replayTimeout: duration('1s'),
+        engineBlockSize: positive.optional(),
+        engineMapCapacity: positive.default(1 << 21),
+      })
+      .prefault({}),
+    speculativeIndexing: z.boolean().default(false),
+    speculativeTTL: duration('2s'),
+    maxPrefixBlocksToMatch: positiveInt(1024),
+    maxBlocksPerEndpoint: positiveInt(1 << 20),
+    uncertainWeight: z.number().min(0).max(1).default(0.5),
+    ...keySourceParameters,
+  })
+  .transform((p) => {
+    const weights = new Map(p.indexerConfig.kvCacheBackendConfigs.map((b) => [b.name.toLowerCase(), b.weight]));
+    const ev = p.kvEventsConfig;
+    return {
+      blockSize: p.tokenProcessorConfig.blockSizeTokens ?? p.tokenProcessorConfig.blockSize ?? 16,
+      maxPairs: p.indexerConfig.kvBlockIndexConfig.inMemoryConfig.size ?? 16_000_000,
+      gpuWeight: weights.get('gpu') ?? 1.0,
+      cpuWeight: weights.get('cpu') ?? 0.8,
+      bindEndpoint: ev.zmqEndpoint,
+      dial: ev.discoverPods ?? ev.zmqEndpoint === undefined,
+      topicFilter: ev.topicFilter,
+      podLabelSelector: parseSelector(ev.podDiscoveryConfig.podLabelSelector),
+      socketPort: ev.podDiscoveryConfig.socketPort,
+      replayPort: ev.replayPort,
+      replayTimeoutMs: ev.replayTimeout,
+      engineBlockSize: ev.engineBlockSize,
+      engineMapCapacity: ev.engineMapCapacity,
+      speculativeTtlMs: p.speculativeIndexing ? p.speculativeTTL : 0,
+      maxPrefixBlocksToMatch: p.maxPrefixBlocksToMatch,
+      maxBlocksPerEndpoint: p.maxBlocksPerEndpoint,
+      uncertainWeight: p.uncertainWeight,
+      models: p.models,
+      filterHeaders: p.filterHeaders,
+      tokenizerWorkers: p.tokenizerWorkers,
+      tokenizeTimeout: p.tokenizeTimeout,
+      charFallback: p.charFallback,
+    };
+  });
+export type PrecisePrefixCacheScorerParameters = z.output<typeof precisePrefixCacheScorerParameters>;
+
+/** `k=v,k2=v2` (equality selectors only). */
+function parseSelector(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const t = part.trim();
+    if (!t) continue;
+    const eq = t.indexOf('=');
+    if (eq > 0) out[t.slice(0, eq).trim()] = t.slice(eq + 1).replace(/^=/, '').trim();
+  }
+  return out;
+}
+
+export interface PrecisePrefixCacheScorer extends Scorer, PrepareDataPlugin, PreRequestPlugin, LifecyclePlugin {
+  readonly parameters: PrecisePrefixCacheScorerParameters;
+  readonly index: PreciseIndex;
+  /** Set once started. */
+  readonly subscriber: KvEventSubscriber | undefined;
+}
+
+export const precisePrefixCacheScorerPlugin = definePlugin({
+  type: PRECISE_PREFIX_CACHE_SCORER_TYPE,
+  parameters: precisePrefixCacheScorerParameters,
+  create(name, params, ctx): PrecisePrefixCacheScorer {
+    const stateKey = `precise-prefix-cache-scorer/${name}`;
+    const index = new PreciseIndex({
+      maxPairs: params.maxPairs,
+      capacityPerEndpoint: params.maxBlocksPerEndpoint,
+      weights: { gpu: params.gpuWeight, cpu: params.cpuWeight, speculative: params.gpuWeight, uncertain: params.uncertainWeight },
+      speculativeTtlMs: params.speculativeTtlMs,
+      now: ctx.now,
+    });
+    // Keys compared with event keys must use the event block size; the filter's must match it.
+    const keys = keyProducer(params, params.blockSize, params.maxPrefixBlocksToMatch);
+    let subscriber: KvEventSubscriber | undefined;
+    const lookup = (inputs: PrefixInputs, candidates: readonly Candidate[]): Float64Array => {
+      const out = new Float64Array(candidates.length);
+      index.match(inputs.keys, inputs.n, candidates, out);
+      return out;
+    };
+
+    return {
+      type: PRECISE_PREFIX_CACHE_SCORER_TYPE,
+      name,
+      parameters: params,
+      index,
+      get subscriber() {
+        return subscriber;
+      },
+      prepareRequestData(req: InferenceRequest, _candidates: readonly Candidate[], state: CycleState) {
+        const publish = (inputs: PrefixInputs) => {
+          state.set(stateKey, inputs);
+          const matched = memoMatch((c) => lookup(inputs, c));
+          state.set(stateKey + '/match', matched);
+          publishMatch(state, { plugin: name, blockSize: params.blockSize, totalBlocks: inputs.n, promptTokens: inputs.promptTokens, matched });
+        };
+        const r = keys.producer.produce(req, state, params.blockSize);
+        if (r instanceof Promise) return r.then(publish);
+        publish(r);
+      },
+      score(_req, candidates, state, out) {
+        const inputs = state.get(stateKey) as PrefixInputs | undefined;
+        const matched = state.get(stateKey + '/match') as ((c: readonly Candidate[]) => Float64Array) | undefined;
+        if (!inputs || !matched || inputs.n === 0) return;
+        const m = matched(candidates);
+        for (let i = 0; i < candidates.length; i++) out[i] = Math.min(1, m[i] / inputs.n);
+      },
+      preRequest(_req: InferenceRequest, result: SchedulingResult, state: CycleState) {
+        const inputs = state.get(stateKey) as PrefixInputs | undefined;
+        if (!inputs || inputs.n === 0 || params.speculativeTtlMs <= 0) return;
+        const target = result.profileResults.get(result.primaryProfile)?.targets[0];
+        if (target) index.addSpeculative(target.endpoint.key, inputs.keys, inputs.n);
+        const prefill = result.primaryProfile !== 'prefill' ? result.profileResults.get('prefill')?.targets[0] : undefined;
+        if (prefill) index.addSpeculative(prefill.endpoint.key, inputs.keys, inputs.n);
+      },
+      async start() {
+        if (subscriber) return;
+        await keys.start();
+        const sub = new KvEventSubscriber({
+          index,
+          datastore: ctx.datastore,
+          logger: ctx.logger.child({ component: 'kv-events', plugin: name }),
+          socketPort: params.socketPort,
+          podLabelSelector: params.podLabelSelector,
+          config: {
+            bindEndpoint: params.bindEndpoint,
+            dial: params.dial,
+            topicFilter: params.topicFilter,
+            blockSize: params.blockSize,
+            engineBlockSize: params.engineBlockSize ?? params.blockSize,
+            engineMapCapacity: params.engineMapCapacity,
+            seedModels: Object.fromEntries(
+              Object.entries(params.models).flatMap(([served, b]) => (typeof b === 'object' && b.seedModel ? [[served, b.seedModel]] : [])),
+            ),
+            replayPort: params.replayPort,
+            replayTimeoutMs: params.replayTimeoutMs,
+            receiveHighWaterMark: 256,
+            maxMessageBytes: 1 << 20,
+            maxPendingOpWords: 1 << 22,
+            logIntervalMs: 30_000,
+            statsIntervalMs: 1000,
+            stallMs: 60_000,
+          },
+        });
+        await sub.start();
+        subscriber = sub;
+      },
+      async close() {
+        const sub = subscriber;
+        subscriber = undefined;
+        await sub?.close();
+        await keys.close();
+      },
+    };
+  },
+});

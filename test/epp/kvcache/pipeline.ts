@@ -1,0 +1,85 @@
+// Test helper: the EPP's request path without gRPC — config loader, scheduler and director wired
+// exactly as epp/src/main.ts wires them (PrepareData / PreRequest plugins, lifecycle start),
+// over a datastore of static endpoints. `route` sends one OpenAI body and returns the chosen
+// endpoint (and finishes the request so in-flight load is released unless told otherwise).
+import { Datastore } from '../../../epp/src/datastore/datastore.js';
+import { staticEndpoints } from '../../../epp/src/datastore/static-endpoints.js';
+import { loadEndpointPickerConfig, type LoadedConfig } from '../../../epp/src/config/index.js';
+import { builtinRegistry } from '../../../epp/src/main.js';
+import { Scheduler } from '../../../epp/src/scheduling/scheduler.js';
+import { Director } from '../../../epp/src/requestcontrol/director.js';
+import { EppMetrics } from '../../../epp/src/observability/metrics.js';
+import { silentLogger, type Logger } from '../../../epp/src/observability/logger.js';
+import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type Plugin } from '../../../epp/src/scheduling/framework.js';
+import type { RequestInput, RouteDecision } from '../../../epp/src/requestcontrol/handler.js';
+
+export interface Pipeline {
+  readonly datastore: Datastore;
+  readonly config: LoadedConfig;
+  readonly director: Director;
+  plugin<T extends Plugin>(name: string): T;
+  /** Routes one request; returns the chosen endpoint key (throws on reject). */
+  route(path: string, body: Record<string, unknown>, opts?: { headers?: Record<string, string>; keepInflight?: boolean }): Promise<string>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function pipeline(configYaml: string, endpoints: { address: string; port: number }[], logger: Logger = silentLogger()): Promise<Pipeline> {
+  const datastore = new Datastore();
+  datastore.setEndpoints(staticEndpoints(endpoints, 'vllm', 'default'));
+  datastore.markSynced();
+  const ctx = { datastore, logger, random: Math.random, now: Date.now };
+  const config = loadEndpointPickerConfig(configYaml, builtinRegistry(), ctx);
+  const metrics = new EppMetrics({ defaultMetrics: false });
+  const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
+  const plugins = [...config.plugins.values()];
+  const director = new Director({
+    datastore,
+    parse: (body, headers) => config.parser.parse(body, headers),
+    schedule: (req, candidates, state) => scheduler.schedule(req, candidates, state),
+    prepareData: plugins.filter(isPrepareDataPlugin),
+    preRequest: plugins.filter(isPreRequestPlugin),
+    saturation: () => 0,
+    objectivePriority: () => undefined,
+    selectProfile: () => undefined,
+    bodyIsParsed: config.parser.parsesBody,
+    disableSubsetFilter: true,
+    metrics,
+    logger,
+  });
+  const lifecycle = plugins.filter(isLifecyclePlugin);
+  for (const p of lifecycle) await p.start();
+  return {
+    datastore,
+    config,
+    director,
+    plugin<T extends Plugin>(name: string) {
+      const p = config.plugins.get(name);
+      if (!p) throw new Error(`no plugin ${name}`);
+      return p as T;
+    },
+    async route(path, body, opts = {}) {
+      const buf = Buffer.from(JSON.stringify(body));
+      const input: RequestInput = {
+        headers: new Map(Object.entries({ ':method': 'POST', ':path': path, 'content-type': 'application/json', ...(opts.headers ?? {}) })),
+        requestId: `r-${++counter}`,
+        body: buf,
+        filterMetadata: {},
+        attributes: new Map(),
+        grpcMetadata: new Map(),
+      };
+      const d = await director.handleRequest(input);
+      if (d.kind !== 'route') throw new Error(`rejected ${d.status}: ${d.message}`);
+      if (!opts.keepInflight) (d as RouteDecision).handle.onEnd('complete');
+      return d.endpoints[0];
+    },
+    async close() {
+      await Promise.all(lifecycle.map((p) => p.close()));
+    },
+  };
+}
+
+export const CONFIG_HEADER = `apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+`;

@@ -1,0 +1,102 @@
+// EPP-side keys (epp/src/kvcache/request-keys.ts via the worker pool and PrefixInputProducer)
+// are bit-identical to the edge filter's: the real filter.wasm runs in the Node proxy-wasm host
+// on the same bodies, and its signed x-tokenroute-blocks are compared with what the EPP computes
+// without them. Also: verified headers are used as-is, unverified ones are not, and without a
+// configured model the producer falls back to GIE's character blocks.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { computeRequestKeys, type BodyKind } from '../../../epp/src/kvcache/request-keys.js';
+import { PrefixInputProducer, type PrefixInputs } from '../../../epp/src/kvcache/prefix-inputs.js';
+import { acquireTokenizerPool, releaseTokenizerPool } from '../../../epp/src/kvcache/tokenizer-pool.js';
+import { WasmHasher } from '../../../epp/src/kvcache/wasm-hash.js';
+import { TokenrouteCore } from '../../../filter/tools/core.js';
+import { HMAC_KEY, MODELS, chat, completion, decoded, filterHost } from '../../filter/filter/helpers.js';
+import { request } from '../scheduling/helpers.js';
+
+const core = TokenrouteCore.load();
+const bindings = new Map(Object.entries(MODELS).map(([name, v]) => [name, { tokenizer: v.tokenizer }]));
+const pool = acquireTokenizerPool(1);
+after(() => releaseTokenizerPool(pool));
+
+const BODIES: [BodyKind, string, Record<string, unknown>][] = [
+  ['chat-completions', 'Qwen/Qwen3-8B', { messages: [{ role: 'system', content: 'You are terse. '.repeat(20) }, { role: 'user', content: 'Summarise the text below.\n' + 'lorem ipsum '.repeat(60) }] }],
+  ['chat-completions', 'meta-llama/Llama-3.1-8B-Instruct', { messages: [{ role: 'user', content: [{ type: 'text', text: 'part one' }, { type: 'text', text: 'part two '.repeat(40) }] }], chat_template_kwargs: { date_string: '01 Jan 2026' } }],
+  ['completions', 'meta-llama/Llama-3.1-8B-Instruct', { prompt: 'Once upon a time '.repeat(50) }],
+  ['completions', 'deepseek-ai/DeepSeek-V3', { prompt: '数学是科学的语言。'.repeat(30), cache_salt: 'tenant-a' }],
+  ['chat-completions', 'Qwen/Qwen2.5-7B-Instruct', { messages: [{ role: 'user', content: 'héllo wörld '.repeat(80) }], add_generation_prompt: false }],
+];
+
+function halves(keys: BigUint64Array): Uint32Array {
+  const h = new Uint32Array(keys.length * 2);
+  keys.forEach((k, i) => {
+    h[2 * i] = Number(k & 0xffffffffn);
+    h[2 * i + 1] = Number(k >> 32n);
+  });
+  return h;
+}
+
+describe('EPP-side block keys', () => {
+  for (const [kind, model, body] of BODIES) {
+    it(`equal the filter's for a ${kind} request to ${model}`, async () => {
+      const host = await filterHost({ blockSize: 16, maxBlocks: 256 });
+      const viaFilter = decoded(await host.runRequest(kind === 'completions' ? completion(model, body) : chat(model, body)));
+      const json = { model, ...body };
+      const direct = computeRequestKeys(core, { kind, json, model, binding: bindings.get(model)!, blockSize: 16, maxBlocks: 256 });
+      assert.ok(direct.ok);
+      assert.ok(viaFilter.blockKeys.length > 3);
+      assert.deepEqual(Array.from(direct.keys), Array.from(viaFilter.blockKeys));
+      assert.equal(direct.tokens, viaFilter.tokens);
+      const r = await pool.run({ kind, json, model, binding: bindings.get(model)!, blockSize: 16, maxBlocks: 256 }, 10_000);
+      assert.ok(r.ok);
+      assert.deepEqual(Array.from(r.keys), Array.from(viaFilter.blockKeys));
+    });
+  }
+});
+
+describe('PrefixInputProducer', () => {
+  const producer = (opts: { models?: boolean; trustUnsigned?: boolean; hmac?: boolean } = {}) =>
+    new PrefixInputProducer({
+      blockSize: 16,
+      maxBlocks: 256,
+      models: opts.models === false ? new Map() : bindings,
+      headers: { hmacKeys: opts.hmac === false ? [] : [HMAC_KEY], trustUnsigned: opts.trustUnsigned ?? false, maxAgeSeconds: 0 },
+      tokenizeTimeoutMs: 10_000,
+      charFallback: true,
+      pool: () => pool,
+      hasher: () => WasmHasher.load(),
+    });
+
+  const body = { messages: [{ role: 'user', content: 'shared prefix '.repeat(100) }] };
+  const model = 'Qwen/Qwen3-8B';
+  const req = (headers: Map<string, string>) =>
+    request({ incomingModel: model, targetModel: model, headers, body: { kind: 'chat-completions', model, prefixText: JSON.stringify(body.messages), stream: false, json: { model, ...body } } });
+
+  it('uses verified filter headers, else the EPP tokenizer (same keys), and says which in the trace', async () => {
+    const host = await filterHost({ blockSize: 16 });
+    const result = await host.runRequest(chat(model, body));
+    const headers = new Map(result.headersAfter);
+    const state = new Map<string, unknown>();
+    const fromFilter = (await producer().produce(req(headers), state)) as PrefixInputs;
+    assert.equal(fromFilter.source, 'filter');
+    assert.equal(state.get('trace.prefixSource'), 'filter');
+    const viaEpp = await producer().produce(req(new Map()), new Map());
+    assert.equal(viaEpp.source, 'epp-tokenizer');
+    assert.deepEqual(Array.from(viaEpp.keys), Array.from(fromFilter.keys));
+    // a tampered signature is not trusted
+    headers.set('x-tokenroute-sig', 'AAAAAAAAAAAAAAAAAAAAAA');
+    const tampered = await producer().produce(req(headers), new Map());
+    assert.equal(tampered.source, 'epp-tokenizer');
+    assert.match(tampered.fallbackReason ?? '', /bad_signature/);
+    assert.deepEqual(halves(new BigUint64Array(0)).length, 0);
+  });
+
+  it('falls back to character blocks without a configured model, and caches per block size', async () => {
+    const state = new Map<string, unknown>();
+    const p = producer({ models: false, hmac: false });
+    const r = p.produce(req(new Map()), state) as PrefixInputs;
+    assert.equal(r.source, 'char-blocks');
+    assert.ok(r.n > 0);
+    assert.equal(p.produce(req(new Map()), state), r, 'second call in a cycle reuses the result');
+    assert.equal(PrefixInputProducer.cached(state, 16), r);
+  });
+});
