@@ -24,12 +24,13 @@
 #      or no --config-file for `default`.
 # Then it verifies: extproc-loadgen (3 s, concurrency 1) must get destinations that are sim
 # endpoints; xgw (a minimal gateway: ext_proc + forward to the endpoint) sends REQUESTS chat
-# requests in GROUPS prompt families; the EPP's /metrics must show the pool's scraped sim metrics;
+# requests in FAMILIES prompt families; the EPP's /metrics must show the pool's scraped sim metrics;
 # precise: a prompt family first sent *directly* to one sim (so only its KV events can tell the
 # EPP) must then be routed to that sim.
 #
 # Env: SIMS=3 DISCOVERY=pool|standalone TOPOLOGY=pods|dp HOLD=1 (keep running; prints addresses)
-#      REQUESTS=30 GROUPS=3 MODEL=meta-llama/Llama-3.1-8B-Instruct EPP_V=2 (log verbosity)
+#      REQUESTS=30 FAMILIES=3 MODEL=meta-llama/Llama-3.1-8B-Instruct EPP_V=1 (log verbosity;
+#      the binary's default 2 also logs debug lines per request)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -40,8 +41,8 @@ DISCOVERY="${DISCOVERY:-pool}"
 TOPOLOGY="${TOPOLOGY:-pods}"
 MODEL="${MODEL:-meta-llama/Llama-3.1-8B-Instruct}"
 REQUESTS="${REQUESTS:-30}"
-GROUPS_N="${GROUPS:-3}"
-EPP_V="${EPP_V:-2}"
+GROUPS_N="${FAMILIES:-3}"
+EPP_V="${EPP_V:-1}"
 NS=default
 
 case "$MODE" in default|approx|precise) ;; *) echo "usage: $0 [default|approx|precise]" >&2; exit 2 ;; esac
@@ -126,6 +127,11 @@ if [[ "$DISCOVERY" == pool ]]; then
   CRD="$GIE_DIR/config/crd/bases/inference.networking.k8s.io_inferencepools.yaml"
   [[ -f "$CRD" ]] || CRD="$ROOT/manifests/crds/inferencepools.yaml"
   kapi POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$(cat "$CRD")" application/yaml > /dev/null
+  # The alpha CRDs too, or the EPP logs "Checking server resources error." for each at startup.
+  for f in inference.networking.x-k8s.io_inferenceobjectives.yaml inference.networking.x-k8s.io_inferencemodelrewrites.yaml; do
+    [[ -f "$GIE_DIR/config/crd/bases/$f" ]] && kapi POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions \
+      "$(cat "$GIE_DIR/config/crd/bases/$f")" application/yaml > /dev/null
+  done
   for _ in $(seq 1 100); do
     kapi GET /apis/inference.networking.k8s.io/v1 2>/dev/null | grep -q '"inferencepools"' && break; sleep 0.1
   done
@@ -183,7 +189,7 @@ fi
 # --- 5. the EPP
 EPP_ARGS=(--secure-serving=false --grpc-port "$P_GRPC" --grpc-health-port "$P_HEALTH"
           --metrics-port "$P_METRICS" --metrics-endpoint-auth=false --tracing=false --enable-pprof=false
-          --health-checking=true --v "$EPP_V" --zap-encoder console)
+          --health-checking=true --v "$EPP_V")
 if [[ "$DISCOVERY" == pool ]]; then
   EPP_ARGS+=(--pool-name sim-pool --pool-namespace "$NS")
 else
@@ -198,13 +204,13 @@ echo "EPP: $BIN/llm-d-epp ${EPP_ARGS[*]}"
 # POD_NAME must look like a Deployment pod (<name>-<hash>-<hash>) in standalone mode.
 # llm-d's main always initialises OTLP tracing (not gated by --tracing): sample nothing.
 KUBECONFIG="$T/kubeconfig" POD_NAME=llm-d-epp-5d9c7-x2x4q NAMESPACE="$NS" \
-  OTEL_TRACES_SAMPLER_ARG=0 OTEL_EXPORTER_OTLP_ENDPOINT=127.0.0.1:4317 \
+  OTEL_TRACES_SAMPLER_ARG=0 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 \
   "$BIN/llm-d-epp" "${EPP_ARGS[@]}" > "$T/epp.log" 2>&1 &
 EPP_PID=$!; PIDS+=($EPP_PID)
 ready=""
 for _ in $(seq 1 300); do
   kill -0 "$EPP_PID" 2>/dev/null || break
-  n="$(curl -fsS "http://127.0.0.1:$P_METRICS/metrics" 2>/dev/null | awk '/^inference_pool_ready_pods/ {print $2}' | head -1)"
+  n="$(curl -fsS "http://127.0.0.1:$P_METRICS/metrics" 2>/dev/null | awk '/^inference_pool_ready_pods/ {print $2}' | head -1 || true)"
   [[ "${n:-0}" == "$SIMS" ]] && { ready=1; break; }
   sleep 0.2
 done
@@ -255,6 +261,34 @@ echo "== xgw: $REQUESTS chat requests, $GROUPS_N prompt families, forwarded to t
 out="$("$BIN/xgw" --epp "127.0.0.1:$P_GRPC" --requests "$REQUESTS" --groups "$GROUPS_N" --concurrency 3)" || fail=1
 echo "$out"
 
+# Metrics scraping: load the first sim directly (bypassing the EPP: 16 requests of ~4k prompt
+# tokens at 1 ms/token prefill, max-num-seqs 4, so ~12 wait at first). The EPP's per-pod queue
+# gauge must show it (gauges flush every --refresh-prometheus-metrics-interval, 5 s) and new
+# prompt families must avoid that sim meanwhile (queue / kv-cache scorers read scraped values).
+echo "== metrics scraping: real load on the first sim (${expected_dests[0]}), sent directly"
+"$BIN/xgw" --direct "${expected_dests[0]}" --requests 16 --concurrency 16 --groups 16 --family-offset 700 \
+  --prefix-words 4000 --max-tokens 4 > "$T/direct-load.json" 2>&1 &
+LOAD_PID=$!
+sleep 1.5
+ld="$("$BIN/xgw" --epp "127.0.0.1:$P_GRPC" --requests 6 --groups 6 --family-offset 500 --concurrency 1)" || fail=1
+echo "$ld"
+python3 - "$ld" "${expected_dests[0]}" <<'EOF2' || fail=1
+import json, sys
+r = json.loads(sys.argv[1]); loaded = sys.argv[2]
+assert r["errors"] == 0 and loaded not in r["destinations"], f"loaded endpoint {loaded} still picked"
+print(f"ok: new families avoided the loaded endpoint {loaded}")
+EOF2
+first_ep="$([[ "$TOPOLOGY" == dp ]] && echo sim-dp-rank-0 || echo sim-1-rank-0)"
+qmax=0
+for _ in $(seq 1 24); do
+  qv="$(curl -fsS "http://127.0.0.1:$P_METRICS/metrics" | awk -v p="model_server_pod=\"$first_ep\"" '/^inference_pool_per_pod_queue_size/ && index($0, p) {print $2}' || true)"
+  [[ -n "$qv" ]] && (( ${qv%.*} > qmax )) && qmax=${qv%.*}
+  (( qmax > 0 )) && break; sleep 0.5
+done
+echo "max inference_pool_per_pod_queue_size{$first_ep} seen: $qmax"
+(( qmax > 0 )) || { echo "the sim's queue never showed up in the EPP's gauges" >&2; fail=1; }
+wait "$LOAD_PID" || { echo "direct load failed: $(tail -3 "$T/direct-load.json")" >&2; fail=1; }
+
 echo "== EPP /metrics (pool gauges from scraped sim metrics)"
 curl -fsS "http://127.0.0.1:$P_METRICS/metrics" > "$T/epp-metrics.txt"
 grep -E '^inference_pool_(ready_pods|average_kv_cache_utilization|average_queue_size|per_pod_queue_size)|^inference_objective_request_total|^kvcache_index_(admissions|lookup_hits|lookup_requests)_total' "$T/epp-metrics.txt" | head -20
@@ -262,5 +296,8 @@ grep -q '^inference_pool_per_pod_queue_size' "$T/epp-metrics.txt" || { echo "no 
 if [[ "$MODE" == precise ]]; then
   echo "sim-tokenizer log:"; tail -3 "$T/sim-tokenizer.log"
 fi
-grep -ciE '"error"|ERROR' "$T/epp.log" | xargs echo "EPP log error lines:"
+echo "EPP log: $(wc -l < "$T/epp.log") lines; error-level messages:"
+grep -E '"level":"error"' "$T/epp.log" | python3 -c 'import sys,json,collections
+c=collections.Counter(json.loads(l).get("msg","?") for l in sys.stdin)
+[print(f"  {n} x {m}") for m,n in c.most_common()]' || true
 [[ $fail == 0 ]] && echo "PASS ($MODE, discovery=$DISCOVERY, topology=$TOPOLOGY)" || { echo "FAIL"; exit 1; }

@@ -7,6 +7,7 @@ import { startEpp, type EppOptions } from '../main.js';
 import { eppCommand } from './epp-command.js';
 import { filterCommand } from './filter-command.js';
 import { tokenizeCommand } from './tokenize-command.js';
+import { renderCommand } from '../render/command.js';
 
 async function runEpp(opts: EppOptions): Promise<void> {
   let epp;
@@ -30,7 +31,8 @@ const program = new Command('tokenroute')
   .showHelpAfterError()
   .addCommand(eppCommand(runEpp))
   .addCommand(filterCommand())
-  .addCommand(tokenizeCommand());
+  .addCommand(tokenizeCommand())
+  .addCommand(renderCommand());
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`tokenroute: ${err.message}\n`);

@@ -5,6 +5,9 @@
 //   - resourceVersion: ListWatch resumes a closed watch from its last resourceVersion and re-lists
 //     on 410 Gone (expired version, e.g. after an API-server restart); a re-list reports objects
 //     that vanished meanwhile as deletes before anything else, so consumers never keep them;
+//   - bounded watches: each watch asks the server to end it after 5-10 min (client-go's
+//     timeoutSeconds), so a half-open connection cannot stall updates forever, and asks for
+//     bookmarks, so a resumed watch starts from a recent resourceVersion;
 //   - sync state: `synced()` / `waitForSync()` once the first list is in the cache;
 //   - resync: an optional periodic `resync` event so consumers recompute from the cache;
 //   - errors that name the missing RBAC permission, counted in tokenroute_k8s_watch_errors_total.
@@ -76,7 +79,7 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
         throw Object.assign(err instanceof Error ? err : new Error(String(err)), { informerVerb: 'list' });
       }
     };
-    this.lw = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), listFn, false, opts.labelSelector, opts.fieldSelector);
+    this.lw = new ListWatch<T>(opts.path, new BoundedWatch(opts.kubeConfig), listFn, false, opts.labelSelector, opts.fieldSelector);
     this.lw.on('add', (o) => {
       this.healthy();
       this.emit('add', o);
@@ -192,5 +195,18 @@ export class Informer<T extends KubernetesObject> extends EventEmitter<InformerE
       this.connect();
     }, delay);
     this.retryTimer.unref();
+  }
+}
+
+/** A Watch whose requests carry timeoutSeconds (5-10 min, jittered) and allowWatchBookmarks. */
+class BoundedWatch extends Watch {
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: any) => void,
+  ): Promise<AbortController> {
+    const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
+    return super.watch(path, { ...queryParams, timeoutSeconds, allowWatchBookmarks: true }, callback, done);
   }
 }

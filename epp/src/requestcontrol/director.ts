@@ -115,8 +115,14 @@ export class Director implements RequestController {
 
     const state: CycleState = new Map();
     const pending = this.prepare(req, candidates.list, state);
-    if (pending) return pending.then(() => this.decide(input, req, candidates.list, state));
-    return this.decide(input, req, candidates.list, state);
+    if (!pending) return this.decide(input, req, candidates.list, state);
+    // Endpoints may have left the pool while data was prepared off the event loop (e.g. a pod
+    // went NotReady): schedule over the pool as it is now, never over the earlier snapshot.
+    return pending.then(() => {
+      const now = this.candidatesFor(input);
+      if (!now.ok) return this.countReject(now.reject, body.model, targetModel);
+      return this.decide(input, req, now.list, state);
+    });
   }
 
   /** Runs the PrepareData plugins; a promise when any of them went off the event loop. */

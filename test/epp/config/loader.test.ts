@@ -315,6 +315,11 @@ schedulingProfiles:
       maxPrefixBlocksToMatch: 256,
       maxPrefixTokensToMatch: 0,
       lruCapacityPerServer: 31_250,
+      models: {},
+      filterHeaders: { hmacKeys: [], trustUnsigned: false, maxAgeSeconds: 300 },
+      tokenizerWorkers: 1,
+      tokenizeTimeout: 100,
+      charFallback: true,
     });
     assert.deepEqual((cfg.saturationDetector as UtilizationDetector).config, {
       queueDepthThreshold: 5,
@@ -338,6 +343,8 @@ schedulingProfiles:
       'max-score-picker',
       'openai-parser',
       'passthrough-parser',
+      'precise-prefix-cache-scorer',
+      'prefix-cache-affinity-filter',
       'prefix-cache-scorer',
       'queue-scorer',
       'random-picker',

@@ -58,3 +58,16 @@ describe('render endpoint', () => {
     assert.equal((await fetch(base + '/health')).status, 200);
   });
 });
+
+describe('tokenroute render flags', () => {
+  it('parses repeated --model name=tokenizer[:template]', async () => {
+    const { parseModelFlag } = await import('../../../epp/src/render/command.js');
+    const m = parseModelFlag('meta-llama/Llama-3.1-8B-Instruct=llama3_1', parseModelFlag('Qwen/Qwen3-0.6B=qwen3:qwen3'));
+    assert.deepEqual([...m], [
+      ['Qwen/Qwen3-0.6B', { tokenizer: 'qwen3', template: 'qwen3' }],
+      ['meta-llama/Llama-3.1-8B-Instruct', { tokenizer: 'llama3_1', template: 'llama3' }],
+    ]);
+    assert.throws(() => parseModelFlag('model-without-tokenizer'));
+    assert.throws(() => parseModelFlag('m=gpt2'));
+  });
+});

@@ -13,6 +13,22 @@ import { decide, startKubeEpp } from './epp.js';
 
 const NS = 'serving';
 const OBJ = 'x-gateway-inference-objective';
+// GIE's utilization detector (queue ≥ 5 saturates), with a staleness bound that a loaded 2-core
+// CI machine cannot trip: saturation must come from the queue lengths the test sets.
+const CONFIG = `apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: queue-scorer
+- name: detector
+  type: utilization-detector
+  parameters: {queueDepthThreshold: 5, metricsStalenessThreshold: 10s}
+schedulingProfiles:
+- name: default
+  plugins:
+  - pluginRef: queue-scorer
+saturationDetector:
+  pluginRef: detector
+`;
 
 let server: KubeApiServer;
 let models: FakeModelServer[] = [];
@@ -35,7 +51,7 @@ before(async () => {
   await createPool(server, NS, 'llm', { selector: { app: 'vllm' }, ports: [port] });
   await createPod(server, NS, 'vllm-0', { labels: { app: 'vllm' }, ip: '127.0.0.101', ready: true });
   await createPod(server, NS, 'vllm-1', { labels: { app: 'vllm' }, ip: '127.0.0.102', ready: true });
-  k = await startKubeEpp({ kubeconfig: server.kubeconfigPath(), pool: 'llm', namespace: NS });
+  k = await startKubeEpp({ kubeconfig: server.kubeconfigPath(), pool: 'llm', namespace: NS, configText: CONFIG });
   await k.epp.kubernetes!.waitForSync();
 });
 

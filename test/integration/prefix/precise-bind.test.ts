@@ -138,8 +138,12 @@ describe('precise prefix routing, bind mode, real simulators', () => {
     const stored = eventBatch([{ stored: { hashes: Array.from({ length: n }, (_, i) => BigInt(9000 + i)), tokens: ids.slice(0, n * 16), blockSize: 16 } }]);
     const fakeKey = `${FAKE_POD.address}:${FAKE_POD.port}`;
     // slow joiner: repeat seq 1 until it arrives (duplicates are ignored)
+    let busy = false;
     await waitFor(() => {
-      void pub.send([topic, seqFrame(1), stored]);
+      if (!busy) {
+        busy = true;
+        void pub.send([topic, seqFrame(1), stored]).finally(() => (busy = false));
+      }
       return scorer.index.index.countOf(fakeKey) === n;
     }, 5000, 'first message from the fake pod');
     const keys = core.blockKeys(ids, { model: SIM_MODEL, blockSize: 16 });

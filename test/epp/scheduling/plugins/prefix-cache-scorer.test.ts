@@ -12,7 +12,8 @@ import { prefixCacheAffinityFilterPlugin } from '../../../../epp/src/scheduling/
 import { createLogger } from '../../../../epp/src/observability/logger.js';
 import { CONFIG_HEADER, pipeline, type Pipeline } from '../../kvcache/pipeline.js';
 
-const EPS = [1, 2, 3, 4].map((i) => ({ address: `10.9.0.${i}`, port: 8000 }));
+// Loopback addresses: the dial-mode example config connects to each endpoint's publisher port.
+const EPS = [1, 2, 3, 4].map((i) => ({ address: `127.0.6.${i}`, port: 8000 }));
 const MODEL = 'Qwen/Qwen3-8B';
 
 function chat(prefix: string, question: string) {
@@ -162,5 +163,18 @@ dataLayer: {sources: []}
     // Saturated (≈ 2 s of queued prefill more than a cold endpoint): stickiness breaks, load decides.
     p.datastore.addInflight(warm, 20000);
     assert.notEqual(await p.route('/v1/chat/completions', chat(prefixText(7), 'third')), warm);
+  });
+});
+
+describe('docs/configuration.md prefix example', () => {
+  it('loads as written (both profiles selectable)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const md = readFileSync(new URL('../../../../../docs/configuration.md', import.meta.url), 'utf8');
+    const start = md.indexOf('plugins:\n- type: precise-prefix-cache-scorer');
+    assert.ok(start > 0, 'example present');
+    const yaml = md.slice(start, md.indexOf('```', start));
+    const p = await pipeline(CONFIG_HEADER + yaml, EPS);
+    open.push(p);
+    assert.deepEqual([...p.config.profiles.keys()], ['blend', 'sticky']);
   });
 });
