@@ -9,6 +9,7 @@ import { loadEndpointPickerConfig, registerBuiltinPlugins, type LoadedConfig } f
 import { isCoreMetricsExtractor, isMetricsDataSource, registerDataLayerPlugins, type MetricsDataSourcePlugin } from './datalayer/plugins/index.js';
 import { MetricsCollector } from './datalayer/collector.js';
 import { EppMetrics } from './observability/metrics.js';
+import { registerPrefixIndexMetrics } from './observability/prefix-metrics.js';
 import { createLogger, type Logger, type LogLevel } from './observability/logger.js';
 import { PluginRegistry, type PluginContext } from './scheduling/registry.js';
 import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type LifecyclePlugin } from './scheduling/framework.js';
@@ -112,6 +113,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   });
 
   // Plugins with background work (e.g. the KV-event subscriber of precise-prefix-cache-scorer).
+  registerPrefixIndexMetrics(metrics, config.plugins.values());
   const lifecycle: LifecyclePlugin[] = [...config.plugins.values()].filter(isLifecyclePlugin);
   const stopPlugins = () => Promise.all(lifecycle.map((p) => p.close().catch((err) => logger.warn({ plugin: p.name, err }, 'plugin close failed'))));
   try {

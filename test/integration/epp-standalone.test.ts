@@ -233,10 +233,16 @@ describe('standalone EPP with real metrics servers', () => {
   });
 
   test('Prometheus endpoint exports GIE metric names with the requests seen', async () => {
+    // A prompt long enough to fill prefix blocks, so the default profile's prefix index has entries.
+    const long = JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'tell me about routing. '.repeat(40) }] });
+    const { d } = await route(client, { body: long });
+    await finish(d);
     const text = await (await fetch(`http://127.0.0.1:${epp.metricsPort}/metrics`)).text();
     assert.match(text, /inference_objective_request_total\{model_name="llama",target_model_name="llama",priority="0"\} [1-9]/);
     assert.match(text, /inference_extension_scheduler_e2e_duration_seconds_count [1-9]/);
     assert.match(text, /inference_extension_plugin_duration_seconds_count\{extension_point="Scorer",plugin_type="queue-scorer",plugin_name="queue-scorer"\} [1-9]/);
+    assert.match(text, /^inference_extension_prefix_indexer_size [1-9]/m);
+    assert.match(text, /^tokenroute_prefix_index_bytes\{plugin="prefix-cache-scorer"\} [1-9]/m);
     await waitFor(() => true, 10);
     const later = await (await fetch(`http://127.0.0.1:${epp.metricsPort}/metrics`)).text();
     assert.match(later, /inference_pool_ready_pods\{name="standalone"\} 3/);

@@ -345,7 +345,8 @@ describe('routing decisions against the live pod set', () => {
         `# NotReady→not-chosen over ${N} trials: watch event → excluded median ${ev.median.toFixed(3)} ms, max ${ev.max.toFixed(3)} ms; ` +
           `API write → excluded median ${wr.median.toFixed(1)} ms, max ${wr.max.toFixed(1)} ms`,
       );
-      assert.ok(ev.max < 50, `watch event → excluded stays on the same turn of the event loop (max ${ev.max} ms)`);
+      // Same turn of the event loop; the bound only leaves room for a GC pause on a loaded CI box.
+      assert.ok(ev.max < 200, `watch event → excluded without waiting for anything (max ${ev.max} ms)`);
       assert.ok(wr.max < 1000, `API write → excluded within a second (max ${wr.max} ms)`);
     } finally {
       await k.close();
