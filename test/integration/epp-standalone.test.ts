@@ -380,8 +380,13 @@ test('`tokenroute epp --static-endpoints ... --secure-serving=false` answers a r
     await finish(d);
     client.close();
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    if (child.exitCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(killer);
+    }
     await Promise.all(pool.servers.map((s) => s.close()));
   }
 });

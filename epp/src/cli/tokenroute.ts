@@ -9,6 +9,9 @@ import { filterCommand } from './filter-command.js';
 import { tokenizeCommand } from './tokenize-command.js';
 import { renderCommand } from '../render/command.js';
 
+/** The gRPC grace period is 10 s; anything still open after this is cut. */
+const DRAIN_DEADLINE_MS = 15_000;
+
 async function runEpp(opts: EppOptions): Promise<void> {
   let epp;
   try {
@@ -20,6 +23,11 @@ async function runEpp(opts: EppOptions): Promise<void> {
   }
   const stop = (signal: string) => {
     process.stderr.write(`tokenroute epp: ${signal}, draining\n`);
+    // Draining waits for in-flight streams (up to the gRPC grace period); never longer than this.
+    setTimeout(() => {
+      process.stderr.write('tokenroute epp: drain did not finish in time, exiting\n');
+      process.exit(1);
+    }, DRAIN_DEADLINE_MS).unref();
     epp.close().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', () => stop('SIGINT'));
