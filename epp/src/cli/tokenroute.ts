@@ -8,6 +8,7 @@ import { eppCommand } from './epp-command.js';
 import { filterCommand } from './filter-command.js';
 import { tokenizeCommand } from './tokenize-command.js';
 import { renderCommand } from '../render/command.js';
+import { gatewayCommand } from '../../../e2e/gateway/command.js';
 
 /** The gRPC grace period is 10 s; anything still open after this is cut. */
 const DRAIN_DEADLINE_MS = 15_000;
@@ -40,7 +41,8 @@ const program = new Command('tokenroute')
   .addCommand(eppCommand(runEpp))
   .addCommand(filterCommand())
   .addCommand(tokenizeCommand())
-  .addCommand(renderCommand());
+  .addCommand(renderCommand())
+  .addCommand(gatewayCommand());
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`tokenroute: ${err.message}\n`);
