@@ -7,6 +7,10 @@ import { Tokenizer, TokenBuffer, canonicalModelName } from "./tokenizer/index";
 import { tableCount, tableName } from "./tokenizer/tables";
 import { renderChatJson } from "./template/json_api";
 import { blockSeed, blockKeys as chainKeys, xxh64 } from "./blocks";
+import { ConfigResult, parseConfig } from "./config";
+import { ErrorKind, errorName } from "./request/errors";
+import { endpointOf } from "./request/openai";
+import { processBody } from "./request/pipeline";
 
 const buf = new TokenBuffer(1024);
 
@@ -95,6 +99,74 @@ export function blockSeedOf(model: string, lora: string, cacheSalt: string): u64
 /** xxHash64 of bytes (for test vectors). */
 export function xxh64Bytes(bytes: Uint8Array, seed: u64): u64 {
   return xxh64(bytes.dataStart, bytes.length, seed);
+}
+
+// ---- request body → keys, exactly as the filter ---------------------------------------------
+
+/** Parsed configurations by their JSON text (a caller sends the same few over and over). */
+const configs = new Map<string, ConfigResult>();
+const MAX_CACHED_CONFIGS = 64;
+const reqTokens = new TokenBuffer(4096);
+let reqKeys = new StaticArray<u64>(0);
+
+/** Size of the fixed header of a requestKeys result. */
+const RESULT_HEADER: i32 = 24;
+
+function result(error: string, detail: string, tokens: i32, exact: bool, keys: StaticArray<u64>, nKeys: i32, ids: TokenBuffer | null): Uint8Array {
+  const text = String.UTF8.encode(error.length > 0 ? error + "\n" + detail : "");
+  const textLen = text.byteLength;
+  const nIds = ids !== null ? ids.length : 0;
+  const out = new Uint8Array(RESULT_HEADER + nKeys * 8 + nIds * 4 + textLen);
+  const p = out.dataStart;
+  store<i32>(p, error.length > 0 ? 1 : 0);
+  store<i32>(p, tokens, 4);
+  store<i32>(p, exact ? 1 : 0, 8);
+  store<i32>(p, nKeys, 12);
+  store<i32>(p, nIds, 16);
+  store<i32>(p, textLen, 20);
+  let o = p + <usize>RESULT_HEADER;
+  for (let i = 0; i < nKeys; i++, o += 8) store<u64>(o, unchecked(keys[i]));
+  if (ids !== null && nIds > 0) {
+    memory.copy(o, ids.dataStart(), (<usize>nIds) << 2);
+    o += (<usize>nIds) << 2;
+  }
+  memory.copy(o, changetype<usize>(text), <usize>textLen);
+  return out;
+}
+
+/**
+ * What the filter computes for a request (filter/assembly/request/pipeline.ts, the same code):
+ * `path` picks the endpoint as the filter's :path does; `body` is the request body as sent;
+ * `config` is a filter plugin configuration (docs/filter.md: {"models": {name: {tokenizer, template?,
+ * seedModel?, lora?}}, "maxBodyBytes"?}; other fields are validated and ignored), whose model entries
+ * carry the key seed inputs (seedModel, lora; cache_salt comes from the body); `blockSize` (≥ 1) and
+ * `maxBlocks` (≥ 0) override the configuration's. `wantIds` also returns the token ids.
+ *
+ * Result (little-endian): i32 failed, i32 tokens, i32 exact, i32 nKeys, i32 nIds, i32 textBytes, then
+ * nKeys u64 keys, nIds u32 ids, and textBytes of UTF-8 "<error kind>\n<detail>" when failed (the
+ * filter's x-tokenroute-error names, or "bad_config" for an invalid `config`).
+ */
+export function requestKeys(path: string, body: Uint8Array, config: string, blockSize: i32, maxBlocks: i32, wantIds: bool): Uint8Array {
+  if (blockSize < 1 || maxBlocks < 0) return result("bad_config", "blockSize must be >= 1 and maxBlocks >= 0", 0, false, reqKeys, 0, null);
+  let parsed: ConfigResult;
+  if (configs.has(config)) parsed = configs.get(config);
+  else {
+    if (configs.size >= MAX_CACHED_CONFIGS) configs.clear();
+    parsed = parseConfig(Uint8Array.wrap(String.UTF8.encode(config)));
+    configs.set(config, parsed);
+  }
+  const cfg = parsed.config;
+  if (cfg === null) return result("bad_config", parsed.error, 0, false, reqKeys, 0, null);
+  cfg.blockSize = blockSize;
+  cfg.maxBlocks = maxBlocks;
+  if (reqKeys.length != maxBlocks) reqKeys = new StaticArray<u64>(maxBlocks);
+  // The filter's streaming check (request/stream.ts onBody), for a body handed over whole.
+  if (body.length > cfg.maxBodyBytes) {
+    return result(errorName(ErrorKind.TooLarge), `body of ${body.length} bytes exceeds maxBodyBytes ${cfg.maxBodyBytes}`, 0, false, reqKeys, 0, null);
+  }
+  const r = processBody(endpointOf(path), body, cfg, reqTokens, reqKeys);
+  if (r.error != ErrorKind.None) return result(errorName(r.error), r.detail, 0, false, reqKeys, 0, null);
+  return result("", "", reqTokens.length, r.exact, reqKeys, r.count, wantIds ? reqTokens : null);
 }
 
 export const Uint8Array_ID = idof<Uint8Array>();

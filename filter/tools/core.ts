@@ -7,6 +7,8 @@
  *   core.tokenize("qwen3", "Hello")              // Uint32Array, no special tokens added
  *   core.renderChat("qwen3", { messages, add_generation_prompt: true })   // { text, exact }
  *   core.blockKeys(ids, { model: "Qwen/Qwen3-8B", blockSize: 16 })       // BigUint64Array
+ *   core.requestKeys("/v1/chat/completions", body, { models: { "Qwen/Qwen3-8B": { tokenizer: "qwen3" } } })
+ *                                                // what the filter computes for that request
  *
  * All methods are synchronous and CPU-bound (≈1 ms per 4 KiB prompt): call them off the event loop for big inputs.
  */
@@ -49,6 +51,44 @@ export interface BlockKeyOptions {
   maxBlocks?: number;
 }
 
+/** A model entry of the filter's configuration (docs/filter.md `models`). */
+export interface RequestModelConfig {
+  /** Embedded tokenizer (qwen3, qwen2_5, llama3_1, deepseek_v3). */
+  tokenizer: string;
+  /** Chat-template family; default: the tokenizer's (llama3_1 → llama3). */
+  template?: string;
+  /** Model name seeding the keys (default: the served name). */
+  seedModel?: string;
+  /** LoRA adapter seeding the keys (default: none). */
+  lora?: string;
+}
+
+/** The filter configuration requestKeys reads: models (with their key seed inputs) and the body limit. */
+export interface RequestKeysConfig {
+  models: Record<string, RequestModelConfig>;
+  /** Bodies larger than this fail with too_large (the filter's default: 1 MiB; at most 64 MiB). */
+  maxBodyBytes?: number;
+}
+
+export interface RequestKeysOptions {
+  /** KV block size in tokens (default 16). */
+  blockSize?: number;
+  /** At most this many keys (default 256, the filter's default). */
+  maxBlocks?: number;
+  /** Also return the token ids. */
+  wantIds?: boolean;
+}
+
+/** The filter's result for a request: its x-tokenroute-tokens/-exact/-blocks, or its x-tokenroute-error. */
+export type RequestKeysResult =
+  | { ok: true; tokens: number; exact: boolean; keys: BigUint64Array; ids?: Uint32Array }
+  | {
+      ok: false;
+      /** The filter's error kind (too_large, bad_json, invalid_utf8, bad_request, unknown_model, internal), or bad_config. */
+      error: string;
+      detail: string;
+    };
+
 interface CoreExports {
   memory: { buffer: ArrayBuffer };
   __newString(s: string): number;
@@ -70,6 +110,8 @@ interface CoreExports {
   renderChat(f: number, r: number): number;
   blockKeys(ids: number, bs: number, m: number, l: number, s: number, max: number): number;
   blockSeedOf(m: number, l: number, s: number): bigint;
+  requestKeys(path: number, body: number, config: number, blockSize: number, maxBlocks: number, wantIds: number): number;
+  __getUint8Array(p: number): Uint8Array;
   xxh64Bytes(b: number, seed: bigint): bigint;
 }
 
@@ -225,6 +267,43 @@ export class TokenrouteCore {
     } finally {
       this.unpin(p, m, l, s);
     }
+  }
+
+  /**
+   * What the edge filter computes for a request, by the filter's own code (filter/assembly/request/pipeline.ts):
+   * `path` selects the endpoint as the filter's :path does (/v1/completions, /v1/chat/completions, /v1/responses,
+   * behind any prefix, query ignored); `body` is the request body as sent; `config` is the filter's configuration
+   * (strings are JSON-encoded here; pass the same string each time to reuse the parsed form). Never throws for a
+   * bad request: its error kind is returned as the filter would send it in x-tokenroute-error.
+   */
+  requestKeys(path: string, body: Uint8Array | string, config: RequestKeysConfig | string, opts: RequestKeysOptions = {}): RequestKeysResult {
+    const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+    const cfg = typeof config === "string" ? config : JSON.stringify(config);
+    const p = this.str(path), c = this.str(cfg), b = this.x.__pin(this.x.__newArray(this.u8Id, bytes));
+    let out: Uint8Array;
+    try {
+      out = this.x.__getUint8Array(this.x.requestKeys(p, b, c, opts.blockSize ?? 16, opts.maxBlocks ?? 256, opts.wantIds ? 1 : 0));
+    } finally {
+      this.unpin(p, b, c);
+    }
+    // Layout: i32 failed, tokens, exact, nKeys, nIds, textBytes; u64 keys; u32 ids; UTF-8 "<kind>\n<detail>".
+    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const nKeys = v.getInt32(12, true), nIds = v.getInt32(16, true), textBytes = v.getInt32(20, true);
+    let o = 24;
+    if (v.getInt32(0, true) !== 0) {
+      const text = Buffer.from(out.buffer, out.byteOffset + o + nKeys * 8 + nIds * 4, textBytes).toString("utf8");
+      const nl = text.indexOf("\n");
+      return { ok: false, error: text.slice(0, nl), detail: text.slice(nl + 1) };
+    }
+    const keys = new BigUint64Array(nKeys);
+    for (let i = 0; i < nKeys; i++, o += 8) keys[i] = v.getBigUint64(o, true);
+    const r: RequestKeysResult = { ok: true, tokens: v.getInt32(4, true), exact: v.getInt32(8, true) !== 0, keys };
+    if (opts.wantIds) {
+      const ids = new Uint32Array(nIds);
+      for (let i = 0; i < nIds; i++, o += 4) ids[i] = v.getUint32(o, true);
+      r.ids = ids;
+    }
+    return r;
   }
 
   /** xxHash64 (for test vectors and cross-checks). */

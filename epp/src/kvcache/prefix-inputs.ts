@@ -131,7 +131,7 @@ export class PrefixInputProducer {
     if (!binding) reason += `; model ${JSON.stringify(req.incomingModel)} has no tokenizer configured`;
     else if (!pool) reason += '; tokenizer workers unavailable';
     else {
-      const job = { kind: req.body.kind, json: req.body.json, model: req.incomingModel, binding, blockSize, maxBlocks: max };
+      const job = { kind: req.body.kind, json: req.body.json, body: req.body.raw, model: req.incomingModel, binding, blockSize, maxBlocks: max };
       return pool.run(job, this.opts.tokenizeTimeoutMs).then((r) => {
         if (r.ok) {
           const keys = halvesOf(r.keys, max);

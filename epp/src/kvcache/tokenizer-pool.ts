@@ -61,7 +61,10 @@ export class TokenizerPool {
       }, timeoutMs);
       this.pending.set(id, { resolve, timer, worker: w });
       this.load[w]++;
-      this.workers[w].postMessage({ id, job } satisfies JobMessage);
+      // A view into a larger buffer (a pooled Buffer) would clone all of it: send just the body.
+      const body = job.body;
+      const sent = body && (body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength) ? { ...job, body: new Uint8Array(body) } : job;
+      this.workers[w].postMessage({ id, job: sent } satisfies JobMessage);
     });
   }
 
@@ -82,7 +85,7 @@ export class TokenizerPool {
             }, timeoutMs);
             this.pending.set(id, { resolve, timer, worker: w });
             this.load[w]++;
-            const job: KeyJob = { kind: 'completions', json: { prompt: 'warm up' }, model: 'warmup', binding: b, blockSize: 16, maxBlocks: 1 };
+            const job: KeyJob = { kind: 'completions', json: { model: 'warmup', prompt: 'warm up' }, model: 'warmup', binding: b, blockSize: 16, maxBlocks: 1 };
             this.workers[w].postMessage({ id, job } satisfies JobMessage);
           }),
         );

@@ -135,7 +135,7 @@ export function parseRequestBody(body: Buffer, path: string | undefined, options
     if (fromPath) return bad(invalid);
     kind = 'unknown';
   }
-  return { ok: true, body: new OpenAiBody(kind, model, stream, obj, cacheSalt) };
+  return { ok: true, body: new OpenAiBody(kind, model, stream, obj, cacheSalt, body) };
 }
 
 /**
@@ -150,6 +150,7 @@ class OpenAiBody implements ParsedBody {
     readonly stream: boolean,
     readonly json: Record<string, unknown>,
     readonly cacheSalt: string | undefined,
+    readonly raw: Uint8Array,
   ) {}
 
   get prefixText(): string {

@@ -17,6 +17,8 @@ export interface ParsedBody {
   readonly json: Record<string, unknown>;
   /** Optional `cache_salt` (vLLM) which seeds prefix hashes. */
   readonly cacheSalt?: string;
+  /** The body's bytes as received (the EPP tokenizer reads them exactly as the edge filter does). */
+  readonly raw?: Uint8Array;
 }
 
 export interface InferenceRequest {

@@ -35,8 +35,8 @@ import { ProtocolValues, encodeBlockKeys, isProtocolHeader, percentEncode, proto
 import { TokenBuffer } from '../tokenizer/index';
 import { ErrorKind, errorName } from './errors';
 import { metrics, warn } from './metrics';
-import { Endpoint, endpointOf, readRequest } from './openai';
-import { computeBlockKeys, tokenizePrompt } from './tokenize';
+import { Endpoint, endpointOf } from './openai';
+import { processBody } from './pipeline';
 
 /** Model names longer than this are not echoed to the EPP. */
 const MAX_MODEL_HEADER_CHARS = 256;
@@ -132,23 +132,19 @@ export class RequestState {
     const cfg = plugin.config;
     const body = getBufferBytes(BUFFER_HTTP_REQUEST_BODY, 0, bodySize);
     if (body === null) return this.fail(ErrorKind.Internal, 'request body not readable', '');
-    const read = readRequest(this.endpoint, body);
-    const req = read.request;
-    if (req === null) return this.fail(read.error, read.detail, '');
-    if (!cfg.models.has(req.model)) return this.fail(ErrorKind.UnknownModel, 'model not configured', req.model);
-    const model = cfg.models.get(req.model);
-
-    const exact = tokenizePrompt(req, model.binding, plugin.tokens);
-    const n = computeBlockKeys(plugin.tokens, cfg.blockSize, cfg.maxBlocks, model.seedModel, model.lora, req.cacheSalt, plugin.keys);
+    // The body → tokens → keys pipeline is shared with the standalone core (the EPP's fallback).
+    const r = processBody(this.endpoint, body, cfg, plugin.tokens, plugin.keys);
+    if (r.error != ErrorKind.None) return this.fail(r.error, r.detail, r.model);
+    const exact = r.exact;
 
     const v = new ProtocolValues();
     v.timeSeconds = <i64>(nowNanos() / 1_000_000_000);
-    v.model = modelHeader(req.model);
+    v.model = modelHeader(r.model);
     v.profile = this.profile;
     v.tokens = plugin.tokens.length;
     v.blockSize = cfg.blockSize;
     v.exact = exact;
-    v.blocks = encodeBlockKeys(plugin.keys, n);
+    v.blocks = encodeBlockKeys(plugin.keys, r.count);
     addAll(protocolHeaders(v, cfg.hmacKey));
 
     incrementMetric(metrics.tokenized, 1);
