@@ -4,7 +4,7 @@
 #
 #   e2e/peers/run-llm-d-epp.sh [default|approx|precise]      (default: approx)
 #
-# What it starts (all in a temp dir, stopped on exit unless HOLD=1):
+# What it starts (all in a temp dir; everything is stopped on exit, HOLD=1 waits for Ctrl-C first):
 #   1. etcd + kube-apiserver (envtest style, admin bearer token, kubeconfig).
 #   2. Discovery objects. DISCOVERY=pool (default): the InferencePool CRD (GIE v1.4.0's, read from
 #      the Go module cache) + InferencePool `sim-pool` (selector app=llm-d-sim-peer, targetPorts =
@@ -28,7 +28,7 @@
 # precise: a prompt family first sent *directly* to one sim (so only its KV events can tell the
 # EPP) must then be routed to that sim.
 #
-# Env: SIMS=3 DISCOVERY=pool|standalone TOPOLOGY=pods|dp HOLD=1 (keep running; prints addresses)
+# Env: SIMS=3 DISCOVERY=pool|standalone TOPOLOGY=pods|dp HOLD=1 (skip checks, keep running) KEEP=1 (keep logs)
 #      REQUESTS=30 FAMILIES=3 MODEL=meta-llama/Llama-3.1-8B-Instruct EPP_V=1 (log verbosity;
 #      the binary's default 2 also logs debug lines per request)
 set -euo pipefail
