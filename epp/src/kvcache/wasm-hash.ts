@@ -139,9 +139,11 @@ export class WasmHasher {
     const out = new Uint32Array(n * 2);
     let prev = this.xxh64(textEncoder.encode(cacheSalt ? model + cacheSalt : model), 0n);
     const s = this.buf(blockBytes + 8);
+    // xxh64 allocates nothing, so wasm memory cannot grow (and detach this view) inside the loop.
+    const parentSlot = new DataView(s.bytes.buffer, s.bytes.byteOffset + blockBytes, 8);
     for (let i = 0; i < n; i++) {
       s.bytes.set(bytes.subarray(i * blockBytes, (i + 1) * blockBytes), 0);
-      new DataView(s.bytes.buffer, s.bytes.byteOffset + blockBytes, 8).setBigUint64(0, prev, true);
+      parentSlot.setBigUint64(0, prev, true);
       prev = BigInt.asUintN(64, this.x.xxh64Bytes(s.ptr, 0n));
       out[2 * i] = Number(prev & 0xffffffffn);
       out[2 * i + 1] = Number(prev >> 32n);
