@@ -25,6 +25,24 @@ dataLayer:
   sources: []
 `;
 
+/** GIE's default scorers minus the prefix scorer: the cost of the protocol and load scoring alone. */
+export const LOAD_ONLY_CONFIG = `
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: queue-scorer
+- type: kv-cache-utilization-scorer
+schedulingProfiles:
+- name: default
+  plugins:
+  - {pluginRef: queue-scorer, weight: 2}
+  - {pluginRef: kv-cache-utilization-scorer, weight: 2}
+dataLayer:
+  sources: []
+`;
+
+export const BENCH_CONFIGS: Record<string, string> = { 'gie-default': BENCH_CONFIG, 'load-only': LOAD_ONLY_CONFIG };
+
 /** N distinct loopback endpoints (never contacted: scraping is off). */
 export function benchEndpoints(n: number): { address: string; port: number }[] {
   return Array.from({ length: n }, (_, i) => ({ address: `127.0.${1 + (i >> 8)}.${(i & 255) + 1}`, port: 8000 }));
@@ -45,14 +63,18 @@ export function syntheticMetrics(random: () => number, now: number): EndpointMet
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { endpoints: { type: 'string', default: '8' }, port: { type: 'string', default: '0' } } });
+  const { values } = parseArgs({
+    options: { endpoints: { type: 'string', default: '8' }, port: { type: 'string', default: '0' }, config: { type: 'string', default: 'gie-default' } },
+  });
+  const configText = BENCH_CONFIGS[values.config!];
+  if (!configText) throw new Error(`--config must be one of ${Object.keys(BENCH_CONFIGS).join(', ')}`);
   const n = Number(values.endpoints);
   const epp = await startEpp({
     grpcPort: Number(values.port),
     grpcHealthPort: 0,
     metricsPort: -1,
     host: '127.0.0.1',
-    configText: BENCH_CONFIG,
+    configText,
     secureServing: false,
     enableCertReload: false,
     healthChecking: false,
