@@ -1,158 +1,195 @@
-// `npm run demo`: the local stack on the embedded default. Starts three llm-d-inference-sim model
-// servers on 127.0.0.1, the tokenroute EPP in standalone mode over them, and sends a short
-// chat workload. Each request goes the way a gateway sends it: ask the EPP over ext_proc
-// (request headers + body), forward to the endpoint it names, stream the response back through
-// the ext_proc stream (so the EPP sees completions and the served endpoint). The forwarding here
-// is a minimal stand-in for a proxy, for this demo only. Prints where requests went and their
-// latency, then stops everything (Ctrl-C too).
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+// `npm run demo`: the local stack on the embedded default (e2e/lib/stack.ts). Starts N
+// llm-d-inference-sim model servers on 127.0.0.x with prefix caching and KV events on, the
+// tokenroute EPP in standalone mode with a prefix-aware profile, and the development gateway (a
+// local stand-in for Envoy: the edge filter .wasm in the proxy-wasm host, then the EPP over
+// ext_proc, then the model server it names). Sends a short shared-prefix workload through the
+// gateway with a progress bar, then the same workload on new prompt families through a second
+// gateway without the EPP (round-robin, the baseline), prints what happened (cache-hit rate, TTFT,
+// where requests went), and leaves the gateway listening with a curl line to try. Ctrl-C stops
+// everything.
+//
+//   node dist/e2e/demo.js [--sims 3] [--requests 60] [--concurrency 4] [--families 5]
+//                         [--port 8080] [--tokenizer auto|render|dummy] [--subnet 127.0.0]
+//                         [--no-baseline] [--exit]
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { startEpp, type RunningEpp } from '../epp/src/main.js';
-import { createLogger } from '../epp/src/observability/logger.js';
+import { parseArgs } from 'node:util';
+import { createServer } from 'node:net';
 import { findPackageRoot } from '../epp/src/protocol/proto.js';
-import { StreamDriver, bodyMsg, headersMsg, newExtProcClient, respBodyMsg, respHeadersMsg, servedMetadata, setHeadersOf, type ExtProcClient } from './lib/extproc-client.js';
+import { createLogger } from '../epp/src/observability/logger.js';
+import { startStack, type Stack } from './lib/stack.js';
+import { SIM_MODEL } from './lib/sims.js';
+import { formatEndpoints, formatRuns, runWorkload, summarize, type Outcome } from './lib/workload.js';
+import { startGateway } from './gateway/gateway.js';
 
-const ROOT = findPackageRoot();
-const SIM = join(ROOT, '.cache', 'bin', 'llm-d-inference-sim');
-const MODEL = 'Qwen/Qwen3-0.6B';
-const PORTS = [18101, 18102, 18103];
-const REQUESTS = 90;
-const CONCURRENCY = 12;
+const USAGE = `usage: demo [--sims N] [--requests N] [--concurrency N] [--families N] [--port P] [--tokenizer auto|render|dummy] [--subnet A.B.C] [--no-baseline] [--exit]`;
 
-const children: ChildProcess[] = [];
-let epp: RunningEpp | undefined;
-
-function startSim(port: number, i: number): ChildProcess {
-  // Simulated time, not CPU: prefill 2 ms/token, 20 ms per output token, 4 sequences at once.
-  const child = spawn(SIM, [
-    '--model', MODEL, '--port', String(port), '--force-dummy-tokenizer', '--mode', 'random',
-    '--max-num-seqs', '4', '--prefill-time-per-token', '2ms', '--inter-token-latency', '20ms', '--max-model-len', '8192',
-  ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, POD_IP: '127.0.0.1', POD_NAME: `sim-${i}`, POD_NAMESPACE: 'demo' } });
-  children.push(child);
-  return child;
-}
-
-async function waitHealthy(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/metrics`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
+function intFlag(v: string | undefined, d: number, name: string, min = 1): number {
+  if (v === undefined) return d;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name}: expected an integer ≥ ${min}\n${USAGE}`);
+    process.exit(2);
   }
-  throw new Error(`model server on port ${port} did not come up`);
+  return n;
 }
 
-function shutdown(code: number): never {
-  for (const c of children) c.kill('SIGTERM');
-  void epp?.close();
-  process.exit(code);
-}
-
-interface Outcome {
-  endpoint: string;
-  ttftMs: number;
-  totalMs: number;
-  ok: boolean;
-}
-
-/** One request, through the EPP, to the endpoint it picks, streamed back through ext_proc. */
-async function oneRequest(client: ExtProcClient, i: number): Promise<Outcome> {
-  const t0 = performance.now();
-  const body = JSON.stringify({
-    model: MODEL,
-    stream: true,
-    max_tokens: 20 + (i % 5) * 10,
-    messages: [
-      { role: 'system', content: 'You are a helpful assistant for the ACME support desk. Answer briefly and politely.' },
-      { role: 'user', content: `Question ${i}: how do I reset my password on device ${i % 7}?` },
-    ],
+async function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
   });
-  const d = new StreamDriver(client);
-  d.send(headersMsg({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-request-id': `demo-${i}` }));
-  d.send(bodyMsg(body, true));
-  const first = await d.next(10_000);
-  if (first.immediate_response) {
-    d.end();
-    return { endpoint: `rejected ${JSON.stringify(first.immediate_response.status)}`, ttftMs: 0, totalMs: 0, ok: false };
-  }
-  const endpoint = setHeadersOf(first.request_headers?.response?.header_mutation).get('x-gateway-destination-endpoint')!.split(',')[0];
-  // Collect the (possibly rewritten) body the EPP sends upstream.
-  const chunks: Buffer[] = [];
-  for (;;) {
-    const r = await d.next(10_000);
-    const sr = r.request_body?.response?.body_mutation?.streamed_response;
-    if (sr?.body) chunks.push(Buffer.from(sr.body));
-    if (sr?.end_of_stream) break;
-  }
-  const res = await fetch(`http://${endpoint}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) });
-  d.send(respHeadersMsg({ ':status': String(res.status), 'content-type': res.headers.get('content-type') ?? '' }, false, servedMetadata(endpoint)));
-  await d.next(10_000);
-  let ttftMs = 0;
-  const reader = res.body!.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (value && ttftMs === 0) ttftMs = performance.now() - t0;
-    d.send(respBodyMsg(Buffer.from(value ?? new Uint8Array()), done));
-    await d.next(10_000);
-    if (done) break;
-  }
-  d.end();
-  await d.status;
-  return { endpoint, ttftMs, totalMs: performance.now() - t0, ok: res.ok };
 }
 
-function pct(v: number[], q: number): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+let stack: Stack | undefined;
+let stopping = false;
+
+/** Stops every part (children first), then exits. A second signal kills the simulators outright. */
+function shutdown(code: number, why?: string): void {
+  if (stopping) {
+    for (const s of stack?.sims ?? []) s.kill('SIGKILL');
+    process.exit(code);
+  }
+  stopping = true;
+  if (why) process.stderr.write(`\n${why}: stopping the model servers, the EPP and the gateway ...\n`);
+  const hard = setTimeout(() => {
+    for (const s of stack?.sims ?? []) s.kill('SIGKILL');
+    process.exit(code);
+  }, 8000);
+  hard.unref();
+  void (stack ? stack.close() : Promise.resolve()).finally(() => {
+    clearTimeout(hard);
+    process.exit(code);
+  });
 }
 
 async function main(): Promise<void> {
-  process.on('SIGINT', () => shutdown(130));
-  execFileSync('bash', [join(ROOT, 'scripts', 'deps', 'inference-sim.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  console.log(`tokenroute demo: starting ${PORTS.length} llm-d-inference-sim servers (model ${MODEL}) ...`);
-  PORTS.forEach(startSim);
-  await Promise.all(PORTS.map(waitHealthy));
-
-  epp = await startEpp({
-    grpcPort: 0, grpcHealthPort: 0, metricsPort: 0, host: '127.0.0.1', configText: undefined,
-    secureServing: false, enableCertReload: false, healthChecking: false, poolNamespace: 'default',
-    staticEndpoints: PORTS.map((port) => ({ address: '127.0.0.1', port })),
-    disableEndpointSubsetFilter: false, refreshMetricsIntervalMs: 50, refreshPrometheusMetricsIntervalMs: 1000,
-    metricsStalenessThresholdMs: 2000, scrapeWorkers: 1, maxRequestBodyBytes: 64 << 20, logLevel: 'warn',
-    logger: createLogger('warn'),
+  const { values } = parseArgs({
+    options: {
+      sims: { type: 'string' },
+      requests: { type: 'string' },
+      concurrency: { type: 'string' },
+      families: { type: 'string' },
+      port: { type: 'string' },
+      tokenizer: { type: 'string' },
+      subnet: { type: 'string' },
+      exit: { type: 'boolean', default: false },
+      'no-baseline': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
   });
-  console.log(`EPP (standalone, GIE default scorers) on 127.0.0.1:${epp.grpcPort}, metrics on http://127.0.0.1:${epp.metricsPort}/metrics`);
-  const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const sims = intFlag(values.sims, 3, 'sims');
+  const requests = intFlag(values.requests, 60, 'requests');
+  const concurrency = intFlag(values.concurrency, 4, 'concurrency');
+  const families = intFlag(values.families, 5, 'families');
+  const tokenizer = (values.tokenizer ?? 'auto') as 'auto' | 'render' | 'dummy';
+  if (!['auto', 'render', 'dummy'].includes(tokenizer)) {
+    console.error(`--tokenizer: auto, render or dummy\n${USAGE}`);
+    process.exit(2);
+  }
+  const subnet = values.subnet ?? '127.0.0';
+  let port = intFlag(values.port, 8080, 'port', 0);
+  if (values.port === undefined && !(await portFree('127.0.0.1', port))) port = 0;
 
-  const outcomes: Outcome[] = [];
-  let next = 0;
-  const bar = (n: number) => process.stdout.write(`\r[${'#'.repeat(Math.round((n / REQUESTS) * 40)).padEnd(40)}] ${n}/${REQUESTS}`);
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < REQUESTS) {
-      outcomes.push(await oneRequest(client, next++));
-      bar(outcomes.length);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => shutdown(sig === 'SIGINT' ? 130 : 143, sig === 'SIGINT' ? 'Ctrl-C' : sig));
+
+  execFileSync('bash', [join(findPackageRoot(), 'scripts', 'deps', 'inference-sim.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  console.log('tokenroute demo: the local stack (development gateway = a local stand-in for Envoy, not a production proxy)\n');
+  const t0 = performance.now();
+  stack = await startStack({
+    sims,
+    subnet,
+    tokenizer,
+    gatewayPort: port,
+    failureMode: 'FailOpen',
+    detachedSims: true,
+    // Simulated time: 1 ms per uncached prompt token, 10 ms per output token, 4 sequences at once;
+    // a KV cache of 80 blocks of 16 tokens (~3 of the workload's prompts): like a real server, it
+    // cannot hold every prompt, so where a request goes decides whether its prefix is cached.
+    sim: { mode: 'random', prefillTimePerToken: '1ms', interTokenLatency: '10ms', maxNumSeqs: 4, kvCacheSize: 80 },
+    logger: createLogger('error'),
+    progress: (line) => console.log(`  ${line}`),
+  });
+  if (stopping) return;
+  const s = stack;
+  console.log(`\n  model servers  ${s.sims.length} × llm-d-inference-sim (${SIM_MODEL}): ${s.sims.map((x) => x.key).join(', ')}`);
+  console.log(`                 prefix caching + KV events on; ${s.tokenizerNote}`);
+  console.log(`  EPP            standalone, ext_proc on ${s.epp.address}, metrics ${s.epp.metricsUrl}`);
+  console.log(`                 profile: ${s.profileSummary}`);
+  console.log(`  gateway        ${s.gateway.url}  filter.wasm (proxy-wasm host) → ext_proc (FULL_DUPLEX_STREAMED) → model server; FailOpen`);
+  console.log(`  ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+
+  console.log(`workload: ${requests} streaming chat requests in ${families} prompt families (each a ~300-word shared system prompt + a unique question), ${concurrency} at a time`);
+  const tty = process.stdout.isTTY === true;
+  const run = async (label: string, url: string, familyOffset: number): Promise<{ outcomes: Outcome[]; secs: number }> => {
+    const w0 = performance.now();
+    let lastQuarter = 0;
+    const outcomes = await runWorkload({
+      url,
+      requests,
+      concurrency,
+      families,
+      familyOffset,
+      onProgress: (done, total) => {
+        if (stopping) return;
+        const secs = ((performance.now() - w0) / 1000).toFixed(1);
+        if (tty) {
+          const n = Math.round((done / total) * 40);
+          process.stdout.write(`\r  ${label.padEnd(12)} [${'#'.repeat(n)}${'.'.repeat(40 - n)}] ${done}/${total}  ${secs} s`);
+          if (done === total) process.stdout.write('\n');
+        } else {
+          const q = Math.floor((done / total) * 4);
+          if (q > lastQuarter) {
+            lastQuarter = q;
+            console.log(`  ${label}: ${done}/${total} requests done (${secs} s)`);
+          }
+        }
+      },
+    });
+    return { outcomes, secs: (performance.now() - w0) / 1000 };
+  };
+  const viaEpp = await run('via the EPP', s.gateway.url, 0);
+  if (stopping) return;
+  let baseline: { outcomes: Outcome[]; secs: number } | undefined;
+  if (!values['no-baseline']) {
+    // The same gateway and filter without an EPP: round-robin over the pool, on new (uncached) families.
+    const rr = await startGateway({ ...s.gatewayOptions, port: 0, epp: undefined, onRequest: undefined });
+    try {
+      baseline = await run('round-robin', rr.url, 1000);
+    } finally {
+      await rr.close();
     }
-  }));
-  process.stdout.write('\n\n');
-  client.close();
+    if (stopping) return;
+  }
+  const summary = summarize(viaEpp.outcomes, s.sims.map((x) => x.key));
+  console.log(`\nresults (TTFT measured by the client through the gateway; cache hits as the model servers report them)\n`);
+  console.log(
+    formatRuns([
+      { label: 'tokenroute EPP (prefix-aware)', summary },
+      ...(baseline ? [{ label: 'round-robin, no EPP (baseline)', summary: summarize(baseline.outcomes) }] : []),
+    ]),
+  );
+  console.log(`\nwhere the EPP sent them:\n`);
+  console.log(formatEndpoints(summary, families));
+  const errors = [...viaEpp.outcomes, ...(baseline?.outcomes ?? [])].filter((o) => o.status !== 200 || o.error);
+  if (errors.length > 0) {
+    console.log(`\n${errors.length} request(s) failed, e.g. #${errors[0].i}: status ${errors[0].status} ${errors[0].error ?? errors[0].text.slice(0, 200)}`);
+  }
 
-  const ok = outcomes.filter((o) => o.ok);
-  console.log(`requests: ${outcomes.length}, ok: ${ok.length}`);
-  console.log(`TTFT p50 ${pct(ok.map((o) => o.ttftMs), 0.5).toFixed(0)} ms, p90 ${pct(ok.map((o) => o.ttftMs), 0.9).toFixed(0)} ms; total p50 ${pct(ok.map((o) => o.totalMs), 0.5).toFixed(0)} ms`);
-  console.log('\n| endpoint | requests | share | TTFT p50 ms |\n|---|---|---|---|');
-  for (const ep of [...new Set(outcomes.map((o) => o.endpoint))].sort()) {
-    const mine = outcomes.filter((o) => o.endpoint === ep);
-    console.log(`| ${ep} | ${mine.length} | ${((mine.length / outcomes.length) * 100).toFixed(0)}% | ${pct(mine.map((o) => o.ttftMs), 0.5).toFixed(0)} |`);
+  if (values.exit) {
+    shutdown(errors.length === 0 ? 0 : 1);
+    return;
   }
-  const metrics = await (await fetch(`http://127.0.0.1:${epp.metricsPort}/metrics`)).text();
-  console.log('\nfrom the EPP\'s /metrics:');
-  for (const line of metrics.split('\n')) {
-    if (/^(inference_objective_request_total|inference_extension_scheduler_e2e_duration_seconds_(sum|count)|inference_pool_per_pod_queue_size)/.test(line)) console.log(`  ${line}`);
-  }
-  shutdown(ok.length === outcomes.length ? 0 : 1);
+  const body = JSON.stringify({ model: SIM_MODEL, stream: true, max_tokens: 20, messages: [{ role: 'user', content: 'Hello! What can you do?' }] });
+  console.log(`\nThe gateway is still listening. Try it (the response header x-gateway-destination-endpoint-served names the model server):\n`);
+  console.log(`  curl -sN ${s.gateway.url}/v1/chat/completions -H 'content-type: application/json' -d '${body}'\n`);
+  console.log('Ctrl-C stops everything.');
 }
 
 main().catch((err: Error) => {

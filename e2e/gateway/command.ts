@@ -63,7 +63,7 @@ function filterConfig(value: string): string {
 export function gatewayCommand(): Command {
   return new Command('gateway')
     .description('Run the development gateway: a local stand-in for Envoy (filter .wasm in the proxy-wasm host → EPP over ext_proc → model server). Not a production proxy.')
-    .option('--listen <host:port>', 'HTTP/1.1 listen address', listen, { host: '127.0.0.1', port: 8080 })
+    .addOption(new Option('--listen <host:port>', 'HTTP/1.1 listen address').argParser(listen).default({ host: '127.0.0.1', port: 8080 }, '127.0.0.1:8080'))
     .option('--epp <host:port>', 'the EPP\'s ext_proc gRPC address (any Gateway API Inference Extension EPP); without it: round-robin over --fallback-endpoints')
     .option('--epp-tls [bool]', 'TLS to the EPP, certificate not verified (for `tokenroute epp` with its default --secure-serving)', boolFlag, false)
     .option('--filter-wasm <path>', 'the edge filter module (default filter/build/filter.wasm when --filter-config is given)')

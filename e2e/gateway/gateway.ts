@@ -33,7 +33,7 @@
 // route table, TLS termination, trailers, retry budgets or outlier detection; the EPP's request
 // phase fails open even after body chunks were sent (the gateway keeps a copy).
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -243,6 +243,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       'grpc.max_reconnect_backoff_ms': 1000,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.max_receive_message_length': 64 << 20,
+      // TLS: no SNI of an IP address (RFC 6066); the certificate is not verified anyway.
+      ...(options.eppTls && isIP(options.epp.replace(/^\[|\]?:\d+$/g, '')) ? { 'grpc.ssl_target_name_override': 'tokenroute-epp' } : {}),
     });
   }
   const agent = new Agent({ keepAlive: true, keepAliveMsecs: 5_000, scheduling: 'lifo' });
@@ -384,23 +386,18 @@ class Gateway {
     rec.id = getHeader(pairs, 'x-request-id') ?? '';
 
     // The body, as the chunks the client sent, up to the buffer limit.
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const c of req) {
-        size += (c as Buffer).length;
-        if (size > this.cfg.bufferLimitBytes) {
-          rec.answeredBy = 'gateway';
-          res.setHeader('connection', 'close');
-          this.sendLocal(res, rec, 413, 'Payload Too Large');
-          return;
-        }
-        chunks.push(c as Buffer);
-      }
-    } catch (err) {
-      rec.error = `client: ${(err as Error).message}`;
+    const read = await readBody(req, this.cfg.bufferLimitBytes);
+    if (read.kind === 'too-large') {
+      rec.answeredBy = 'gateway';
+      res.setHeader('connection', 'close');
+      this.sendLocal(res, rec, 413, 'Payload Too Large');
       return;
     }
+    if (read.kind === 'error') {
+      rec.error = `client: ${read.message}`;
+      return;
+    }
+    const chunks = read.chunks;
     let body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     let eppChunks = chunks;
 
@@ -774,6 +771,7 @@ class Gateway {
       });
       src.body.once('end', () => {
         upstreamDone = true;
+        if (over) return;
         x.send({ response_body: { body: EMPTY, end_of_stream: true } });
         finalTimer = setTimeout(() => end(`no final ext_proc reply within the message timeout (${this.cfg.messageTimeoutMs} ms)`), this.cfg.messageTimeoutMs);
       });
@@ -869,6 +867,34 @@ class Gateway {
     this.cfg.logger.warn({ ...fields, suppressed: this.suppressed }, msg);
     this.suppressed = 0;
   }
+}
+
+/** Reads a request body up to `limit` bytes; beyond it the rest is discarded. */
+function readBody(req: IncomingMessage, limit: number): Promise<{ kind: 'ok'; chunks: Buffer[] } | { kind: 'too-large' } | { kind: 'error'; message: string }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (v: { kind: 'ok'; chunks: Buffer[] } | { kind: 'too-large' } | { kind: 'error'; message: string }) => {
+      if (done) return;
+      done = true;
+      resolve(v);
+    };
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.resume(); // keep reading, discarding, so the 413 can be written
+        finish({ kind: 'too-large' });
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => finish({ kind: 'ok', chunks }));
+    req.once('error', (err) => finish({ kind: 'error', message: err.message }));
+    req.once('close', () => finish({ kind: 'error', message: 'the client closed the connection before the body ended' }));
+  });
 }
 
 /** Stops reading `from` until `to` has drained (once per stall). */
