@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startEpp, type RunningEpp } from '../../epp/src/main.js';
+import { embeddedEppOptions, startEpp, type RunningEpp } from '../../epp/src/main.js';
 import { startRenderServer, type RenderServer } from '../../epp/src/render/server.js';
 import { silentLogger, type Logger } from '../../epp/src/observability/logger.js';
 import { startGateway, type FailureMode, type GatewayOptions, type RequestRecord, type RunningGateway } from '../gateway/gateway.js';
@@ -298,26 +298,15 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
 }
 
 async function startInProcessEpp(configText: string, sims: readonly { ip: string; port: number }[], logger: Logger): Promise<EppHandle> {
-  const epp: RunningEpp = await startEpp({
-    grpcPort: 0,
-    grpcHealthPort: 0,
-    metricsPort: 0,
-    host: '127.0.0.1',
-    configText,
-    secureServing: false,
-    enableCertReload: false,
-    healthChecking: false,
-    poolNamespace: 'default',
-    staticEndpoints: sims.map((x) => ({ address: x.ip, port: x.port })),
-    disableEndpointSubsetFilter: false,
-    refreshMetricsIntervalMs: 50,
-    refreshPrometheusMetricsIntervalMs: 1000,
-    metricsStalenessThresholdMs: 2000,
-    scrapeWorkers: 1,
-    maxRequestBodyBytes: 64 << 20,
-    logLevel: 'warn',
-    logger: logger.child({ component: 'epp' }),
-  });
+  const epp: RunningEpp = await startEpp(
+    embeddedEppOptions({
+      configText,
+      staticEndpoints: sims.map((x) => ({ address: x.ip, port: x.port })),
+      refreshPrometheusMetricsIntervalMs: 1000,
+      logLevel: 'warn',
+      logger: logger.child({ component: 'epp' }),
+    }),
+  );
   return {
     address: `127.0.0.1:${epp.grpcPort}`,
     inProcess: epp,

@@ -4,8 +4,7 @@
 // (the data layer has its own benchmark: epp/src/datalayer/bench.ts). Prints one JSON line
 // {"ready":true,"grpcPort":N,"pid":P} when serving.
 import { parseArgs } from 'node:util';
-import { startEpp } from '../src/main.js';
-import { silentLogger } from '../src/observability/logger.js';
+import { embeddedEppOptions, startEpp } from '../src/main.js';
 import type { EndpointMetrics } from '../src/datastore/endpoint.js';
 
 export const BENCH_CONFIG = `
@@ -69,26 +68,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const configText = BENCH_CONFIGS[values.config!];
   if (!configText) throw new Error(`--config must be one of ${Object.keys(BENCH_CONFIGS).join(', ')}`);
   const n = Number(values.endpoints);
-  const epp = await startEpp({
-    grpcPort: Number(values.port),
-    grpcHealthPort: 0,
-    metricsPort: -1,
-    host: '127.0.0.1',
-    configText,
-    secureServing: false,
-    enableCertReload: false,
-    healthChecking: false,
-    poolNamespace: 'default',
-    staticEndpoints: benchEndpoints(n),
-    disableEndpointSubsetFilter: false,
-    refreshMetricsIntervalMs: 50,
-    refreshPrometheusMetricsIntervalMs: 5000,
-    metricsStalenessThresholdMs: 2000,
-    scrapeWorkers: 1,
-    maxRequestBodyBytes: 64 << 20,
-    logLevel: 'silent',
-    logger: silentLogger(),
-  });
+  const epp = await startEpp(embeddedEppOptions({ grpcPort: Number(values.port), metricsPort: -1, configText, staticEndpoints: benchEndpoints(n) }));
   // Refresh every endpoint's metrics on the scrape interval, as the collector would.
   const refresh = () => {
     const now = Date.now();

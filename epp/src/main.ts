@@ -10,7 +10,7 @@ import { isCoreMetricsExtractor, isMetricsDataSource, registerDataLayerPlugins, 
 import { MetricsCollector } from './datalayer/collector.js';
 import { EppMetrics } from './observability/metrics.js';
 import { registerPrefixIndexMetrics } from './observability/prefix-metrics.js';
-import { createLogger, type Logger, type LogLevel } from './observability/logger.js';
+import { createLogger, silentLogger, type Logger, type LogLevel } from './observability/logger.js';
 import { PluginRegistry, type PluginContext } from './scheduling/registry.js';
 import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type LifecyclePlugin } from './scheduling/framework.js';
 import { Scheduler } from './scheduling/scheduler.js';
@@ -47,6 +47,33 @@ export interface EppOptions {
   readonly logLevel: LogLevel;
   /** Tests inject a logger (e.g. silent). */
   readonly logger?: Logger;
+}
+
+/**
+ * Options for an EPP embedded in another process (tests, the local stack, benchmarks): the CLI's
+ * defaults, but on 127.0.0.1 with ephemeral ports, plaintext gRPC and a silent log.
+ */
+export function embeddedEppOptions(overrides: Partial<EppOptions>): EppOptions {
+  return {
+    grpcPort: 0,
+    grpcHealthPort: 0,
+    metricsPort: 0,
+    host: '127.0.0.1',
+    configText: undefined,
+    secureServing: false,
+    enableCertReload: false,
+    healthChecking: false,
+    poolNamespace: 'default',
+    disableEndpointSubsetFilter: false,
+    refreshMetricsIntervalMs: 50,
+    refreshPrometheusMetricsIntervalMs: 5000,
+    metricsStalenessThresholdMs: 2000,
+    scrapeWorkers: 1,
+    maxRequestBodyBytes: 64 << 20,
+    logLevel: 'silent',
+    logger: silentLogger(),
+    ...overrides,
+  };
 }
 
 export interface RunningEpp {

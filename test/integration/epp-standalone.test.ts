@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import { startEpp, type RunningEpp } from '../../epp/src/main.js';
-import { silentLogger } from '../../epp/src/observability/logger.js';
+import { embeddedEppOptions, startEpp, type RunningEpp } from '../../epp/src/main.js';
 import { vllmMetricsPage, type ServerSignals } from '../../epp/src/datalayer/sample-exposition.js';
 import { startFakeModelServer, type FakeModelServer } from '../epp/datalayer/helpers.js';
 import { StreamDriver, bodyMsg, headersMsg, newExtProcClient, respBodyMsg, respHeadersMsg, servedMetadata, setHeadersOf, waitFor, type ExtProcClient } from '../epp/extproc/harness.js';
@@ -39,26 +38,15 @@ async function startPool(n: number): Promise<Pool> {
 }
 
 async function startStandalone(pool: Pool, configText?: string): Promise<RunningEpp> {
-  return startEpp({
-    grpcPort: 0,
-    grpcHealthPort: 0,
-    metricsPort: 0,
-    host: '127.0.0.1',
-    configText,
-    secureServing: false,
-    enableCertReload: false,
-    healthChecking: false,
-    poolNamespace: 'default',
-    staticEndpoints: pool.servers.map((s) => ({ address: s.host, port: s.port })),
-    disableEndpointSubsetFilter: false,
-    refreshMetricsIntervalMs: 20,
-    refreshPrometheusMetricsIntervalMs: 200,
-    metricsStalenessThresholdMs: 2000,
-    scrapeWorkers: 1,
-    maxRequestBodyBytes: 1 << 20,
-    logLevel: 'silent',
-    logger: silentLogger(),
-  });
+  return startEpp(
+    embeddedEppOptions({
+      configText,
+      staticEndpoints: pool.servers.map((s) => ({ address: s.host, port: s.port })),
+      refreshMetricsIntervalMs: 20,
+      refreshPrometheusMetricsIntervalMs: 200,
+      maxRequestBodyBytes: 1 << 20,
+    }),
+  );
 }
 
 /** Runs `fn` against a fresh pool of `n` metrics servers and a standalone EPP over them. */

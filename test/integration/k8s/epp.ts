@@ -3,9 +3,9 @@
 // way Envoy does, returning the routing decision, the rewritten request body and the response
 // body after the EPP restored the model name.
 import * as grpc from '@grpc/grpc-js';
-import { startEpp, type RunningEpp } from '../../../epp/src/main.js';
+import { embeddedEppOptions, startEpp, type RunningEpp } from '../../../epp/src/main.js';
 import type { KubernetesFlags } from '../../../epp/src/k8s/mode.js';
-import { silentLogger, type Logger } from '../../../epp/src/observability/logger.js';
+import type { Logger } from '../../../epp/src/observability/logger.js';
 import { structToJson } from '../../../epp/src/protocol/struct.js';
 import type { ProcessingResponse } from '../../../epp/src/protocol/types.js';
 import { StreamDriver, bodyMsg, headersMsg, newExtProcClient, respBodyMsg, respHeadersMsg, setHeadersOf, type ExtProcClient } from '../../epp/extproc/harness.js';
@@ -20,27 +20,19 @@ export interface KubeEppOptions {
 }
 
 export async function startKubeEpp(o: KubeEppOptions): Promise<{ epp: RunningEpp; client: ExtProcClient; close(): Promise<void> }> {
-  const epp = await startEpp({
-    grpcPort: 0,
-    grpcHealthPort: 0,
-    metricsPort: -1,
-    host: '127.0.0.1',
-    configText: o.configText,
-    secureServing: false,
-    enableCertReload: false,
-    healthChecking: false,
-    poolName: o.pool,
-    poolNamespace: o.namespace,
-    kubernetes: { kubeconfigPath: o.kubeconfig, ...o.kubernetes },
-    disableEndpointSubsetFilter: false,
-    refreshMetricsIntervalMs: 20,
-    refreshPrometheusMetricsIntervalMs: 500,
-    metricsStalenessThresholdMs: 2000,
-    scrapeWorkers: 1,
-    maxRequestBodyBytes: 1 << 20,
-    logLevel: 'silent',
-    logger: o.logger ?? silentLogger(),
-  });
+  const epp = await startEpp(
+    embeddedEppOptions({
+      metricsPort: -1,
+      configText: o.configText,
+      poolName: o.pool,
+      poolNamespace: o.namespace,
+      kubernetes: { kubeconfigPath: o.kubeconfig, ...o.kubernetes },
+      refreshMetricsIntervalMs: 20,
+      refreshPrometheusMetricsIntervalMs: 500,
+      maxRequestBodyBytes: 1 << 20,
+      ...(o.logger ? { logger: o.logger } : {}),
+    }),
+  );
   const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
   return {
     epp,
