@@ -1,19 +1,23 @@
 // `npm run bench:routing`: routing quality on llm-d's "shared prefix" workload, scaled to a few
 // llm-d-inference-sim servers on this machine. For each policy: fresh simulators (cold caches),
 // the EPP under test, a Poisson QPS ladder through the same front door; per stage TTFT, output
-// tokens/s, cache-hit rate, achieved vs offered QPS and CPU use. Writes
+// tokens/s, cache-hit rate, achieved vs offered QPS and CPU use. Every policy's traffic goes
+// through the development gateway (e2e/gateway/, started in-process per policy with
+// startGateway: ext_proc to the EPP under test, no edge filter — no policy here reads the filter's
+// headers). Writes
 // docs/benchmarks/routing/<run>.json (+ latest.json, summary.md, PNG charts via charts.py).
 //
 // Env: BENCH_QUICK=1 (2-stage ladder), BENCH_POLICIES=rr,load,... (subset), BENCH_STAGES="1x25,3x25"
-// (qps x seconds), BENCH_GATEWAY_URL=http://127.0.0.1:PORT (send through an HTTP gateway
-// instead of the in-process ext_proc front door; tokenroute policies only), BENCH_OUT=dir.
+// (qps x seconds), BENCH_GATEWAY_URL=http://127.0.0.1:PORT (send through an external HTTP gateway
+// instead of the per-policy dev gateway; tokenroute policies only), BENCH_OUT=dir.
 import { mkdirSync, writeFileSync, existsSync, readFileSync, copyFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { generateSharedPrefix, poissonArrivals, type SharedPrefixParams, type Stage } from './workload.js';
-import { ExtProcFrontDoor, HttpFrontDoor, type FrontDoor, type Outcome } from './frontdoor.js';
+import { GatewayClient, type Outcome } from './client.js';
+import { startGateway, type RequestRecord, type RunningGateway } from '../gateway/gateway.js';
 import { startProc, waitHttp, freePort, startSim, startHubStub, simArgs, startKube, createPool, deletePool, type Proc, type Sim, type SimSettings, type Kube } from './stack.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -150,7 +154,7 @@ interface PolicyRun {
   notes: string[];
 }
 
-async function runLadder(fd: FrontDoor, prompts: ReturnType<typeof generateSharedPrefix>, eppPid: number | undefined, policyId: string): Promise<StageResult[]> {
+async function runLadder(fd: GatewayClient, prompts: ReturnType<typeof generateSharedPrefix>, eppPid: number | undefined, policyId: string, gw?: BenchGateway): Promise<StageResult[]> {
   const recs: Rec[] = [];
   const pending: Promise<void>[] = [];
   let cursor = 0;
@@ -169,7 +173,8 @@ async function runLadder(fd: FrontDoor, prompts: ReturnType<typeof generateShare
       const body = JSON.stringify({ model: MODEL, prompt: p.text, max_tokens: WORKLOAD.outputLen, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
       const rec: Rec = { stage: si, sched, lagMs: performance.now() - sched, done: false, ok: false, endpoint: '', ttftMs: NaN, e2eMs: NaN, decisionMs: NaN, promptTokens: 0, cachedTokens: 0, outputTokens: 0 };
       recs.push(rec);
-      pending.push(fd.send('/v1/completions', body, `bench-${policyId}-${recs.length}`, sched).then((o) => { Object.assign(rec, o); rec.done = true; }));
+      const id = `bench-${policyId}-${recs.length}`;
+      pending.push(fd.send('/v1/completions', body, id, sched).then((o) => { Object.assign(rec, o, { decisionMs: gw?.records.get(id)?.eppDecisionMs ?? NaN }); rec.done = true; }));
     }
     const rest = win.end - performance.now();
     if (rest > 0) await new Promise((r) => setTimeout(r, rest));
@@ -181,6 +186,9 @@ async function runLadder(fd: FrontDoor, prompts: ReturnType<typeof generateShare
   const drainEnd = performance.now() + DRAIN_S * 1000;
   await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, Math.max(0, drainEnd - performance.now())))]);
   const cutoff = performance.now();
+  // The gateway reports a request when it is over, which can be just after the client saw the end.
+  await new Promise((r) => setTimeout(r, 50));
+  for (const [i, r] of recs.entries()) if (r.done && Number.isNaN(r.decisionMs)) r.decisionMs = gw?.records.get(`bench-${policyId}-${i + 1}`)?.eppDecisionMs ?? NaN;
   return STAGES.map((st, si) => {
     const rs = recs.filter((r) => r.stage === si);
     const ok = rs.filter((r) => r.done && r.ok);
@@ -220,11 +228,35 @@ async function startSims(settings: SimSettings, zmq: string, renderUrl: string, 
   return sims;
 }
 
+interface BenchGateway {
+  gateway: RunningGateway;
+  /** The gateway's record of each finished request, by x-request-id. */
+  records: Map<string, RequestRecord>;
+}
+
+/** The development gateway in front of one EPP: ext_proc (plaintext), FailClose, no edge filter. */
+async function startBenchGateway(epp: string): Promise<BenchGateway> {
+  const records = new Map<string, RequestRecord>();
+  const gateway = await startGateway({
+    epp,
+    failureMode: 'FailClose', // an EPP failure must show up as an error, not as gateway-chosen routing
+    messageTimeoutMs: 120_000,
+    onRequest: (r) => {
+      records.set(r.id, r);
+    },
+  });
+  return { gateway, records };
+}
+
+const GATEWAY_DESC = 'development gateway (e2e/gateway/, in-process startGateway: ext_proc to the EPP, FailClose, no edge filter)';
+
 async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl: string; hub: Awaited<ReturnType<typeof startHubStub>>; prompts: ReturnType<typeof generateSharedPrefix>; kube?: Kube | string }): Promise<PolicyRun> {
   const notes: string[] = [];
   const procs: Proc[] = [];
   let sims: Sim[] = [];
-  let fd: FrontDoor | undefined;
+  let fd: GatewayClient | undefined;
+  let gw: BenchGateway | undefined;
+  let frontDoor = '';
   const zmqPort = await freePort();
   const zmq = `tcp://127.0.0.1:${zmqPort}`;
   try {
@@ -245,11 +277,14 @@ async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl
       procs.push(epp);
       await waitHttp(`http://127.0.0.1:${pMetrics}/metrics`, epp, 60_000, new RegExp(`^inference_pool_ready_pods\\{[^}]*\\} ${N_SIMS}$`, 'm'));
       await new Promise((r) => setTimeout(r, 1000));
-      fd = new ExtProcFrontDoor(`127.0.0.1:${pGrpc}`);
+      gw = await startBenchGateway(`127.0.0.1:${pGrpc}`);
+      fd = new GatewayClient(gw.gateway.url);
+      frontDoor = GATEWAY_DESC;
       notes.push(`llm-d-epp ${readFileSync(join(BIN, 'llm-d-epp.buildinfo'), 'utf8').trim()}`);
-      const stages = await runLadder(fd, ctx.prompts, epp.child.pid, policy.id);
+      const stages = await runLadder(fd, ctx.prompts, epp.child.pid, policy.id, gw);
+      notes.push(`gateway stats: ${JSON.stringify(gw.gateway.stats)}`);
       deletePool(kube, pool, N_SIMS);
-      return { policy, frontDoor: fd.name, stages, notes };
+      return { policy, frontDoor, stages, notes };
     }
     const [pGrpc, pHealth, pMetrics] = [await freePort(), await freePort(), await freePort()];
     const cfg = policy.config!.replaceAll('@ZMQ@', zmq);
@@ -260,20 +295,28 @@ async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl
     procs.push(real);
     await waitHttp(`http://127.0.0.1:${pMetrics}/metrics`, real, 60_000);
     await new Promise((r) => setTimeout(r, 1500)); // first scrapes; ZMQ dials land
-    fd = process.env.BENCH_GATEWAY_URL ? new HttpFrontDoor(process.env.BENCH_GATEWAY_URL) : new ExtProcFrontDoor(`127.0.0.1:${pGrpc}`);
-    const stages = await runLadder(fd, ctx.prompts, real.child.pid, policy.id);
+    if (process.env.BENCH_GATEWAY_URL) {
+      fd = new GatewayClient(process.env.BENCH_GATEWAY_URL);
+      frontDoor = `HTTP gateway at ${process.env.BENCH_GATEWAY_URL}`;
+    } else {
+      gw = await startBenchGateway(`127.0.0.1:${pGrpc}`);
+      fd = new GatewayClient(gw.gateway.url);
+      frontDoor = GATEWAY_DESC;
+    }
+    const stages = await runLadder(fd, ctx.prompts, real.child.pid, policy.id, gw);
+    if (gw) notes.push(`gateway stats: ${JSON.stringify(gw.gateway.stats)}`);
     if (policy.kvEvents) {
       const m = await (await fetch(`http://127.0.0.1:${pMetrics}/metrics`)).text();
       const ev = m.split('\n').filter((l) => /^tokenroute_kv_events?_/.test(l) && !l.startsWith('#')).slice(0, 6);
       notes.push(`KV-event counters at the end: ${ev.join('; ') || '(none found)'}`);
     }
-    return { policy, frontDoor: fd.name, stages, notes };
+    return { policy, frontDoor, stages, notes };
   } catch (e) {
     const msg = (e as Error).message;
     console.error(`  policy ${policy.id} failed: ${msg.slice(0, 2000)}`);
-    return { policy, frontDoor: fd?.name ?? '', stages: [], error: msg.slice(0, 4000), notes };
+    return { policy, frontDoor, stages: [], error: msg.slice(0, 4000), notes };
   } finally {
-    fd?.close();
+    await gw?.gateway.close();
     for (const p of procs.reverse()) await p.stop();
     for (const s of sims) await s.proc.stop();
   }

@@ -133,6 +133,8 @@ export interface RequestRecord {
   error?: string;
   /** The client received the whole response. */
   complete: boolean;
+  /** Time from the request's arrival to the end of the EPP's request phase (its routing decision). */
+  eppDecisionMs?: number;
   /** Time to the first response body byte written to the client. */
   ttfbMs?: number;
   durationMs: number;
@@ -352,7 +354,7 @@ class Gateway {
       }
       return (origWrite as (c: Buffer, ...r: unknown[]) => boolean)(chunk, ...rest);
     }) as typeof res.write;
-    this.process(req, res, rec, abort.signal)
+    this.process(req, res, rec, abort.signal, t0)
       .catch((err: Error) => {
         this.cfg.logger.error({ err, requestId: rec.id }, 'gateway: request failed unexpectedly');
         rec.error ??= `internal: ${err.message}`;
@@ -374,7 +376,7 @@ class Gateway {
 
   // ---- the request's path ---------------------------------------------------------------------
 
-  private async process(req: IncomingMessage, res: ServerResponse, rec: RequestRecord, signal: AbortSignal): Promise<void> {
+  private async process(req: IncomingMessage, res: ServerResponse, rec: RequestRecord, signal: AbortSignal, t0: number): Promise<void> {
     // Headers as Envoy's HCM hands them to the filter chain: pseudo-headers first, hop-by-hop
     // headers gone, an x-request-id generated when the client sent none.
     const method = req.method ?? 'GET';
@@ -442,6 +444,7 @@ class Gateway {
     let x: ExtProcCall | undefined;
     if (this.client) {
       const phase = await this.requestPhase(this.client, pairs, eppChunks, body, rec, signal);
+      rec.eppDecisionMs = performance.now() - t0;
       if (signal.aborted) {
         if (phase.kind === 'routed') phase.x.cancel();
         rec.error = 'client went away';
