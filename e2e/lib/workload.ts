@@ -1,6 +1,7 @@
 // OpenAI requests through a gateway and a small shared-prefix workload: F prompt families, each
 // a long system prompt shared by its requests and a unique user question, sent streaming with
 // usage (so every answer reports prompt and cached tokens). Used by the demo and the e2e tests.
+import { seededRandom as rng } from '../../epp/src/util/seeded-random.js';
 import { SIM_MODEL } from './sims.js';
 
 /** The gateway's response headers naming what happened (see docs/gateway.md). */
@@ -142,17 +143,6 @@ const WORDS = (
   'always carefully check confirm describe explain first never politely quickly then verify when with without'
 ).split(' ');
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Family `f`'s shared system prompt (~`words` words, deterministic). */
 export function familyPrompt(f: number, words = 300): string {

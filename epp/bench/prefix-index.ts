@@ -4,6 +4,7 @@
 // wasm xxh64, the worker's work) and the event-loop cost of applying the resulting ops.
 // Targets (issue): ≤ 64 bytes per pair, lookup p99 ≤ 100 µs, ≥ 200 k block events/s.
 // Run: node dist/epp/bench/prefix-index.js [--pairs 1000000,10000000] [--out docs/benchmarks/prefix-index.md]
+import { seededRandom } from '../src/util/seeded-random.js';
 import { writeFileSync } from 'node:fs';
 import { BlockIndex } from '../src/kvcache/block-index.js';
 import { Ingestor, OpWriter, applyOps } from '../src/kvcache/ingest.js';
@@ -14,15 +15,10 @@ import { encode } from '@msgpack/msgpack';
 const ENDPOINTS = 64;
 const CHAIN = 512; // an 8K-token prompt in 16-token blocks
 
+/** Uniform u32s from the shared seeded generator (exact: [0,1) × 2^32 has no rounding). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = seededRandom(seed);
+  return () => Math.floor(next() * 4294967296);
 }
 
 function pct(sorted: Float64Array, p: number): number {

@@ -23,6 +23,7 @@ import { Scheduler } from '../src/scheduling/scheduler.js';
 import { Director } from '../src/requestcontrol/director.js';
 import type { RequestInput } from '../src/requestcontrol/handler.js';
 import { findPackageRoot } from '../src/protocol/proto.js';
+import { seededRandom } from '../src/util/seeded-random.js';
 import { BENCH_CONFIG, benchEndpoints, syntheticMetrics } from './epp-server.js';
 
 const SIZES = [8, 64, 512];
@@ -44,8 +45,7 @@ function percentiles(samples: Float64Array): { p50: number; p99: number } {
 function inProcess(n: number) {
   const datastore = new Datastore();
   datastore.setEndpoints(staticEndpoints(benchEndpoints(n)));
-  let seed = 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const random = seededRandom(42);
   const now = Date.now();
   for (const c of datastore.candidates()) datastore.updateMetrics(c.endpoint.key, syntheticMetrics(random, now));
   const logger = silentLogger();

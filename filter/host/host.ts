@@ -464,6 +464,17 @@ class Vm {
     const host = this.host;
     const self = this;
     const stream = (): StreamState | undefined => self.context()?.stream;
+    // proxy_add_header_map_value and proxy_replace_header_map_value differ only in the map operation.
+    const writeHeader = (op: 'add' | 'set', type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number => {
+      if (u32(type) > MAP_TYPE_MAX) return Status.BadArgument;
+      const key = self.readString(keyPtr, keySize);
+      const value = self.readString(valuePtr, valueSize);
+      if (key === undefined || value === undefined) return Status.InvalidMemoryAccess;
+      const map = host.mutableMap(stream(), u32(type));
+      if (!map) return Status.BadArgument;
+      map[op](key, value);
+      return Status.Ok;
+    };
     const u32 = (x: number) => x >>> 0;
 
     return {
@@ -560,24 +571,10 @@ class Vm {
         return self.setWord(resultPtr, map.byteSize()) ? Status.Ok : Status.InvalidMemoryAccess;
       },
       proxy_add_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
-        if (u32(type) > MAP_TYPE_MAX) return Status.BadArgument;
-        const key = self.readString(keyPtr, keySize);
-        const value = self.readString(valuePtr, valueSize);
-        if (key === undefined || value === undefined) return Status.InvalidMemoryAccess;
-        const map = host.mutableMap(stream(), u32(type));
-        if (!map) return Status.BadArgument;
-        map.add(key, value);
-        return Status.Ok;
+        return writeHeader('add', type, keyPtr, keySize, valuePtr, valueSize);
       },
       proxy_replace_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
-        if (u32(type) > MAP_TYPE_MAX) return Status.BadArgument;
-        const key = self.readString(keyPtr, keySize);
-        const value = self.readString(valuePtr, valueSize);
-        if (key === undefined || value === undefined) return Status.InvalidMemoryAccess;
-        const map = host.mutableMap(stream(), u32(type));
-        if (!map) return Status.BadArgument;
-        map.set(key, value);
-        return Status.Ok;
+        return writeHeader('set', type, keyPtr, keySize, valuePtr, valueSize);
       },
       proxy_remove_header_map_value(type: number, keyPtr: number, keySize: number): number {
         if (u32(type) > MAP_TYPE_MAX) return Status.BadArgument;

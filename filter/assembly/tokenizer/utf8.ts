@@ -25,14 +25,11 @@ export class ByteBuf {
 }
 
 /**
- * Length of the valid UTF-8 sequence starting at p (1..4), or 0 if the bytes at p do not start one. When 0,
- * `maximalSubpart()` gives the number of bytes the lossy decoder replaces with one U+FFFD.
+ * What a UTF-8 lead byte allows (Unicode Table 3-7): sequence length n and the range [lo, hi] of
+ * the second byte, packed as n | lo << 8 | hi << 16; 0 when b0 cannot start a multi-byte sequence.
  */
-export function validSeqLen(p: usize, end: usize): i32 {
-  let b0 = <u32>load<u8>(p);
-  if (b0 < 0x80) return 1;
-  let n: i32;
-  let lo: u32 = 0x80, hi: u32 = 0xbf;
+@inline function leadInfo(b0: u32): u32 {
+  let lo: u32 = 0x80, hi: u32 = 0xbf, n: u32;
   if (b0 >= 0xc2 && b0 <= 0xdf) n = 2;
   else if (b0 >= 0xe0 && b0 <= 0xef) {
     n = 3;
@@ -43,6 +40,19 @@ export function validSeqLen(p: usize, end: usize): i32 {
     if (b0 == 0xf0) lo = 0x90;
     else if (b0 == 0xf4) hi = 0x8f;
   } else return 0;
+  return n | (lo << 8) | (hi << 16);
+}
+
+/**
+ * Length of the valid UTF-8 sequence starting at p (1..4), or 0 if the bytes at p do not start one. When 0,
+ * `maximalSubpart()` gives the number of bytes the lossy decoder replaces with one U+FFFD.
+ */
+export function validSeqLen(p: usize, end: usize): i32 {
+  let b0 = <u32>load<u8>(p);
+  if (b0 < 0x80) return 1;
+  let info = leadInfo(b0);
+  if (info == 0) return 0;
+  let n = <i32>(info & 0xff), lo = (info >> 8) & 0xff, hi = info >> 16;
   if (p + <usize>n > end) return 0;
   let b1 = <u32>load<u8>(p + 1);
   if (b1 < lo || b1 > hi) return 0;
@@ -56,18 +66,9 @@ export function validSeqLen(p: usize, end: usize): i32 {
 /** Bytes covered by one U+FFFD at an invalid position p (the maximal subpart of an ill-formed sequence, >= 1). */
 export function maximalSubpart(p: usize, end: usize): i32 {
   let b0 = <u32>load<u8>(p);
-  let n: i32;
-  let lo: u32 = 0x80, hi: u32 = 0xbf;
-  if (b0 >= 0xc2 && b0 <= 0xdf) n = 2;
-  else if (b0 >= 0xe0 && b0 <= 0xef) {
-    n = 3;
-    if (b0 == 0xe0) lo = 0xa0;
-    else if (b0 == 0xed) hi = 0x9f;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    n = 4;
-    if (b0 == 0xf0) lo = 0x90;
-    else if (b0 == 0xf4) hi = 0x8f;
-  } else return 1;
+  let info = leadInfo(b0);
+  if (info == 0) return 1;
+  let n = <i32>(info & 0xff), lo = (info >> 8) & 0xff, hi = info >> 16;
   let i = 1;
   while (i < n && p + <usize>i < end) {
     let b = <u32>load<u8>(p + <usize>i);
@@ -155,7 +156,6 @@ export function stringToUtf8(s: string, out: ByteBuf): void {
 
 /** Decodes one code point of valid UTF-8 at p; returns cp, and its byte length via the global below. */
 export let lastSeqLen: i32 = 0;
-// @ts-ignore: decorator
 @inline export function decodeAt(p: usize): u32 {
   let b0 = <u32>load<u8>(p);
   if (b0 < 0x80) {

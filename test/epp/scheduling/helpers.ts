@@ -7,18 +7,10 @@ import type { InferenceRequest } from '../../../epp/src/requestcontrol/request.j
 import { silentLogger, type Logger } from '../../../epp/src/observability/logger.js';
 import type { Plugin, Scorer } from '../../../epp/src/scheduling/framework.js';
 import { PluginRegistry, definePlugin, type PluginContext, type PluginType } from '../../../epp/src/scheduling/registry.js';
+import { seededRandom } from '../../../epp/src/util/seeded-random.js';
 
-/** mulberry32: a small deterministic PRNG returning [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
+
 
 export const NOW = 1_700_000_000_000;
 
