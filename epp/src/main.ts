@@ -18,6 +18,7 @@ import { Director } from './requestcontrol/director.js';
 import { profileSelector } from './requestcontrol/profile-selection.js';
 import { startEppGrpcServers, type EppGrpcServers } from './server/server.js';
 import { startKubernetesMode, type KubernetesFlags, type KubernetesMode } from './k8s/mode.js';
+import { ERRORS, TokenrouteError } from './framework/error-catalogue.js';
 
 export interface EppOptions {
   readonly grpcPort: number;
@@ -104,7 +105,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
 
   let k8s: KubernetesMode | undefined;
   if (opts.poolName || opts.kubernetes?.endpointSelector) {
-    if (opts.staticEndpoints?.length) throw new Error('--static-endpoints cannot be combined with --pool-name or --endpoint-selector');
+    if (opts.staticEndpoints?.length) throw new TokenrouteError(ERRORS.CLI_CONFLICTING_FLAGS, '--static-endpoints cannot be combined with --pool-name or --endpoint-selector');
     k8s = await startKubernetesMode({
       ...opts.kubernetes,
       poolName: opts.poolName,
@@ -116,7 +117,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     });
   } else {
     if (!opts.staticEndpoints || opts.staticEndpoints.length === 0) {
-      throw new Error('no endpoint source: give --static-endpoints host:port,... (standalone mode), --pool-name or --endpoint-selector (Kubernetes mode)');
+      throw new TokenrouteError(ERRORS.STARTUP_NO_ENDPOINT_SOURCE, 'no endpoint source: give --static-endpoints host:port,... (standalone mode), --pool-name or --endpoint-selector (Kubernetes mode)');
     }
     datastore.setEndpoints(staticEndpoints(opts.staticEndpoints, opts.staticEngine, opts.poolNamespace));
     datastore.markSynced();
@@ -144,7 +145,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   const lifecycle: LifecyclePlugin[] = [...config.plugins.values()].filter(isLifecyclePlugin);
   const stopPlugins = () => Promise.all(lifecycle.map((p) => p.close().catch((err) => logger.warn({ plugin: p.name, err }, 'plugin close failed'))));
   try {
-    for (const p of lifecycle) await p.start();
+    for (const p of lifecycle) await startPlugin(p);
   } catch (err) {
     await stopPlugins();
     await k8s?.close();
@@ -233,6 +234,15 @@ function metricsCollectorFor(config: LoadedConfig, opts: EppOptions, datastore: 
   });
 }
 
+/** Starts a plugin's background work; a failure names the plugin and carries its code. */
+async function startPlugin(plugin: LifecyclePlugin): Promise<void> {
+  try {
+    await plugin.start();
+  } catch (err) {
+    throw new TokenrouteError(ERRORS.STARTUP_PLUGIN, `plugin ${JSON.stringify(plugin.name)} (type ${plugin.type}) did not start: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 async function serveMetrics(metrics: EppMetrics, port: number, host: string | undefined): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
@@ -245,7 +255,7 @@ async function serveMetrics(metrics: EppMetrics, port: number, host: string | un
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(new TokenrouteError(ERRORS.STARTUP_LISTEN, `metrics port ${port}: ${err.message}`, { cause: err })));
     server.listen(port, host, () => resolve());
   });
   return server;

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { HostLoadError, ProxyWasmHost, defaultFilterWasmPath, type HostResult } from '../../../filter/host/index.js';
 import { decodeTokenrouteHeaders, parseHmacKey, type TokenrouteDecodeResult } from '../protocol/tokenroute-headers.js';
+import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
 
 interface RequestFile {
   path: string;
@@ -117,7 +118,7 @@ export function filterCommand(): Command {
       } catch (err) {
         if (err instanceof HostLoadError) {
           const lines = err.logs.filter((l) => l.level === 'error' || l.level === 'critical').map((l) => l.message);
-          throw new Error([err.message, ...lines].join('\n  '));
+          throw new TokenrouteError(ERRORS.STARTUP_FILTER_LOAD, [err.message, ...lines].join('\n  '));
         }
         throw err;
       }

@@ -2,7 +2,8 @@
 // The `tokenroute` command: subcommands for each part of the product. `epp` runs the Endpoint
 // Picker until SIGINT/SIGTERM, then drains gracefully.
 import { Command } from 'commander';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, formatIssue } from '../config/errors.js';
+import { ERRORS } from '../framework/error-catalogue.js';
 import { startEpp, type EppOptions } from '../main.js';
 import { eppCommand } from './epp-command.js';
 import { filterCommand } from './filter-command.js';
@@ -18,7 +19,7 @@ async function runEpp(opts: EppOptions): Promise<void> {
   try {
     epp = await startEpp(opts);
   } catch (err) {
-    const detail = err instanceof ConfigError ? `invalid EndpointPickerConfig:\n  ${err.messages.join('\n  ')}` : (err as Error).message;
+    const detail = err instanceof ConfigError ? `invalid EndpointPickerConfig:\n  ${err.issues.map(formatIssue).join('\n  ')}` : (err as Error).message;
     process.stderr.write(`tokenroute epp: ${detail}\n`);
     process.exit(2);
   }
@@ -43,6 +44,16 @@ const program = new Command('tokenroute')
   .addCommand(tokenizeCommand())
   .addCommand(renderCommand())
   .addCommand(gatewayCommand());
+
+// Commander reports every usage error (a bad flag value, an unknown flag, a missing argument)
+// itself; each line gets the catalogue code so it is as greppable as our own errors.
+function codeUsageErrors(command: Command): void {
+  command.configureOutput({
+    outputError: (text, write) => write(text.replace(/^error: /, `error: ${ERRORS.CLI_INVALID_ARGUMENT.code} `)),
+  });
+  for (const sub of command.commands) codeUsageErrors(sub);
+}
+codeUsageErrors(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`tokenroute: ${err.message}\n`);

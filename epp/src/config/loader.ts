@@ -23,7 +23,8 @@ import {
 import type { PluginContext, PluginRegistry } from '../scheduling/registry.js';
 import { isProfileSelectionAware } from '../scheduling/plugins/single-profile-handler.js';
 import { isRequestParser, type RequestParser } from '../requestcontrol/parser.js';
-import { ConfigError, fieldMessage, zodIssueMessages, type FieldPath } from './errors.js';
+import { ConfigError, configIssue, fieldMessage, zodIssues, type ConfigIssue, type FieldPath } from './errors.js';
+import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
 import {
   CONFIG_API_VERSION,
   CONFIG_KIND,
@@ -118,7 +119,7 @@ export function loadEndpointPickerConfig(yamlText: string | undefined, registry:
 }
 
 class Loader {
-  readonly errors: string[] = [];
+  readonly errors: ConfigIssue[] = [];
   readonly warnings: string[] = [];
   /** Every name declared in plugins[] (even when its plugin could not be built). */
   private readonly declared = new Map<string, Declared>();
@@ -138,13 +139,13 @@ class Loader {
 
     // Root shape.
     for (const key of Object.keys(root)) {
-      if (!(ROOT_KEYS as readonly string[]).includes(key)) this.error([key], 'unknown field');
+      if (!(ROOT_KEYS as readonly string[]).includes(key)) this.error(ERRORS.CONFIG_UNKNOWN_FIELD, [key], 'unknown field');
     }
     if (root.apiVersion !== CONFIG_API_VERSION) {
-      this.error(['apiVersion'], root.apiVersion === undefined ? `required, expected "${CONFIG_API_VERSION}"` : `expected "${CONFIG_API_VERSION}", got ${JSON.stringify(root.apiVersion)}`);
+      this.error(ERRORS.CONFIG_API_VERSION, ['apiVersion'], root.apiVersion === undefined ? `required, expected "${CONFIG_API_VERSION}"` : `expected "${CONFIG_API_VERSION}", got ${JSON.stringify(root.apiVersion)}`);
     }
     if (root.kind !== CONFIG_KIND) {
-      this.error(['kind'], root.kind === undefined ? `required, expected "${CONFIG_KIND}"` : `expected "${CONFIG_KIND}", got ${JSON.stringify(root.kind)}`);
+      this.error(ERRORS.CONFIG_API_VERSION, ['kind'], root.kind === undefined ? `required, expected "${CONFIG_KIND}"` : `expected "${CONFIG_KIND}", got ${JSON.stringify(root.kind)}`);
     }
 
     const featureGates = this.featureGates(root.featureGates);
@@ -165,7 +166,7 @@ class Loader {
     this.checkFlowControl(flowControl, featureGates);
 
     if (this.errors.length > 0 || !profileHandler || !saturationDetector || !parser || !profiles) {
-      if (this.errors.length === 0) this.errors.push('config: could not build the scheduler (no profile handler, saturation detector or parser)');
+      if (this.errors.length === 0) this.errors.push(configIssue(ERRORS.CONFIG_PROFILE, [], 'config: could not build the scheduler (no profile handler, saturation detector or parser)'));
       return undefined;
     }
     return {
@@ -188,7 +189,7 @@ class Loader {
   private parseYaml(text: string, isDefault: boolean): Record<string, unknown> | undefined {
     const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) this.errors.push(`YAML: ${e.message.split('\n')[0]}`);
+      for (const e of doc.errors) this.errors.push(configIssue(ERRORS.CONFIG_YAML, [], `YAML: ${e.message.split('\n')[0]}`));
       return undefined;
     }
     for (const w of doc.warnings) this.warnings.push(`YAML: ${w.message.split('\n')[0]}`);
@@ -196,11 +197,11 @@ class Loader {
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
-      this.errors.push(`YAML: ${err instanceof Error ? err.message : String(err)}`);
+      this.errors.push(configIssue(ERRORS.CONFIG_YAML, [], `YAML: ${err instanceof Error ? err.message : String(err)}`));
       return undefined;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      this.errors.push(`${isDefault ? 'built-in default config' : 'config'}: expected a YAML mapping with apiVersion, kind, plugins, ...`);
+      this.errors.push(configIssue(ERRORS.CONFIG_YAML, [], `${isDefault ? 'built-in default config' : 'config'}: expected a YAML mapping with apiVersion, kind, plugins, ...`));
       return undefined;
     }
     return value as Record<string, unknown>;
@@ -211,7 +212,7 @@ class Loader {
     if (value === undefined || value === null) return undefined;
     const r = schema.safeParse(value);
     if (!r.success) {
-      this.errors.push(...zodIssueMessages(path, r.error.issues));
+      this.errors.push(...zodIssues(path, r.error.issues));
       return undefined;
     }
     return r.data;
@@ -222,7 +223,7 @@ class Loader {
     const list = this.section(['featureGates'], featureGatesSchema, value);
     list?.forEach((gate, i) => {
       if ((FEATURE_GATES as readonly string[]).includes(gate)) gates.add(gate as FeatureGate);
-      else this.error(['featureGates', i], `unknown feature gate ${JSON.stringify(gate)} (known: ${FEATURE_GATES.join(', ')})`);
+      else this.error(ERRORS.CONFIG_UNKNOWN_FEATURE_GATE, ['featureGates', i], `unknown feature gate ${JSON.stringify(gate)} (known: ${FEATURE_GATES.join(', ')})`);
     });
     if (gates.has('dataLayer')) this.warnings.push('featureGates: dataLayer is always on; the gate has no effect');
     return gates;
@@ -233,14 +234,14 @@ class Loader {
   private plugins(value: unknown): void {
     if (value === undefined || value === null) return;
     if (!Array.isArray(value)) {
-      this.error(['plugins'], 'expected a list');
+      this.error(ERRORS.CONFIG_INVALID_VALUE, ['plugins'], 'expected a list');
       return;
     }
     value.forEach((item, i) => {
       const path: FieldPath = ['plugins', i];
       const r = pluginSpecSchema.safeParse(item);
       if (!r.success) {
-        this.errors.push(...zodIssueMessages(path, r.error.issues));
+        this.errors.push(...zodIssues(path, r.error.issues));
         // Still reserve the name, so references to it do not add "undefined plugin" noise.
         const raw = item as { name?: unknown; type?: unknown } | null;
         const name = typeof raw?.name === 'string' && raw.name !== '' ? raw.name : typeof raw?.type === 'string' ? raw.type : undefined;
@@ -251,23 +252,23 @@ class Loader {
       const name = spec.name ?? spec.type;
       const earlier = this.declared.get(name);
       if (earlier) {
-        this.error([...path, 'name'], `duplicate plugin name ${JSON.stringify(name)} (also plugins[${earlier.index}])${spec.name === undefined ? '; the name defaults to the type, so give each instance a name' : ''}`);
+        this.error(ERRORS.CONFIG_DUPLICATE_NAME, [...path, 'name'], `duplicate plugin name ${JSON.stringify(name)} (also plugins[${earlier.index}])${spec.name === undefined ? '; the name defaults to the type, so give each instance a name' : ''}`);
         return;
       }
       this.declared.set(name, { index: i, type: spec.type });
       const pluginType = this.registry.get(spec.type);
       if (!pluginType) {
-        this.error([...path, 'type'], `unknown plugin type ${JSON.stringify(spec.type)} (known: ${this.registry.typeNames().join(', ')})`);
+        this.error(ERRORS.CONFIG_UNKNOWN_PLUGIN_TYPE, [...path, 'type'], `unknown plugin type ${JSON.stringify(spec.type)} (known: ${this.registry.typeNames().join(', ')})`);
         return;
       }
       const rawParams = spec.parameters ?? {};
       if (rawParams === null || typeof rawParams !== 'object' || Array.isArray(rawParams)) {
-        this.error([...path, 'parameters'], 'expected a mapping');
+        this.error(ERRORS.CONFIG_INVALID_VALUE, [...path, 'parameters'], 'expected a mapping');
         return;
       }
       const params = pluginType.parameters.safeParse(rawParams);
       if (!params.success) {
-        this.errors.push(...zodIssueMessages([...path, 'parameters'], params.error.issues));
+        this.errors.push(...zodIssues([...path, 'parameters'], params.error.issues));
         return;
       }
       const plugin = this.create(path, pluginType.type, name, params.data);
@@ -278,13 +279,13 @@ class Loader {
   private create(path: FieldPath, type: string, name: string, params: unknown): Plugin | undefined {
     const pluginType = this.registry.get(type);
     if (!pluginType) {
-      this.error(path, `plugin type ${JSON.stringify(type)} is not registered`);
+      this.error(ERRORS.CONFIG_UNKNOWN_PLUGIN_TYPE, path, `plugin type ${JSON.stringify(type)} is not registered`);
       return undefined;
     }
     try {
       return pluginType.create(name, params, this.ctx);
     } catch (err) {
-      this.error(path, `cannot create plugin ${JSON.stringify(name)} (type ${type}): ${err instanceof Error ? err.message : String(err)}`);
+      this.error(ERRORS.CONFIG_PLUGIN_CREATE, path, `cannot create plugin ${JSON.stringify(name)} (type ${type}): ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
     }
   }
@@ -298,24 +299,24 @@ class Loader {
     if (existing) {
       if (isKind(existing)) return existing;
       const at = this.declared.get(type);
-      this.error(at ? ['plugins', at.index, 'name'] : why, `the default ${kind} would be named ${JSON.stringify(type)}, but that name is taken by a plugin of type ${existing.type}`);
+      this.error(ERRORS.CONFIG_DEFAULTS, at ? ['plugins', at.index, 'name'] : why, `the default ${kind} would be named ${JSON.stringify(type)}, but that name is taken by a plugin of type ${existing.type}`);
       return undefined;
     }
     if (this.declared.has(type)) return undefined; // declared under that name but failed: already reported
     const pluginType = this.registry.get(type);
     if (!pluginType) {
-      this.error(why, `needs the default plugin type ${JSON.stringify(type)}, which is not registered`);
+      this.error(ERRORS.CONFIG_DEFAULTS, why, `needs the default plugin type ${JSON.stringify(type)}, which is not registered`);
       return undefined;
     }
     const params = pluginType.parameters.safeParse({});
     if (!params.success) {
-      this.error(why, `default plugin ${type} cannot be created with no parameters`);
+      this.error(ERRORS.CONFIG_DEFAULTS, why, `default plugin ${type} cannot be created with no parameters`);
       return undefined;
     }
     const plugin = this.create(why, type, type, params.data);
     if (!plugin) return undefined;
     if (!isKind(plugin)) {
-      this.error(why, `default plugin type ${type} is not a ${kind}`);
+      this.error(ERRORS.CONFIG_DEFAULTS, why, `default plugin type ${type} is not a ${kind}`);
       return undefined;
     }
     this.instances.set(type, plugin);
@@ -329,7 +330,7 @@ class Loader {
   private resolve(ref: Ref): Plugin | undefined {
     const p = this.instances.get(ref.name);
     if (p) return p;
-    if (!this.declared.has(ref.name)) this.error(ref.path, `references undefined plugin ${JSON.stringify(ref.name)}`);
+    if (!this.declared.has(ref.name)) this.error(ERRORS.CONFIG_UNDEFINED_REFERENCE, ref.path, `references undefined plugin ${JSON.stringify(ref.name)}`);
     return undefined;
   }
 
@@ -338,7 +339,7 @@ class Loader {
   private profileConfigs(value: unknown): { config: SchedulingProfileConfig; index: number }[] | undefined {
     if (value === undefined || value === null) return [];
     if (!Array.isArray(value)) {
-      this.error(['schedulingProfiles'], 'expected a list');
+      this.error(ERRORS.CONFIG_INVALID_VALUE, ['schedulingProfiles'], 'expected a list');
       return undefined;
     }
     const out: { config: SchedulingProfileConfig; index: number }[] = [];
@@ -346,12 +347,12 @@ class Loader {
     value.forEach((item, i) => {
       const r = schedulingProfileSchema.safeParse(item);
       if (!r.success) {
-        this.errors.push(...zodIssueMessages(['schedulingProfiles', i], r.error.issues));
+        this.errors.push(...zodIssues(['schedulingProfiles', i], r.error.issues));
         return;
       }
       const earlier = seen.get(r.data.name);
       if (earlier !== undefined) {
-        this.error(['schedulingProfiles', i, 'name'], `duplicate profile name ${JSON.stringify(r.data.name)} (also schedulingProfiles[${earlier}])`);
+        this.error(ERRORS.CONFIG_DUPLICATE_NAME, ['schedulingProfiles', i, 'name'], `duplicate profile name ${JSON.stringify(r.data.name)} (also schedulingProfiles[${earlier}])`);
         return;
       }
       seen.set(r.data.name, i);
@@ -406,7 +407,7 @@ class Loader {
       let broken = false;
       for (const { ref, weight } of entry.refs) {
         if (used.has(ref.name)) {
-          this.error(ref.path, `plugin ${JSON.stringify(ref.name)} is referenced twice in profile ${JSON.stringify(entry.name)}`);
+          this.error(ERRORS.CONFIG_PROFILE, ref.path, `plugin ${JSON.stringify(ref.name)} is referenced twice in profile ${JSON.stringify(entry.name)}`);
           continue;
         }
         used.add(ref.name);
@@ -416,7 +417,7 @@ class Loader {
           continue;
         }
         if (!isFilter(p) && !isScorer(p) && !isPicker(p)) {
-          this.error(ref.path, `plugin ${JSON.stringify(ref.name)} (type ${p.type}) is not a filter, scorer or picker`);
+          this.error(ERRORS.CONFIG_WRONG_PLUGIN_KIND, ref.path, `plugin ${JSON.stringify(ref.name)} (type ${p.type}) is not a filter, scorer or picker`);
           continue;
         }
         if (isScorer(p)) {
@@ -429,7 +430,7 @@ class Loader {
         if (isFilter(p)) filters.push(p);
         if (isPicker(p)) {
           if (picker) {
-            this.error(ref.path, `profile ${JSON.stringify(entry.name)} already has picker ${JSON.stringify(picker.name)}; a profile has one picker`);
+            this.error(ERRORS.CONFIG_PROFILE, ref.path, `profile ${JSON.stringify(entry.name)} already has picker ${JSON.stringify(picker.name)}; a profile has one picker`);
           } else picker = p;
         }
       }
@@ -444,7 +445,7 @@ class Loader {
     const handlers = [...this.instances.values()].filter(isProfileHandler);
     if (handlers.length > 1) {
       const second = this.declared.get(handlers[1].name)?.index ?? 0;
-      this.error(['plugins', second], `more than one profile handler (${handlers.map((h) => JSON.stringify(h.name)).join(', ')}); only one is allowed`);
+      this.error(ERRORS.CONFIG_PROFILE, ['plugins', second], `more than one profile handler (${handlers.map((h) => JSON.stringify(h.name)).join(', ')}); only one is allowed`);
       return undefined;
     }
     if (handlers.length === 1) return handlers[0];
@@ -454,7 +455,7 @@ class Loader {
       return added && isProfileHandler(added) ? added : undefined;
     }
     if (profiles && this.errorsIn('schedulingProfiles') === 0) {
-      this.error(['schedulingProfiles'], `${count} profiles need a profile handler: declare one in plugins (e.g. single-profile-handler with profileSelection.default)`);
+      this.error(ERRORS.CONFIG_PROFILE, ['schedulingProfiles'], `${count} profiles need a profile handler: declare one in plugins (e.g. single-profile-handler with profileSelection.default)`);
     }
     return undefined;
   }
@@ -467,11 +468,11 @@ class Loader {
     const routes = new Map<string, string>();
     const known = (name: string) => !profiles || this.profileNames.has(name);
     if (config?.default !== undefined && !known(config.default)) {
-      this.error(['profileSelection', 'default'], `references undefined profile ${JSON.stringify(config.default)}`);
+      this.error(ERRORS.CONFIG_UNDEFINED_REFERENCE, ['profileSelection', 'default'], `references undefined profile ${JSON.stringify(config.default)}`);
     }
     config?.routes?.forEach((r, i) => {
-      if (routes.has(r.route)) this.error(['profileSelection', 'routes', i, 'route'], `duplicate route ${JSON.stringify(r.route)}`);
-      if (!known(r.profile)) this.error(['profileSelection', 'routes', i, 'profile'], `references undefined profile ${JSON.stringify(r.profile)}`);
+      if (routes.has(r.route)) this.error(ERRORS.CONFIG_DUPLICATE_NAME, ['profileSelection', 'routes', i, 'route'], `duplicate route ${JSON.stringify(r.route)}`);
+      if (!known(r.profile)) this.error(ERRORS.CONFIG_UNDEFINED_REFERENCE, ['profileSelection', 'routes', i, 'profile'], `references undefined profile ${JSON.stringify(r.profile)}`);
       routes.set(r.route, r.profile);
     });
     const selection: ProfileSelection = { default: config?.default, routes };
@@ -479,6 +480,7 @@ class Loader {
       const count = this.profileNames.size;
       if (handler.type === DEFAULT_PROFILE_HANDLER_TYPE && count > 1 && selection.default === undefined) {
         this.error(
+          ERRORS.CONFIG_PROFILE,
           ['profileSelection', 'default'],
           `required: single-profile-handler runs one profile per request, and with ${count} profiles it needs a default for requests whose route selects none`,
         );
@@ -504,7 +506,7 @@ class Loader {
     }
     if (!p) return undefined;
     if (!isSaturationDetector(p)) {
-      this.error(path, `plugin ${JSON.stringify(name)} (type ${p.type}) is not a saturation detector`);
+      this.error(ERRORS.CONFIG_WRONG_PLUGIN_KIND, path, `plugin ${JSON.stringify(name)} (type ${p.type}) is not a saturation detector`);
       return undefined;
     }
     return p;
@@ -521,7 +523,7 @@ class Loader {
     }
     if (!p) return undefined;
     if (!isRequestParser(p)) {
-      this.error(path, `plugin ${JSON.stringify(name)} (type ${p.type}) is not a request parser`);
+      this.error(ERRORS.CONFIG_WRONG_PLUGIN_KIND, path, `plugin ${JSON.stringify(name)} (type ${p.type}) is not a request parser`);
       return undefined;
     }
     return p;
@@ -572,8 +574,8 @@ class Loader {
 
   // ---------------------------------------------------------------- helpers
 
-  private error(path: FieldPath, text: string): void {
-    this.errors.push(fieldMessage(path, text));
+  private error(definition: ErrorDefinition, path: FieldPath, text: string): void {
+    this.errors.push(configIssue(definition, path, text));
   }
 
   private warn(path: FieldPath, text: string): void {
@@ -581,6 +583,6 @@ class Loader {
   }
 
   private errorsIn(prefix: string): number {
-    return this.errors.filter((e) => e.startsWith(prefix)).length;
+    return this.errors.filter((e) => e.message.startsWith(prefix)).length;
   }
 }

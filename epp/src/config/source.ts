@@ -2,7 +2,8 @@
 // as in GIE's flags), or neither (the built-in default). Reading the file happens once at
 // startup, so it is synchronous.
 import { readFileSync } from 'node:fs';
-import { ConfigError } from './errors.js';
+import { ConfigError, configIssue } from './errors.js';
+import { ERRORS } from '../framework/error-catalogue.js';
 
 export interface ConfigSourceFlags {
   readonly configFile?: string;
@@ -13,7 +14,7 @@ export interface ConfigSourceFlags {
 export function readConfigSource(flags: ConfigSourceFlags): string | undefined {
   const { configFile, configText } = flags;
   if (configFile !== undefined && configText !== undefined) {
-    throw new ConfigError(['--config-file and --config-text are mutually exclusive']);
+    throw new ConfigError([configIssue(ERRORS.CONFIG_SOURCE, [], '--config-file and --config-text are mutually exclusive')]);
   }
   if (configText !== undefined) return configText;
   if (configFile === undefined) return undefined;
@@ -21,6 +22,6 @@ export function readConfigSource(flags: ConfigSourceFlags): string | undefined {
     return readFileSync(configFile, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new ConfigError([`--config-file ${configFile}: cannot read (${reason})`]);
+    throw new ConfigError([configIssue(ERRORS.CONFIG_SOURCE, [], `--config-file ${configFile}: cannot read (${reason})`)]);
   }
 }

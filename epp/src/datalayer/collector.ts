@@ -15,6 +15,7 @@ import type { FromWorker, ScrapeErrorReason, ToWorker, WireError, WireNote, Wire
 import { DEFAULT_SOURCE_CONFIG, metricsUrl, type MetricsSourceConfig } from './source.js';
 import { CORE_METRICS_EXTRACTOR, isCoreMetricsExtractor } from './plugins/core-metrics-extractor.js';
 import { isMetricsDataSource, METRICS_DATA_SOURCE } from './plugins/metrics-data-source.js';
+import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
 
 /** The config's `dataLayer` as the loader resolves it: each source plugin with its extractor plugins. */
 export interface DataLayerPlugins {
@@ -28,14 +29,14 @@ export interface DataLayerPlugins {
  */
 export function dataLayerSettings(dl: DataLayerPlugins): { source: MetricsSourceConfig; extractor: EngineSelection } | undefined {
   if (dl.sources.length === 0) return undefined;
-  if (dl.sources.length > 1) throw new Error(`dataLayer.sources: only one ${METRICS_DATA_SOURCE} is supported, got ${dl.sources.length}`);
+  if (dl.sources.length > 1) throw new TokenrouteError(ERRORS.CONFIG_DATA_LAYER, `dataLayer.sources: only one ${METRICS_DATA_SOURCE} is supported, got ${dl.sources.length}`);
   const { plugin, extractors } = dl.sources[0] as DataLayerPlugins['sources'][number];
   if (!isMetricsDataSource(plugin)) {
-    throw new Error(`dataLayer.sources[0]: plugin ${JSON.stringify(plugin.name)} has type ${plugin.type}; tokenroute collects metrics with ${METRICS_DATA_SOURCE}`);
+    throw new TokenrouteError(ERRORS.CONFIG_DATA_LAYER, `dataLayer.sources[0]: plugin ${JSON.stringify(plugin.name)} has type ${plugin.type}; tokenroute collects metrics with ${METRICS_DATA_SOURCE}`);
   }
   if (extractors.length !== 1 || !isCoreMetricsExtractor(extractors[0] as Plugin)) {
     const got = extractors.map((e) => e.type).join(', ') || 'none';
-    throw new Error(`dataLayer.sources[0].extractors: exactly one ${CORE_METRICS_EXTRACTOR} is supported, got ${got}`);
+    throw new TokenrouteError(ERRORS.CONFIG_DATA_LAYER, `dataLayer.sources[0].extractors: exactly one ${CORE_METRICS_EXTRACTOR} is supported, got ${got}`);
   }
   return { source: plugin.config, extractor: (extractors[0] as Plugin & { selection: EngineSelection }).selection };
 }

@@ -61,6 +61,7 @@ import type {
   RouteDecision,
 } from '../requestcontrol/handler.js';
 import { immediateResponseFor } from '../protocol/errors.js';
+import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
 import { buildHeaderMutation, decodeHeaderMap, type HeaderValueField } from '../protocol/headers.js';
 import {
   DESTINATION_ENDPOINT_KEY,
@@ -324,7 +325,7 @@ export class ExtProcStream {
           try {
             this.body!.append(b.body);
           } catch (err) {
-            if (err instanceof BodyTooLargeError) return this.reject(400, err.message, 'rejected');
+            if (err instanceof BodyTooLargeError) return this.reject(ERRORS.REQUEST_BODY_TOO_LARGE, err.message, 'rejected');
             throw err;
           }
         }
@@ -336,7 +337,7 @@ export class ExtProcStream {
         this.captureContext(msg);
         const body = b.body ? asBuffer(b.body) : EMPTY;
         if (body.length > this.opts.maxRequestBodyBytes) {
-          return this.reject(400, new BodyTooLargeError(this.opts.maxRequestBodyBytes).message, 'rejected');
+          return this.reject(ERRORS.REQUEST_BODY_TOO_LARGE, new BodyTooLargeError(this.opts.maxRequestBodyBytes).message, 'rejected');
         }
         // BUFFERED sends the whole body in one message (end_of_stream is false only when trailers follow).
         return this.decide('body', body, 'buffered', 'done', false);
@@ -420,7 +421,7 @@ export class ExtProcStream {
     if (!d || (d.kind !== 'route' && d.kind !== 'reject')) {
       return this.controllerFailed(new Error('request controller returned no decision'));
     }
-    if (d.kind === 'reject') return this.reject(d.status, d.message, 'rejected');
+    if (d.kind === 'reject') return this.sendReject(d.status, d.message, d.code, 'rejected');
     if (d.endpoints.length === 0) {
       endHandle(d.handle, 'error', this.opts.logger);
       return this.controllerFailed(new Error('route decision without endpoints'));
@@ -632,9 +633,14 @@ export class ExtProcStream {
 
   // ---- endings --------------------------------------------------------------------------------
 
-  private reject(status: RejectStatus, message: string, outcome: StreamOutcome): void {
+  /** A rejection of this layer's own (body limits, internal failures), with its catalogue status. */
+  private reject(definition: ErrorDefinition, message: string, outcome: StreamOutcome): void {
+    this.sendReject(definition.status as RejectStatus, message, definition.code, outcome);
+  }
+
+  private sendReject(status: RejectStatus, message: string, code: string, outcome: StreamOutcome): void {
     if (this.terminal) return;
-    this.send({ immediate_response: immediateResponseFor(status, message, this.field) });
+    this.send({ immediate_response: immediateResponseFor(status, message, code, this.field) });
     this.terminal = true;
     this.release();
     this.finish(outcome);
@@ -643,7 +649,7 @@ export class ExtProcStream {
 
   private controllerFailed(err: unknown): void {
     this.opts.logger.error({ err, requestId: this.requestId }, 'request controller failed');
-    this.reject(500, `internal error while handling request ${this.requestId}`, 'error');
+    this.reject(ERRORS.REQUEST_INTERNAL, `internal error while handling request ${this.requestId}`, 'error');
   }
 
   /** A bug in this layer: answer 500 if the request path is still open, else fail the stream. */
@@ -659,11 +665,12 @@ export class ExtProcStream {
 
   private violation(code: GrpcStatus, message: string): void {
     if (this.terminal) return;
-    this.opts.logger.warn({ requestId: this.requestId || undefined, code }, `ext_proc protocol violation: ${message}`);
+    const errorCode = ERRORS.STREAM_PROTOCOL_VIOLATION.code;
+    this.opts.logger.warn({ requestId: this.requestId || undefined, code, errorCode }, `${errorCode}: ext_proc protocol violation: ${message}`);
     this.terminal = true;
     this.release();
     this.finish('error');
-    this.failSink(code, `ext_proc protocol violation: ${message}`);
+    this.failSink(code, `${errorCode}: ext_proc protocol violation: ${message}`);
   }
 
   private finish(outcome: StreamOutcome): void {

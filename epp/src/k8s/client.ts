@@ -4,19 +4,20 @@
 // custom resource names the CRD that is not installed.
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
+import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
 
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
   const file = path || process.env.KUBECONFIG;
   if (file) {
-    if (!existsSync(file)) throw new Error(`kubeconfig ${file} does not exist`);
+    if (!existsSync(file)) throw new TokenrouteError(ERRORS.STARTUP_KUBERNETES, `kubeconfig ${file} does not exist`);
     kc.loadFromFile(file);
   } else if (process.env.KUBERNETES_SERVICE_HOST) {
     kc.loadFromCluster();
   } else {
-    throw new Error('no Kubernetes credentials: pass --kubeconfig, set KUBECONFIG, or run in a pod (in-cluster service account)');
+    throw new TokenrouteError(ERRORS.STARTUP_KUBERNETES, 'no Kubernetes credentials: pass --kubeconfig, set KUBECONFIG, or run in a pod (in-cluster service account)');
   }
-  if (!kc.getCurrentCluster()) throw new Error(`kubeconfig${file ? ` ${file}` : ''} has no current cluster`);
+  if (!kc.getCurrentCluster()) throw new TokenrouteError(ERRORS.STARTUP_KUBERNETES, `kubeconfig${file ? ` ${file}` : ''} has no current cluster`);
   return kc;
 }
 

@@ -21,6 +21,7 @@ import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@
 import type { Logger } from '../observability/logger.js';
 import { classify, describeApiError } from './client.js';
 import type { K8sMetrics } from './metrics.js';
+import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
 
 export const DEFAULT_LEASE_DURATION_MS = 15_000;
 export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
@@ -60,9 +61,9 @@ interface Observed {
 const mono = () => performance.now();
 
 export function validateLeaseTiming(leaseMs: number, renewMs: number, retryMs: number): void {
-  if (!(retryMs > 0) || !(renewMs > 0) || !(leaseMs > 0)) throw new Error('leader election: durations must be positive');
+  if (!(retryMs > 0) || !(renewMs > 0) || !(leaseMs > 0)) throw new TokenrouteError(ERRORS.STARTUP_LEADER_ELECTION, 'leader election: durations must be positive');
   if (renewMs + retryMs > leaseMs) {
-    throw new Error(`leader election: renew deadline (${renewMs} ms) + retry period (${retryMs} ms) must not exceed the lease duration (${leaseMs} ms)`);
+    throw new TokenrouteError(ERRORS.STARTUP_LEADER_ELECTION, `leader election: renew deadline (${renewMs} ms) + retry period (${retryMs} ms) must not exceed the lease duration (${leaseMs} ms)`);
   }
 }
 

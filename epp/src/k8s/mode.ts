@@ -44,6 +44,7 @@ import { IssueReporter, type Issue } from './issues.js';
 import { LeaderElector, leaseNameForPool } from './leader-election.js';
 import { K8sMetrics } from './metrics.js';
 import { labelSelectorString, poolEndpoints, poolIssues, poolView, type PoolView } from './pool.js';
+import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
 
 /** The command-line part of Kubernetes mode (EppOptions.kubernetes). */
 export interface KubernetesFlags {
@@ -123,9 +124,9 @@ export interface KubernetesMode {
 const DEFAULT_RESYNC_MS = 10 * 60_000;
 
 export async function startKubernetesMode(opts: KubernetesModeOptions): Promise<KubernetesMode> {
-  if (!!opts.poolName === !!opts.endpointSelector) throw new Error('Kubernetes mode needs exactly one of --pool-name and --endpoint-selector');
+  if (!!opts.poolName === !!opts.endpointSelector) throw new TokenrouteError(ERRORS.CLI_CONFLICTING_FLAGS, 'Kubernetes mode needs exactly one of --pool-name and --endpoint-selector');
   if (opts.endpointSelector && !(opts.endpointTargetPorts && opts.endpointTargetPorts.length > 0)) {
-    throw new Error('--endpoint-selector needs --endpoint-target-ports');
+    throw new TokenrouteError(ERRORS.STARTUP_KUBERNETES, '--endpoint-selector needs --endpoint-target-ports');
   }
   const mode = new KubernetesModeImpl(opts, opts.kubeConfig ?? loadKubeConfig(opts.kubeconfigPath));
   await mode.start();
@@ -490,6 +491,6 @@ function dedupeReasons(issues: Issue[]): Issue[] {
 function selectorModeLeaseName(namespace: string): string {
   const pod = process.env.POD_NAME;
   const m = pod ? /^(.+)-[a-z0-9]+-[a-z0-9]+$/.exec(pod) : null;
-  if (!m) throw new Error('--ha-enable-leader-election with --endpoint-selector needs $POD_NAME (<deployment>-<hash>-<id>) to name the lease');
+  if (!m) throw new TokenrouteError(ERRORS.STARTUP_LEADER_ELECTION, '--ha-enable-leader-election with --endpoint-selector needs $POD_NAME (<deployment>-<hash>-<id>) to name the lease');
   return leaseNameForPool(namespace, m[1]);
 }

@@ -7,6 +7,9 @@ export { GIE_ERROR_CODES };
 import { buildHeaderMutation, type HeaderValueField } from './headers.js';
 import type { ImmediateResponse, ProcessingResponse } from './types.js';
 
+/** Response header naming the catalogue code of a rejection (docs/errors.md). */
+export const ERROR_CODE_HEADER = 'x-tokenroute-error-code';
+
 /** GIE's error text: `inference error: <Code> - <message>`. */
 export function inferenceErrorText(status: RejectStatus, message: string): string {
   return `inference error: ${GIE_ERROR_CODES[status]} - ${message}`;
@@ -19,11 +22,12 @@ export function inferenceErrorText(status: RejectStatus, message: string): strin
 export function immediateResponseFor(
   status: RejectStatus,
   message: string,
+  code: string,
   field: HeaderValueField = 'raw_value',
 ): ImmediateResponse {
   return {
     status: { code: status },
-    headers: buildHeaderMutation([['content-type', 'text/plain']], [], field),
+    headers: buildHeaderMutation([['content-type', 'text/plain'], [ERROR_CODE_HEADER, code]], [], field),
     body: Buffer.from(inferenceErrorText(status, message), 'utf8'),
     details: `tokenroute_inference_error_${GIE_ERROR_CODES[status]}`,
   };
@@ -31,5 +35,5 @@ export function immediateResponseFor(
 
 /** A full ProcessingResponse carrying the ImmediateResponse for `decision`. */
 export function rejectResponse(decision: RejectDecision, field: HeaderValueField = 'raw_value'): ProcessingResponse {
-  return { immediate_response: immediateResponseFor(decision.status, decision.message, field) };
+  return { immediate_response: immediateResponseFor(decision.status, decision.message, decision.code, field) };
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import type { CycleState, PrepareDataPlugin, PreRequestPlugin, SchedulingResult } from '../scheduling/framework.js';
 import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestController, type RequestHandle, type RequestInput, type RejectStatus } from './handler.js';
 import { ModelNameRestorer } from './model-restore.js';
+import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
 import type { InferenceRequest, ParsedBody } from './request.js';
 import * as keys from './keys.js';
 import { estimateInflightTokens } from './parser.js';
@@ -57,7 +58,7 @@ export class Director implements RequestController {
   handleBodiless(input: RequestInput): Decision {
     const candidates = this.candidatesFor(input);
     if (!candidates.ok) return candidates.reject;
-    if (candidates.list.length === 0) return this.reject(500, 'no ready endpoints in the pool', '', '');
+    if (candidates.list.length === 0) return this.reject(ERRORS.REQUEST_NO_READY_ENDPOINT, 'no ready endpoints in the pool', '', '');
     // GIE: a bodiless request (e.g. GET /v1/models) is not parsed or scheduled; any endpoint serves.
     const target = candidates.list[randomInt(candidates.list.length)];
     return this.route(input, target, [target.endpoint.key], undefined, {
@@ -74,7 +75,7 @@ export class Director implements RequestController {
   handleRequest(input: RequestInput): Decision | Promise<Decision> {
     const started = this.now();
     const parsed = this.opts.parse(input.body, input.headers);
-    if (!parsed.ok) return this.reject(400, parsed.message, '', '');
+    if (!parsed.ok) return this.reject(ERRORS.REQUEST_BODY_INVALID, parsed.message, '', '');
     const body = parsed.body;
 
     const objective = input.headers.get(keys.OBJECTIVE_HEADER) || undefined;
@@ -96,7 +97,7 @@ export class Director implements RequestController {
     if (!candidates.ok) return this.countReject(candidates.reject, body.model, targetModel);
 
     if (priority < 0 && this.opts.saturation(candidates.list, started) >= 1) {
-      return this.reject(429, 'request dropped: pool is saturated and the request is sheddable', body.model, targetModel);
+      return this.reject(ERRORS.REQUEST_SHED, 'request dropped: pool is saturated and the request is sheddable', body.model, targetModel);
     }
 
     const req: InferenceRequest = {
@@ -149,11 +150,11 @@ export class Director implements RequestController {
     if (!outcome.ok) {
       this.opts.metrics.schedulerAttempts.inc({ status: 'failure', target_model_name: targetModel, pod_name: '', namespace: '', port: '' });
       // GIE: no candidates → 503; candidates but none chosen → 429; a failing plugin → 500.
-      return this.reject(outcome.status, outcome.message, body.model, targetModel);
+      return this.reject(SCHEDULE_FAILURES[outcome.status], outcome.message, body.model, targetModel);
     }
     const primary = outcome.result.profileResults.get(outcome.result.primaryProfile);
     const targets = primary?.targets ?? [];
-    if (targets.length === 0) return this.reject(429, 'failed to find a target endpoint', body.model, targetModel);
+    if (targets.length === 0) return this.reject(ERRORS.REQUEST_NO_TARGET, 'failed to find a target endpoint', body.model, targetModel);
     const target = targets[0];
     this.opts.metrics.schedulerAttempts.inc({
       status: 'success',
@@ -192,7 +193,7 @@ export class Director implements RequestController {
     const subset = subsetEntries(ns[keys.SUBSET_HINT_KEY]);
     const list = subset.size === 0 ? [] : all.filter((c) => subset.has(c.endpoint.key) || subset.has(c.endpoint.address));
     if (list.length === 0) {
-      return { ok: false, reject: { kind: 'reject', status: 503, message: 'no endpoint in the pool matches the subset hint' } };
+      return { ok: false, reject: rejection(ERRORS.REQUEST_SUBSET_NO_MATCH, 'no endpoint in the pool matches the subset hint') };
     }
     return { ok: true, list };
   }
@@ -261,15 +262,27 @@ export class Director implements RequestController {
     };
   }
 
-  private reject(status: RejectStatus, message: string, model: string, targetModel: string): RejectDecision {
-    return this.countReject({ kind: 'reject', status, message }, model, targetModel);
+  private reject(definition: ErrorDefinition, message: string, model: string, targetModel: string): RejectDecision {
+    return this.countReject(rejection(definition, message), model, targetModel);
   }
 
   private countReject(reject: RejectDecision, model: string, targetModel: string): RejectDecision {
     this.opts.metrics.requestErrorTotal.inc({ model_name: model, target_model_name: targetModel, error_code: GIE_ERROR_CODES[reject.status] });
-    this.opts.logger.debug({ status: reject.status, reason: reject.message, model }, 'request rejected');
+    this.opts.logger.debug({ status: reject.status, errorCode: reject.code, reason: reject.message, model }, 'request rejected');
     return reject;
   }
+}
+
+/** GIE's statuses of a failed scheduling cycle, by the catalogue's causes. */
+const SCHEDULE_FAILURES: Readonly<Record<429 | 500 | 503, ErrorDefinition>> = {
+  429: ERRORS.REQUEST_NO_TARGET,
+  500: ERRORS.REQUEST_SCHEDULER_FAILED,
+  503: ERRORS.REQUEST_NO_CANDIDATES,
+};
+
+/** A rejection with the status and code of its catalogue entry. */
+function rejection(definition: ErrorDefinition, message: string): RejectDecision {
+  return { kind: 'reject', status: definition.status as RejectStatus, message, code: definition.code };
 }
 
 interface RequestInfo {

@@ -52,6 +52,8 @@ export interface RejectDecision {
   readonly status: RejectStatus;
   /** Human-readable reason; the body is `inference error: <Code> - <message>` as in GIE. */
   readonly message: string;
+  /** Our catalogue code (epp/src/framework/error-catalogue.ts), sent as `x-tokenroute-error-code`. */
+  readonly code: string;
 }
 
 export type Decision = RouteDecision | RejectDecision;

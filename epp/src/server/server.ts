@@ -11,6 +11,7 @@ import { addExtProcService } from '../extproc/service.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, type ExtProcOptions } from '../extproc/stream.js';
 import { EppHealth } from './health.js';
 import { createServerTls, type ServerTls } from './tls.js';
+import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
 
 export const DEFAULT_GRPC_PORT = 9002;
 export const DEFAULT_GRPC_HEALTH_PORT = 9003;
@@ -123,7 +124,7 @@ async function bind(server: grpc.Server, host: string | undefined, port: number,
 
 function bindOnce(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, creds, (err, port) => (err ? reject(new Error(`cannot bind ${address}: ${err.message}`)) : resolve(port)));
+    server.bindAsync(address, creds, (err, port) => (err ? reject(new TokenrouteError(ERRORS.STARTUP_LISTEN, `cannot bind ${address}: ${err.message}`)) : resolve(port)));
   });
 }
 

@@ -14,6 +14,7 @@ import { createSecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { generate } from 'selfsigned';
 import type { Logger } from '../observability/logger.js';
+import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
 
 export interface TlsOptions {
   /** false = plaintext (GIE --secure-serving=false). */
@@ -126,7 +127,7 @@ function checkPair(cert: Buffer, key: Buffer, where: string): void {
   try {
     createSecureContext({ cert, key });
   } catch (err) {
-    throw new Error(`invalid ${CERT_FILE}/${KEY_FILE} in ${where}: ${(err as Error).message}`);
+    throw new TokenrouteError(ERRORS.STARTUP_TLS, `invalid ${CERT_FILE}/${KEY_FILE} in ${where}: ${(err as Error).message}`);
   }
 }
 

@@ -332,7 +332,7 @@ describe('ext_proc over gRPC: rejections and failures', () => {
     [503, 'ServiceUnavailable'],
   ] as const) {
     it(`maps a ${status} rejection to an ImmediateResponse with GIE's body and ends the stream cleanly`, async () => {
-      s.controller.decideBody = () => ({ kind: 'reject', status, message: 'no capacity for you' });
+      s.controller.decideBody = () => ({ kind: 'reject', status, message: 'no capacity for you', code: 'TR_ERR_TEST' });
       const d = new StreamDriver(s.client);
       d.send(headersMsg({ ':method': 'POST' }));
       d.send(bodyMsg('{"model":"m"}', true));
@@ -342,6 +342,7 @@ describe('ext_proc over gRPC: rejections and failures', () => {
       assert.equal(httpStatusNumber(ir.status.code), status);
       assert.equal(Buffer.from(ir.body ?? []).toString(), `inference error: ${code} - no capacity for you`);
       assert.equal(setHeadersOf(ir.headers).get('content-type'), 'text/plain');
+      assert.equal(setHeadersOf(ir.headers).get('x-tokenroute-error-code'), 'TR_ERR_TEST');
       assert.equal(ir.details, `tokenroute_inference_error_${code}`);
       assert.equal((await d.status).code, grpc.status.OK, 'stream closed by the EPP with OK');
     });

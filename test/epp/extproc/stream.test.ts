@@ -145,7 +145,7 @@ describe('ExtProcStream', () => {
 
   it('counts rejections as rejected, once', async () => {
     const c = new TestController();
-    c.decideBodiless = () => ({ kind: 'reject', status: 503, message: 'no endpoints' });
+    c.decideBodiless = () => ({ kind: 'reject', status: 503, message: 'no endpoints', code: 'TR_ERR_REQUEST_NO_CANDIDATES' });
     const { sink, stream, metrics } = setup(c);
     stream.onMessage(headersMsg({ ':method': 'GET' }, true));
     stream.onClientEnd();

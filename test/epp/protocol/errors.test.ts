@@ -24,19 +24,20 @@ describe('rejections as ImmediateResponse', () => {
   it('builds status, text/plain body and details that survive the wire', () => {
     const process = extProcServiceDefinition().Process;
     for (const status of [400, 401, 403, 404, 429, 500, 503] as const) {
-      const resp = rejectResponse({ kind: 'reject', status, message: 'why' });
+      const resp = rejectResponse({ kind: 'reject', status, message: 'why', code: 'TR_ERR_REQUEST_NO_TARGET' });
       const back = process.responseDeserialize(process.responseSerialize(resp)) as ProcessingResponse;
       const ir = back.immediate_response!;
       assert.equal(httpStatusNumber(ir.status.code), status);
       assert.equal(Buffer.from(ir.body!).toString(), `inference error: ${GIE_ERROR_CODES[status]} - why`);
       assert.equal(setHeadersOf(ir.headers).get('content-type'), 'text/plain');
+      assert.equal(setHeadersOf(ir.headers).get('x-tokenroute-error-code'), 'TR_ERR_REQUEST_NO_TARGET');
       assert.equal(ir.details, `tokenroute_inference_error_${GIE_ERROR_CODES[status]}`);
       assert.doesNotMatch(ir.details!, /\s/);
     }
   });
 
   it('encodes headers in the value field when the proxy uses it', () => {
-    const ir = immediateResponseFor(503, 'x', 'value');
+    const ir = immediateResponseFor(503, 'x', 'TR_ERR_REQUEST_NO_CANDIDATES', 'value');
     assert.deepEqual(ir.headers?.set_headers?.[0].header, { key: 'content-type', value: 'text/plain' });
   });
 });

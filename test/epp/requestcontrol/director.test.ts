@@ -88,6 +88,7 @@ test('every endpoint leaving during preparation gives 503, not a stale endpoint'
   const d = await pending;
   assert.equal(d.kind, 'reject');
   assert.equal((d as Extract<Decision, { kind: 'reject' }>).status, 503);
+  assert.equal((d as Extract<Decision, { kind: 'reject' }>).code, 'TR_ERR_REQUEST_NO_CANDIDATES');
 });
 
 test('in-flight load follows the request and is released once', async () => {
@@ -109,6 +110,7 @@ test('a sheddable request is shed with 429 only when the pool is saturated', asy
   const shed = await director.handleRequest(input({ 'x-gateway-inference-objective': 'batch' }));
   assert.equal(shed.kind, 'reject');
   assert.equal((shed as Extract<Decision, { kind: 'reject' }>).status, 429);
+  assert.equal((shed as Extract<Decision, { kind: 'reject' }>).code, 'TR_ERR_REQUEST_SHED');
   assert.equal((await director.handleRequest(input())).kind, 'route', 'priority 0 is never shed');
 });
 

@@ -1,0 +1,233 @@
+// Every error a user of tokenroute can see — a bad config, a bad flag, a failed start, a
+// rejected request, a broken ext_proc stream — has a stable code here, a one-line meaning and
+// what to do about it. The codes are an interface: users grep logs and alert on them, so a code
+// is never reused for another meaning or renamed. docs/errors.md has one row per code (a test
+// keeps the two equal). The model is fastify's error catalogue (fastify `lib/errors.js` and
+// `docs/Reference/Errors.md`, v5): a code per cause instead of free text only.
+
+export type ErrorArea = 'config' | 'cli' | 'startup' | 'request' | 'stream';
+
+export interface ErrorDefinition {
+  readonly code: string;
+  readonly area: ErrorArea;
+  /** What went wrong, one line. */
+  readonly meaning: string;
+  /** What the user does about it. */
+  readonly fix: string;
+  /** For `request` errors: the HTTP status the client receives (GIE's mapping). */
+  readonly status?: number;
+}
+
+function define<K extends string>(defs: Record<K, Omit<ErrorDefinition, 'code'>>): { readonly [P in K]: ErrorDefinition } {
+  const out = {} as Record<K, ErrorDefinition>;
+  for (const key of Object.keys(defs) as K[]) out[key] = { code: `TR_ERR_${key}`, ...defs[key] };
+  return out;
+}
+
+export const ERRORS = define({
+  // ---- EndpointPickerConfig (--config-file / --config-text). The loader reports every problem at
+  // once, each naming its field path, e.g. `plugins[2].parameters.maxNumOfEndpoints`.
+  CONFIG_SOURCE: {
+    area: 'config',
+    meaning: 'the config could not be read: the file is missing or unreadable, or both --config-file and --config-text were given',
+    fix: 'give exactly one of --config-file (a readable file) or --config-text',
+  },
+  CONFIG_YAML: {
+    area: 'config',
+    meaning: 'the config is not valid YAML, or not a YAML mapping',
+    fix: 'fix the YAML syntax at the line the message names; the document must be a mapping with apiVersion, kind, plugins, ...',
+  },
+  CONFIG_API_VERSION: {
+    area: 'config',
+    meaning: 'apiVersion or kind is missing or not an EndpointPickerConfig',
+    fix: 'use the apiVersion and kind the message expects',
+  },
+  CONFIG_UNKNOWN_FIELD: {
+    area: 'config',
+    meaning: 'a key the schema does not know (often a typo, or a parameter of another plugin type)',
+    fix: 'remove or rename the field; docs/configuration.md lists every plugin type and its parameters',
+  },
+  CONFIG_INVALID_VALUE: {
+    area: 'config',
+    meaning: 'a value of the wrong type or out of range (e.g. a string where a positive integer is expected)',
+    fix: 'give a value of the type the message names',
+  },
+  CONFIG_UNKNOWN_FEATURE_GATE: {
+    area: 'config',
+    meaning: 'featureGates names a gate tokenroute does not know',
+    fix: 'remove the gate or use one of the known gates the message lists',
+  },
+  CONFIG_UNKNOWN_PLUGIN_TYPE: {
+    area: 'config',
+    meaning: 'plugins[].type is not a registered plugin type',
+    fix: 'use one of the types the message lists (docs/configuration.md)',
+  },
+  CONFIG_DUPLICATE_NAME: {
+    area: 'config',
+    meaning: 'two plugins, two profiles or two profileSelection routes have the same name',
+    fix: 'give each a unique name (a plugin\'s name defaults to its type)',
+  },
+  CONFIG_UNDEFINED_REFERENCE: {
+    area: 'config',
+    meaning: 'a reference names a plugin or profile that is not declared',
+    fix: 'declare the plugin under plugins (or the profile under schedulingProfiles), or fix the name',
+  },
+  CONFIG_WRONG_PLUGIN_KIND: {
+    area: 'config',
+    meaning: 'a reference names a plugin of the wrong kind (e.g. a scorer where a picker or saturation detector is expected)',
+    fix: 'reference a plugin whose type implements the extension point the field needs',
+  },
+  CONFIG_PROFILE: {
+    area: 'config',
+    meaning: 'a scheduling profile or the profile handler is inconsistent (two pickers, a plugin listed twice, several profiles without a handler, more than one handler)',
+    fix: 'give each profile at most one picker and each plugin once; declare exactly one profile handler when there are several profiles',
+  },
+  CONFIG_DEFAULTS: {
+    area: 'config',
+    meaning: 'a default plugin GIE adds implicitly cannot be added (its name is taken by a plugin of another type)',
+    fix: 'rename the plugin that takes the default\'s name, or declare the default plugin explicitly',
+  },
+  CONFIG_PLUGIN_CREATE: {
+    area: 'config',
+    meaning: 'a plugin rejected its parameters when it was created',
+    fix: 'read the plugin\'s reason in the message and fix its parameters',
+  },
+  CONFIG_DATA_LAYER: {
+    area: 'config',
+    meaning: 'the dataLayer section uses a shape tokenroute does not support',
+    fix: 'use one metrics-data-source feeding one core-metrics-extractor',
+  },
+
+  // ---- Command-line flags of `tokenroute` and its subcommands.
+  CLI_INVALID_ARGUMENT: {
+    area: 'cli',
+    meaning: 'a flag\'s value is not of the expected form (a port, a duration, host:port, true/false, ...)',
+    fix: 'see `tokenroute <command> --help` for the flag\'s form and default',
+  },
+  CLI_CONFLICTING_FLAGS: {
+    area: 'cli',
+    meaning: 'flags that exclude each other were given together (e.g. --static-endpoints with --pool-name)',
+    fix: 'keep one of them: standalone mode (--static-endpoints) or Kubernetes mode (--pool-name / --endpoint-selector)',
+  },
+
+  // ---- Starting the EPP (or the gateway / render server).
+  STARTUP_NO_ENDPOINT_SOURCE: {
+    area: 'startup',
+    meaning: 'no endpoint source: neither --static-endpoints nor --pool-name / --endpoint-selector was given',
+    fix: 'give --static-endpoints host:port,... (standalone mode) or --pool-name (Kubernetes mode)',
+  },
+  STARTUP_TLS: {
+    area: 'startup',
+    meaning: 'the serving certificate in --cert-path is unreadable, not PEM, or does not match its key',
+    fix: 'put a matching tls.crt / tls.key pair in --cert-path, or omit it for a self-signed certificate',
+  },
+  STARTUP_LISTEN: {
+    area: 'startup',
+    meaning: 'a port could not be bound (in use, or not permitted)',
+    fix: 'free the port or choose another with --grpc-port / --grpc-health-port / --metrics-port',
+  },
+  STARTUP_KUBERNETES: {
+    area: 'startup',
+    meaning: 'Kubernetes mode cannot start: no credentials, a missing kubeconfig, no current cluster, or an inconsistent mode flag',
+    fix: 'run in a pod with a service account, or pass --kubeconfig; give exactly one of --pool-name and --endpoint-selector',
+  },
+  STARTUP_LEADER_ELECTION: {
+    area: 'startup',
+    meaning: 'the leader-election settings are inconsistent (renew deadline + retry period exceed the lease, or the lease cannot be named)',
+    fix: 'keep --leader-election-renew-deadline + --leader-election-retry-period ≤ --leader-election-lease-duration; set $POD_NAME with --endpoint-selector',
+  },
+  STARTUP_PLUGIN: {
+    area: 'startup',
+    meaning: 'a plugin\'s background work could not start (e.g. the KV-event subscriber could not bind its ZeroMQ endpoint)',
+    fix: 'read the plugin\'s reason in the message; check the plugin\'s addresses and ports',
+  },
+  STARTUP_FILTER_LOAD: {
+    area: 'startup',
+    meaning: 'the filter wasm could not be loaded or configured in the proxy-wasm host',
+    fix: 'rebuild the filter (npm run build) and check the plugin configuration the log names',
+  },
+
+  // ---- Requests the EPP rejects. The client receives GIE's status and body
+  // (`inference error: <GIE code> - <message>`) plus `x-tokenroute-error-code: <code>`.
+  REQUEST_BODY_INVALID: {
+    area: 'request',
+    status: 400,
+    meaning: 'the request body is not valid JSON, or lacks a field the API needs (e.g. model)',
+    fix: 'send an OpenAI-style JSON body with a model field',
+  },
+  REQUEST_BODY_TOO_LARGE: {
+    area: 'request',
+    status: 400,
+    meaning: 'the request body is larger than --max-request-body-bytes',
+    fix: 'send a smaller body, or raise the EPP\'s --max-request-body-bytes (and the proxy\'s buffer limit)',
+  },
+  REQUEST_SUBSET_NO_MATCH: {
+    area: 'request',
+    status: 503,
+    meaning: 'the proxy\'s subset hint (envoy.lb.subset_hint) names no endpoint of the pool',
+    fix: 'check the gateway\'s endpoint subset; --disable-endpoint-subset-filter ignores the hint',
+  },
+  REQUEST_NO_CANDIDATES: {
+    area: 'request',
+    status: 503,
+    meaning: 'the pool has no ready endpoint to schedule on',
+    fix: 'check that the pool\'s pods are Ready and their metrics are fresh',
+  },
+  REQUEST_NO_READY_ENDPOINT: {
+    area: 'request',
+    status: 500,
+    meaning: 'a bodiless request arrived while the pool has no ready endpoint',
+    fix: 'check that the pool\'s pods are Ready',
+  },
+  REQUEST_NO_TARGET: {
+    area: 'request',
+    status: 429,
+    meaning: 'the scheduler found candidates but every filter left none (e.g. all saturated, none serving the adapter)',
+    fix: 'add capacity or relax the profile\'s filters; the decision trace (--v 4) shows which filter removed each endpoint',
+  },
+  REQUEST_SHED: {
+    area: 'request',
+    status: 429,
+    meaning: 'a sheddable request (objective priority < 0) arrived while the pool is saturated',
+    fix: 'retry later, raise the objective\'s priority, or add capacity',
+  },
+  REQUEST_SCHEDULER_FAILED: {
+    area: 'request',
+    status: 500,
+    meaning: 'a scheduling plugin failed while deciding',
+    fix: 'report it with the EPP log line (it names the plugin)',
+  },
+  REQUEST_INTERNAL: {
+    area: 'request',
+    status: 500,
+    meaning: 'an unexpected error while handling the request',
+    fix: 'report it with the EPP log line for the request id',
+  },
+
+  // ---- The ext_proc stream itself (seen by the proxy as a gRPC status, and in the EPP log).
+  STREAM_PROTOCOL_VIOLATION: {
+    area: 'stream',
+    meaning: 'the proxy sent ext_proc messages out of order (e.g. a body before headers) or an empty message',
+    fix: 'check the proxy\'s ext_proc processing mode (GIE needs request/response headers SEND and FULL_DUPLEX_STREAMED bodies)',
+  },
+});
+
+export type ErrorKey = keyof typeof ERRORS;
+
+/** An error carrying its catalogue code; the message starts with the code. */
+export class TokenrouteError extends Error {
+  override readonly name = 'TokenrouteError';
+  readonly code: string;
+  readonly definition: ErrorDefinition;
+
+  constructor(definition: ErrorDefinition, detail: string, options?: { cause?: unknown }) {
+    super(`${definition.code}: ${detail}`, options);
+    this.code = definition.code;
+    this.definition = definition;
+  }
+}
+
+/** The catalogue code an error carries, if it is one of ours. */
+export function errorCode(err: unknown): string | undefined {
+  return err instanceof TokenrouteError ? err.code : undefined;
+}
