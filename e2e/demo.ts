@@ -20,7 +20,7 @@ import { createLogger } from '../epp/src/observability/logger.js';
 import { startStack, type Stack } from './lib/stack.js';
 import { SIM_MODEL } from './lib/sims.js';
 import { formatEndpoints, formatRuns, runWorkload, summarize, type Outcome } from './lib/workload.js';
-import { startGateway } from './gateway/gateway.js';
+import { startGateway } from '../gateway/index.js';
 
 const USAGE = `usage: demo [--sims N] [--requests N] [--concurrency N] [--families N] [--port P] [--tokenizer auto|render|dummy] [--subnet A.B.C] [--no-baseline] [--exit]`;
 

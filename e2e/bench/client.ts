@@ -1,5 +1,5 @@
 // The benchmark's client side: one streamed /v1/completions request to the development gateway
-// (e2e/gateway/, started in-process per policy by routing.ts, or any HTTP gateway given by
+// (gateway/, started in-process per policy by routing.ts, or any HTTP gateway given by
 // BENCH_GATEWAY_URL). TTFT is measured from the scheduled send time to the first non-empty body
 // chunk; output/prompt/cached tokens come from the SSE stream (the final usage chunk). The serving
 // endpoint is read from the dev gateway's debug header `x-gateway-destination-endpoint-served`

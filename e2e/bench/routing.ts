@@ -2,7 +2,7 @@
 // llm-d-inference-sim servers on this machine. For each policy: fresh simulators (cold caches),
 // the EPP under test, a Poisson QPS ladder through the same front door; per stage TTFT, output
 // tokens/s, cache-hit rate, achieved vs offered QPS and CPU use. Every policy's traffic goes
-// through the development gateway (e2e/gateway/, started in-process per policy with
+// through the development gateway (gateway/, started in-process per policy with
 // startGateway: ext_proc to the EPP under test, no edge filter — no policy here reads the filter's
 // headers). Writes
 // docs/benchmarks/routing/<run>.json (+ latest.json, summary.md, PNG charts via charts.py).
@@ -17,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { generateSharedPrefix, poissonArrivals, type SharedPrefixParams, type Stage } from './workload.js';
 import { GatewayClient, type Outcome } from './client.js';
-import { startGateway, type RequestRecord, type RunningGateway } from '../gateway/gateway.js';
+import { startGateway, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
 import { startProc, waitHttp, freePort, startSim, startHubStub, simArgs, startKube, createPool, deletePool, type Proc, type Sim, type SimSettings, type Kube } from './stack.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -248,7 +248,7 @@ async function startBenchGateway(epp: string): Promise<BenchGateway> {
   return { gateway, records };
 }
 
-const GATEWAY_DESC = 'development gateway (e2e/gateway/, in-process startGateway: ext_proc to the EPP, FailClose, no edge filter)';
+const GATEWAY_DESC = 'development gateway (gateway/, in-process startGateway: ext_proc to the EPP, FailClose, no edge filter)';
 
 async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl: string; hub: Awaited<ReturnType<typeof startHubStub>>; prompts: ReturnType<typeof generateSharedPrefix>; kube?: Kube | string }): Promise<PolicyRun> {
   const notes: string[] = [];

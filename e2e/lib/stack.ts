@@ -1,6 +1,6 @@
 // The local stack on one machine: N llm-d-inference-sim model servers (prefix caching and KV
 // events on), tokenroute's EPP in standalone mode with a prefix-aware profile, and the development
-// gateway (e2e/gateway) running the edge filter in front of it. Used by `npm run demo` and the
+// gateway (gateway/) running the edge filter in front of it. Used by `npm run demo` and the
 // e2e tests; the routing benchmark can use it too.
 //
 // Tokenization (see sims.ts): `render` — the simulators tokenize through tokenroute's render
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { embeddedEppOptions, startEpp, type RunningEpp } from '../../epp/src/main.js';
 import { startRenderServer, type RenderServer } from '../../epp/src/render/server.js';
 import { silentLogger, type Logger } from '../../epp/src/observability/logger.js';
-import { startGateway, type FailureMode, type GatewayOptions, type RequestRecord, type RunningGateway } from '../gateway/gateway.js';
+import { startGateway, type FailureMode, type GatewayOptions, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
 import { SIM_MODEL, dieWithParentPrefix, freePort, renderModeUnavailable, startHubStub, startSim, type HubStub, type Sim, type SimOptions } from './sims.js';
 
 export type TokenizerMode = 'render' | 'dummy';

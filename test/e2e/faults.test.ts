@@ -4,12 +4,12 @@
 // tokenroute's render endpoint + hub stub, see e2e/lib/sims.ts), the tokenroute EPP as a CHILD
 // PROCESS (`tokenroute epp`, standalone mode, the demo's prefix-aware profile with 3 endpoints per
 // answer and a 1 s metrics-staleness filter) so it can be SIGKILLed, and two development gateways
-// (e2e/gateway, each running filter.wasm in the proxy-wasm host) on the same EPP: one for a
+// (gateway/, each running filter.wasm in the proxy-wasm host) on the same EPP: one for a
 // FailOpen pool, one for a FailClose pool.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGateway, type RequestRecord, type RunningGateway } from '../../e2e/gateway/gateway.js';
+import { startGateway, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
 import { startStack, type Stack } from '../../e2e/lib/stack.js';
 import { call, chatBody, familyPrompt, type CallResult } from '../../e2e/lib/workload.js';
 

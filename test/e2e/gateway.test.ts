@@ -1,6 +1,6 @@
 // e2e: requests through the whole local stack, as a client sees it.
 // Real components started (one stack for the file, e2e/lib/stack.ts): the development gateway
-// (e2e/gateway), the edge filter (filter/build/filter.wasm) in the proxy-wasm host inside it, the
+// (gateway/), the edge filter (filter/build/filter.wasm) in the proxy-wasm host inside it, the
 // tokenroute EPP in this process (startEpp: ext_proc gRPC server, scheduler with the demo's
 // prefix-aware profile, metrics scraping, the precise scorer's ZeroMQ KV-event subscriber), three
 // llm-d-inference-sim model servers on 127.0.11.2-4 (prefix caching, KV events) and, as root,
@@ -8,7 +8,7 @@
 // (otherwise their dummy tokenizer and the approximate prefix scorer; see e2e/lib/sims.ts).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type RequestRecord, type RunningGateway } from '../../e2e/gateway/gateway.js';
+import { startGateway, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
 import { startStack, stackFilterConfig, type Stack } from '../../e2e/lib/stack.js';
 import { SIM_MODEL } from '../../e2e/lib/sims.js';
 import { call, chatBody, familyPrompt } from '../../e2e/lib/workload.js';

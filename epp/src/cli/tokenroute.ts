@@ -9,7 +9,7 @@ import { eppCommand } from './epp-command.js';
 import { filterCommand } from './filter-command.js';
 import { tokenizeCommand } from './tokenize-command.js';
 import { renderCommand } from '../render/command.js';
-import { gatewayCommand } from '../../../e2e/gateway/command.js';
+import { gatewayCommand } from './gateway-command.js';
 
 /** The gRPC grace period is 10 s; anything still open after this is cut. */
 const DRAIN_DEADLINE_MS = 15_000;

@@ -15,9 +15,10 @@ import type {
 import { loadExtProcPackage } from '../../../epp/src/protocol/proto.js';
 import type { HeaderMutation, ProcessingRequest, ProcessingResponse } from '../../../epp/src/protocol/types.js';
 import { startEppGrpcServers, type EppGrpcServerOptions, type EppGrpcServers } from '../../../epp/src/server/server.js';
-import { newExtProcClient, type ExtProcClient } from '../../../e2e/lib/extproc-client.js';
+import { newExtProcClient, type ExtProcClient } from '../../../gateway/index.js';
 
-export * from '../../../e2e/lib/extproc-client.js';
+export { newExtProcClient, type ExtProcClient } from '../../../gateway/index.js';
+export * from '../../gateway/extproc/driver.js';
 
 export class RecordingHandle implements RequestHandle {
   readonly responseHeaders: Map<string, string>[] = [];

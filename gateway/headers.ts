@@ -2,7 +2,7 @@
 // pair of "byte strings" (each char one byte, latin1), the way Node hands raw headers over and
 // writes them back, so any byte sequence round-trips unchanged. Conversions happen only at the
 // edges: the proxy-wasm host takes UTF-8 text, ext_proc takes raw_value bytes.
-import type { HeaderMap, HeaderMutation, HeaderValue } from '../../epp/src/protocol/types.js';
+import type { HeaderMap, HeaderMutation, HeaderValue } from '../epp/src/protocol/index.js';
 
 export type HeaderPair = [string, string];
 
@@ -78,8 +78,9 @@ const INVALID_VALUE = /[\0\r\n]/;
 const VALID_NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 
 /**
- * Applies an ext_proc HeaderMutation as Envoy's ext_proc filter does (mutation_utils): removals
- * first, then each set_headers entry. A set entry overwrites unless the deprecated `append`
+ * Applies an ext_proc HeaderMutation as Envoy's ext_proc filter does (Envoy
+ * `source/extensions/filters/http/ext_proc/mutation_utils.cc` at v1.35): removals first, then
+ * each set_headers entry. A set entry overwrites unless the deprecated `append`
  * BoolValue is true or append_action says otherwise (Envoy's ext_proc reads `append`, unset =
  * overwrite; OVERWRITE_IF_EXISTS and ADD_IF_ABSENT are honoured too). An empty value removes the
  * header unless keep_empty_value. Pseudo-headers cannot be removed; names and values with

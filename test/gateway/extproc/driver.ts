@@ -1,21 +1,10 @@
-// A gRPC ext_proc client that speaks to an Endpoint Picker as Envoy does: built from Envoy's own
-// protos, one bidi stream per request, with builders for the messages Envoy sends. Used by the
-// tests, the demo and the development gateway.
+// Test side of the gateway's ext_proc client (gateway/extproc/client.ts): a scriptable Envoy on one
+// Process() stream — send messages, await the EPP's replies one by one, assert on their order, on
+// their absence and on the final gRPC status — plus builders for the messages Envoy sends. The
+// EPP's ext_proc, server and integration tests play the proxy with it.
 import * as grpc from '@grpc/grpc-js';
-import { loadExtProcPackage } from '../../epp/src/protocol/proto.js';
-import type { HeaderMutation, ProcessingRequest, ProcessingResponse } from '../../epp/src/protocol/types.js';
-
-export type ExtProcClient = grpc.Client & {
-  Process(metadata?: grpc.Metadata): grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse>;
-};
-
-export function newExtProcClient(address: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}): ExtProcClient {
-  const pkg = grpc.loadPackageDefinition(loadExtProcPackage()) as unknown as {
-    envoy: { service: { ext_proc: { v3: { ExternalProcessor: grpc.ServiceClientConstructor } } } };
-  };
-  const Ctor = pkg.envoy.service.ext_proc.v3.ExternalProcessor;
-  return new Ctor(address, creds, options) as unknown as ExtProcClient;
-}
+import type { ExtProcClient } from '../../../gateway/index.js';
+import type { HeaderMutation, ProcessingRequest, ProcessingResponse } from '../../../epp/src/protocol/index.js';
 
 export interface CallStatus {
   code: number;

@@ -5,8 +5,8 @@
 // not arrive within the message timeout) surfaces as an ExtProcFailure, so the gateway applies
 // the pool's failure mode in one place.
 import * as grpc from '@grpc/grpc-js';
-import type { ExtProcClient } from '../lib/extproc-client.js';
-import type { ProcessingRequest, ProcessingResponse } from '../../epp/src/protocol/types.js';
+import type { ExtProcClient } from './client.js';
+import type { ProcessingRequest, ProcessingResponse } from '../../epp/src/protocol/index.js';
 
 export type ExtProcFailureKind =
   /** The channel is down (connection refused, not ready within the connect timeout). */

@@ -1,8 +1,8 @@
-// e2e (protocol): the development gateway against an Endpoint Picker that is NOT tokenroute's — a
+// gateway (protocol, integration): the development gateway against an Endpoint Picker that is NOT tokenroute's — a
 // scripted ext_proc server written here that behaves like GIE's Go EPP (defers its headers reply
 // until the body has arrived, streams the body back, buffers non-SSE responses to the end and
 // passes SSE chunks through) or misbehaves on purpose — and plain HTTP upstreams.
-// Real components started: the gateway (e2e/gateway: HTTP/1.1 server, ext_proc gRPC client over
+// Real components started: the gateway (gateway/: HTTP/1.1 server, ext_proc gRPC client over
 // one HTTP/2 channel built from Envoy's protos, upstream HTTP client), a real gRPC server
 // (@grpc/grpc-js with Envoy's ext_proc service definition) and node:http upstream servers on
 // 127.0.0.1. No filter, no model servers: what the gateway does with any GIE-protocol EPP.
@@ -15,7 +15,7 @@ import { extProcServiceDefinition } from '../../epp/src/protocol/proto.js';
 import { structToJson, jsonToStruct } from '../../epp/src/protocol/struct.js';
 import type { ProcessingRequest, ProcessingResponse } from '../../epp/src/protocol/types.js';
 import { generateSelfSignedCertificate } from '../../epp/src/server/tls.js';
-import { startGateway, type GatewayOptions, type RequestRecord, type RunningGateway } from '../../e2e/gateway/gateway.js';
+import { startGateway, type GatewayOptions, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
 import { freePort } from '../../e2e/lib/sims.js';
 
 // ---- a scripted ext_proc server ----------------------------------------------------------------

@@ -1,15 +1,17 @@
-// `tokenroute gateway`: the development gateway (gateway.ts) from the command line — a local / dev
-// stand-in for Envoy in front of an EPP and model servers, NOT a production proxy.
+// `tokenroute gateway`: the development gateway (gateway/, through its public face) from the
+// command line — a local / dev stand-in for Envoy in front of an EPP and model servers, NOT a
+// production proxy. The command parses the flags (durations, addresses, the filter config) and
+// builds the logger; the gateway takes them ready-made.
 //
 //   tokenroute gateway --listen 127.0.0.1:8080 --epp 127.0.0.1:9002 \
 //     --filter-config plugin.json --failure-mode FailOpen --fallback-endpoints 127.0.0.2:8000,127.0.0.3:8000
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseGoDuration } from '../../epp/src/config/duration.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../../epp/src/observability/logger.js';
-import { HostLoadError } from '../../filter/host/index.js';
-import { startGateway, type FailureMode, type GatewayOptions } from './gateway.js';
-import { parseEndpoint, parseEndpointList } from './endpoints.js';
+import { parseGoDuration } from '../config/duration.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../observability/logger.js';
+import { parseEndpointAddress, parseEndpointAddressList } from '../protocol/endpoint-address.js';
+import { HostLoadError } from '../../../filter/host/index.js';
+import { startGateway, type FailureMode, type GatewayOptions } from '../../../gateway/index.js';
 
 function duration(value: string): number {
   const d = parseGoDuration(value);
@@ -31,21 +33,21 @@ function boolFlag(value: string | undefined): boolean {
 }
 
 function listen(value: string): { host: string; port: number } {
-  const ep = parseEndpoint(/^\d+$/.test(value) ? `127.0.0.1:${value}` : value, true);
+  const ep = parseEndpointAddress(/^\d+$/.test(value) ? `127.0.0.1:${value}` : value, 'ip-or-name');
   if (!ep && /:0$/.test(value)) return { host: value.slice(0, -2).replace(/^\[|\]$/g, ''), port: 0 };
   if (!ep) throw new InvalidArgumentError('expected host:port (or a port)');
-  return { host: ep.host, port: ep.port };
+  return { host: ep.address, port: ep.port };
 }
 
 function hostPort(value: string): string {
-  if (!parseEndpoint(value, true)) throw new InvalidArgumentError('expected host:port');
+  if (!parseEndpointAddress(value, 'ip-or-name')) throw new InvalidArgumentError('expected host:port');
   return value;
 }
 
 function endpointList(value: string): string[] {
-  const { endpoints, invalid } = parseEndpointList(value, true);
-  if (invalid.length > 0 || endpoints.length === 0) throw new InvalidArgumentError(`expected host:port,host:port,... (bad: ${invalid.join(', ') || 'empty'})`);
-  return endpoints.map((e) => e.key);
+  const { addresses, invalid } = parseEndpointAddressList(value, 'ip-or-name');
+  if (invalid.length > 0 || addresses.length === 0) throw new InvalidArgumentError(`expected host:port,host:port,... (bad: ${invalid.join(', ') || 'empty'})`);
+  return addresses.map((e) => e.key);
 }
 
 /** A JSON file, or inline JSON. */

@@ -1,0 +1,76 @@
+// startGateway: the HTTP/1.1 listener in front of the request pipeline, and its shutdown. One
+// ext_proc channel and one upstream connection pool per gateway, closed with it.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { ProxyWasmHost } from '../filter/host/index.js';
+import { formatEndpointAddress } from '../epp/src/protocol/index.js';
+import { loadFilter } from './edge-filter.js';
+import { openExtProcChannel } from './extproc/channel.js';
+import { resolveOptions, type GatewayOptions } from './options.js';
+import { RequestPipeline } from './pipeline.js';
+import { newGatewayStats, type GatewayStats } from './record.js';
+import { Upstream } from './upstream.js';
+
+export interface RunningGateway {
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port` */
+  readonly url: string;
+  /** The loaded filter (undefined without one). */
+  readonly filter: ProxyWasmHost | undefined;
+  /** Counters since start. */
+  readonly stats: GatewayStats;
+  close(): Promise<void>;
+}
+
+/** Starts the development gateway; throws (HostLoadError for a filter Envoy would reject) when it cannot. */
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const cfg = resolveOptions(options);
+  const filter = options.filter ? loadFilter(options.filter, cfg.bufferLimitBytes, cfg.logger) : undefined;
+  const client = options.epp ? openExtProcChannel(options.epp, options.eppTls === true) : undefined;
+  const stats = newGatewayStats();
+  const upstream = new Upstream(cfg.connectTimeoutMs, stats);
+  const pipeline = new RequestPipeline(cfg, filter, client, upstream, stats);
+  // Nagle off: every streamed chunk leaves at once.
+  const server: Server = createServer({ noDelay: true, requestTimeout: 0, keepAlive: true }, (req, res) => pipeline.handle(req, res));
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.port, cfg.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  pipeline.listenAuthority = formatEndpointAddress(addr.address, addr.port);
+  cfg.logger.info(
+    { listen: pipeline.listenAuthority, epp: options.epp ?? null, filter: filter ? 'on' : 'off', failureMode: cfg.failureMode, fallback: cfg.fallback.map((e) => e.key) },
+    'tokenroute development gateway (a local stand-in for Envoy, not a production proxy) listening',
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    host: addr.address,
+    port: addr.port,
+    url: `http://${pipeline.listenAuthority}`,
+    filter,
+    stats,
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        for (const s of sockets) s.destroy();
+        await closed;
+        client?.close();
+        upstream.close();
+      })();
+      return closing;
+    },
+  };
+}
