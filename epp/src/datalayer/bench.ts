@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Datastore } from '../datastore/datastore.js';
-import { endpointKey, type Endpoint } from '../datastore/endpoint.js';
+import type { Endpoint } from '../datastore/endpoint.js';
+import { formatEndpointAddress } from '../protocol/endpoint-address.js';
 import { EppMetrics } from '../observability/metrics.js';
 import { MetricsCollector } from './collector.js';
 import { BUILTIN_ENGINE_CONFIGS } from './engines.js';
@@ -190,7 +191,7 @@ const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 async function run(child: ChildProcess, prober: ChildProcess, addrs: { host: string; port: number }[], workers: number, args: Args): Promise<Result> {
   const ds = new Datastore();
   const endpoints: Endpoint[] = addrs.map(({ host, port }) => ({
-    key: endpointKey(host, port),
+    key: formatEndpointAddress(host, port),
     address: host,
     port,
     podName: `pod-${host}`,

@@ -62,33 +62,3 @@ export const EMPTY_METRICS: EndpointMetrics = Object.freeze({
   cacheNumBlocks: 0,
   updatedAt: 0,
 });
-
-/** `ip:port`, with IPv6 addresses bracketed as Go's net.JoinHostPort writes them. */
-export function endpointKey(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-/**
- * Parses `host:port` / `[v6]:port`. Returns undefined when malformed; callers decide whether
- * that is a config error or a value to ignore.
- */
-export function parseHostPort(text: string): { address: string; port: number } | undefined {
-  const s = text.trim();
-  let address: string;
-  let portText: string;
-  if (s.startsWith('[')) {
-    const close = s.indexOf(']');
-    if (close < 0 || s[close + 1] !== ':') return undefined;
-    address = s.slice(1, close);
-    portText = s.slice(close + 2);
-  } else {
-    const colon = s.lastIndexOf(':');
-    if (colon <= 0 || s.indexOf(':') !== colon) return undefined;
-    address = s.slice(0, colon);
-    portText = s.slice(colon + 1);
-  }
-  if (!/^\d{1,5}$/.test(portText)) return undefined;
-  const port = Number(portText);
-  if (port < 1 || port > 65535 || address.length === 0) return undefined;
-  return { address, port };
-}

@@ -1,7 +1,8 @@
 // Standalone mode's endpoint source: a fixed list (`--static-endpoints host:port,...` or the
 // config's `staticEndpoints`), for running without Kubernetes. The list is the whole pool, so
 // the datastore is synced as soon as it is set.
-import { endpointKey, parseHostPort, type Endpoint } from './endpoint.js';
+import type { Endpoint } from './endpoint.js';
+import { formatEndpointAddress, parseEndpointAddress } from '../protocol/endpoint-address.js';
 
 export interface StaticEndpointSpec {
   readonly address: string;
@@ -16,7 +17,7 @@ export function parseStaticEndpointList(text: string): StaticEndpointSpec[] {
   const out: StaticEndpointSpec[] = [];
   for (const part of text.split(',')) {
     if (part.trim() === '') continue;
-    const hp = parseHostPort(part);
+    const hp = parseEndpointAddress(part, 'any');
     if (!hp) throw new Error(`--static-endpoints: "${part.trim()}" is not host:port (IPv6 as [addr]:port)`);
     out.push(hp);
   }
@@ -29,7 +30,7 @@ export function staticEndpoints(specs: readonly StaticEndpointSpec[], engine = '
   const seen = new Set<string>();
   const out: Endpoint[] = [];
   for (const s of specs) {
-    const key = endpointKey(s.address, s.port);
+    const key = formatEndpointAddress(s.address, s.port);
     if (seen.has(key)) throw new Error(`static endpoint ${key} listed twice`);
     seen.add(key);
     out.push({

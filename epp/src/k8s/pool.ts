@@ -2,7 +2,8 @@
 // ports, which pods count (Ready, not terminating, with an IP — GIE's pod reconciler rule), one
 // endpoint per pod IP × target port, and the checks that find pools the API server accepted but
 // the EPP cannot fully use. No I/O here, so it is unit-tested without an API server.
-import { endpointKey, type Endpoint } from '../datastore/endpoint.js';
+import type { Endpoint } from '../datastore/endpoint.js';
+import { formatEndpointAddress } from '../protocol/endpoint-address.js';
 import { DEFAULT_ENGINE_LABEL_KEY } from '../datalayer/engines.js';
 import type { Issue } from './issues.js';
 import type { InferencePool, Pod } from './api-types.js';
@@ -56,7 +57,7 @@ export function podEndpoints(pod: Pod, pool: PoolView, defaultEngine: string): E
   const podName = pod.metadata?.name ?? address;
   const namespace = pod.metadata?.namespace ?? pool.namespace;
   const engine = labels[DEFAULT_ENGINE_LABEL_KEY] || defaultEngine;
-  return pool.targetPorts.map((port) => ({ key: endpointKey(address, port), address, port, podName, namespace, labels, engine }));
+  return pool.targetPorts.map((port) => ({ key: formatEndpointAddress(address, port), address, port, podName, namespace, labels, engine }));
 }
 
 /** All endpoints of the pool from the pods in cache; a duplicate ip:port keeps the first pod. */

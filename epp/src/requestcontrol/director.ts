@@ -4,7 +4,8 @@
 // so the ext_proc layer never sees a scheduling concept and this layer never sees protobuf.
 import { randomInt } from 'node:crypto';
 import type { Datastore } from '../datastore/datastore.js';
-import { parseHostPort, type Candidate } from '../datastore/endpoint.js';
+import type { Candidate } from '../datastore/endpoint.js';
+import { parseEndpointAddress } from '../protocol/endpoint-address.js';
 import type { EppMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { CycleState, PrepareDataPlugin, PreRequestPlugin, SchedulingResult } from '../scheduling/framework.js';
@@ -301,8 +302,8 @@ function subsetEntries(value: unknown): Set<string> {
   const out = new Set<string>();
   for (const v of raw) {
     if (typeof v !== 'string' || v.trim() === '') continue;
-    const hp = parseHostPort(v);
-    if (hp) out.add(hp.address.includes(':') ? `[${hp.address}]:${hp.port}` : `${hp.address}:${hp.port}`);
+    const hp = parseEndpointAddress(v, 'any');
+    if (hp) out.add(hp.key);
     else out.add(v.trim().replace(/^\[(.*)\]$/, '$1')); // a bare IP: every port of that pod
   }
   return out;

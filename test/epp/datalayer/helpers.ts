@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../../epp/src/observability/logger.js';
 import type { Endpoint } from '../../../epp/src/datastore/endpoint.js';
-import { endpointKey } from '../../../epp/src/datastore/endpoint.js';
+import { formatEndpointAddress } from '../../../epp/src/protocol/endpoint-address.js';
 import { TEST_TLS_CERT, TEST_TLS_KEY } from './fixtures/tls.js';
 
 export type ServerMode =
@@ -111,7 +111,7 @@ export async function startFakeModelServer(
       return connections;
     },
     endpoint(engine = '', labels: Record<string, string> = {}, podName?: string): Endpoint {
-      const key = endpointKey(host, port);
+      const key = formatEndpointAddress(host, port);
       return { key, address: host, port, podName: podName ?? key, namespace: 'default', labels, engine };
     },
     async close(): Promise<void> {
