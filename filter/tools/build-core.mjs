@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tablesRegion, injectData } from "./embed.mjs";
 import { MODELS } from "./models.mjs";
+import { stamp, upToDate } from "./build-stamp.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..", "..");
@@ -16,6 +17,10 @@ const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[
 const models = opt("--models", Object.keys(MODELS).join(",")).split(",").filter(Boolean);
 const out = resolve(opt("--out", join(root, "filter", "build", "tokenroute-core.wasm")));
 const debug = args.includes("--debug");
+if (upToDate(root, out, args)) {
+  console.log(`${out}: up to date`);
+  process.exit(0);
+}
 
 const t0 = Date.now();
 const region = tablesRegion(models, (m) => console.log(m));
@@ -37,3 +42,4 @@ const wasm = injectData(readFileSync(plain), region.address, region.bytes);
 writeFileSync(out, wasm);
 console.log(`built ${out}: ${(statSync(out).size / 1048576).toFixed(2)} MiB (tables ${(region.bytes.length / 1048576).toFixed(2)} MiB, ` +
   `code+data ${(statSync(plain).size / 1024).toFixed(0)} KiB) models=${models.join(",")} in ${Date.now() - t0} ms`);
+stamp(root, out, args);

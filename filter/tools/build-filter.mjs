@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { injectData, tablesRegion } from './embed.mjs';
 import { MODELS } from './models.mjs';
+import { stamp, upToDate } from './build-stamp.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -27,6 +28,10 @@ const models = opt('--models', Object.keys(MODELS).join(',')).split(',').filter(
 const out = resolve(opt('--out', join(root, 'filter', 'build', 'filter.wasm')));
 const debug = args.includes('--debug');
 const wat = args.includes('--wat');
+if (upToDate(root, out, args)) {
+  console.log(`${out}: up to date`);
+  process.exit(0);
+}
 
 /** Loads an import-free TypeScript module of the host (type imports only) without a tsc build. */
 async function loadTs(rel) {
@@ -71,3 +76,4 @@ console.log(
   `built ${out}: ${(wasm.length / 1048576).toFixed(2)} MiB, ABI ${check.abiVersion}, models=${models.join(',')}, ` +
     `${info.imports.length} imports (${imports}) in ${Date.now() - t0} ms\nsha256 ${sha}`,
 );
+stamp(root, out, args);

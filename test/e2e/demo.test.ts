@@ -4,7 +4,7 @@
 // in-process (standalone, prefix-aware profile), and the development gateway with filter.wasm in
 // the proxy-wasm host. The tests check its printed results and the curl line it offers, and that
 // it leaves no process behind — after --exit, after Ctrl-C (SIGINT) and even after SIGKILL.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -115,7 +115,8 @@ describe('npm run demo', () => {
     }
   });
 
-  it('even when the demo is SIGKILLed, its model servers die with it', { skip: dieWithParentPrefix().length === 0 ? 'needs setpriv (util-linux) for PR_SET_PDEATHSIG' : false }, async () => {
+  // Needs setpriv (util-linux) for PR_SET_PDEATHSIG; every machine of this project's kind has it.
+  it.skipIf(dieWithParentPrefix().length === 0)('even when the demo is SIGKILLed, its model servers die with it', async () => {
     const run = runDemo(['--requests', '3', '--no-baseline']);
     try {
       await waitForOutput(run, /Ctrl-C stops everything/, 90_000);

@@ -6,7 +6,7 @@
 // answer and a 1 s metrics-staleness filter) so it can be SIGKILLed, and two development gateways
 // (gateway/, each running filter.wasm in the proxy-wasm host) on the same EPP: one for a
 // FailOpen pool, one for a FailClose pool.
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGateway, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
@@ -22,7 +22,7 @@ const recordOf = (id: string) => records.find((r) => r.id === id);
 let seq = 0;
 const rid = () => `e2e-fault-${++seq}`;
 
-before(async () => {
+beforeAll(async () => {
   stack = await startStack({
     sims: 3,
     subnet: '127.0.12',
@@ -39,7 +39,7 @@ before(async () => {
   closed = await startGateway({ ...stack.gatewayOptions, port: 0, failureMode: 'FailClose' });
 });
 
-after(async () => {
+afterAll(async () => {
   await closed?.close();
   await stack?.close();
 });
@@ -82,7 +82,7 @@ describe('faults in the stack', () => {
         await sleep(100);
       }
     }
-    t.diagnostic(`routing through the EPP resumed ${(performance.now() - t0).toFixed(0)} ms after the restart`);
+    console.log(`routing through the EPP resumed ${(performance.now() - t0).toFixed(0)} ms after the restart`);
   });
 
   it('a model server killed mid-run: in-flight requests fail or are retried, the EPP stops choosing it within one staleness interval, nothing hangs', async (t) => {
@@ -138,12 +138,12 @@ describe('faults in the stack', () => {
       assert.ok(performance.now() - tKill < 5000, 'the EPP kept choosing the dead model server');
       await sleep(50);
     }
-    t.diagnostic(`the EPP chose the dead server first for ${retried} request(s) (each retried on the fallback) and stopped ${avoidedAfter!.toFixed(0)} ms after the kill`);
+    console.log(`the EPP chose the dead server first for ${retried} request(s) (each retried on the fallback) and stopped ${avoidedAfter!.toFixed(0)} ms after the kill`);
     assert.ok(retried >= 1, 'right after the kill the EPP still chose the dead server, and the gateway retried on the fallback');
     assert.ok(avoidedAfter! <= STALENESS_MS + 500, `the EPP stopped choosing it ${avoidedAfter!.toFixed(0)} ms after the kill`);
 
     const done = await Promise.all(inflight);
-    t.diagnostic(`in flight at the kill: ${done.filter((r) => r.served === victim.key).length} on the victim (cut short), ${done.filter((r) => r.served !== victim.key).length} elsewhere`);
+    console.log(`in flight at the kill: ${done.filter((r) => r.served === victim.key).length} on the victim (cut short), ${done.filter((r) => r.served !== victim.key).length} elsewhere`);
     for (const r of done) {
       assert.ok(r.totalMs < 15_000, 'no request hangs');
       if (r.served === victim.key) assert.ok(r.error !== undefined, 'a stream cut by the crash is reported as failed, not as complete');

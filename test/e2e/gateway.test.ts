@@ -6,7 +6,7 @@
 // llm-d-inference-sim model servers on 127.0.11.2-4 (prefix caching, KV events) and, as root,
 // tokenroute's render endpoint + the hub stub so the simulators tokenize exactly as the filter
 // (otherwise their dummy tokenizer and the approximate prefix scorer; see e2e/lib/sims.ts).
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startGateway, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
 import { startStack, stackFilterConfig, type Stack } from '../../e2e/lib/stack.js';
@@ -18,7 +18,7 @@ let stack: Stack;
 const records: RequestRecord[] = [];
 const extra: RunningGateway[] = [];
 
-before(async () => {
+beforeAll(async () => {
   stack = await startStack({
     sims: 3,
     subnet: '127.0.11',
@@ -29,7 +29,7 @@ before(async () => {
   });
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all(extra.map((g) => g.close()));
   await stack?.close();
 });

@@ -1,6 +1,6 @@
 // Block keys: xxHash64 against the published xxHash sanity vectors (xxhsum's generated buffer, seeds 0 and PRIME32),
 // and the wasm chain (filter/assembly/blocks.ts) equal to the TypeScript reference (filter/tools/blocks-ref.ts).
-import { test } from "node:test";
+import { test } from "vitest";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { loadCore } from "./tokenizer/support.js";

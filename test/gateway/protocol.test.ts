@@ -6,7 +6,7 @@
 // one HTTP/2 channel built from Envoy's protos, upstream HTTP client), a real gRPC server
 // (@grpc/grpc-js with Envoy's ext_proc service definition) and node:http upstream servers on
 // 127.0.0.1. No filter, no model servers: what the gateway does with any GIE-protocol EPP.
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -251,7 +251,7 @@ async function gateway(o: Partial<GatewayOptions> = {}): Promise<RunningGateway>
 
 const lastRecord = () => records[records.length - 1];
 
-before(async () => {
+beforeAll(async () => {
   ok = await startUpstream(echo);
   ok2 = await startUpstream(echo);
   fivexx = await startUpstream((_q, _b, res) => res.writeHead(503, { 'content-type': 'text/plain' }).end('overloaded'));
@@ -260,7 +260,7 @@ before(async () => {
   epp = await startFakeEpp(gieLike({ destination: ok.key }));
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all(gateways.map((g) => g.close()));
   await epp.close();
   await Promise.all([ok, ok2, fivexx, stream].map((u) => u.close()));

@@ -4,7 +4,7 @@
 // HTTP servers on 127.0.0.2-127.0.0.4 serving vLLM-format /metrics with values each test chooses,
 // and a real gRPC ext_proc client built from Envoy's protos. The last test runs the `tokenroute`
 // CLI as a child process.
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -107,12 +107,12 @@ describe('standalone EPP with real metrics servers', () => {
   let epp: RunningEpp;
   let client: ExtProcClient;
 
-  before(async () => {
+  beforeAll(async () => {
     pool = await startPool(3);
     epp = await startStandalone(pool);
     client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
   });
-  after(async () => {
+  afterAll(async () => {
     client.close();
     await epp.close();
     await Promise.all(pool.servers.map((s) => s.close()));

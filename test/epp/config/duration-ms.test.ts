@@ -1,5 +1,5 @@
 // Unit tests of Go-duration parsing for data-layer parameters.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseDuration } from '../../../epp/src/config/duration.js';
 

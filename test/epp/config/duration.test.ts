@@ -1,5 +1,5 @@
 // Go duration strings as time.ParseDuration reads them.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { formatDurationMs, parseGoDuration } from '../../../epp/src/config/duration.js';
 

@@ -1,5 +1,5 @@
 // Field paths in config errors.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { ConfigError, configIssue, fieldMessage, formatPath, zodIssues } from '../../../epp/src/config/errors.js';

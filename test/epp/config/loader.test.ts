@@ -1,7 +1,7 @@
 // EndpointPickerConfig loading: the built-in default, GIE's defaulting rules, each plugin's
 // parameters through the config, the profileSelection extension, and invalid configs whose
 // errors must name the offending field (all errors reported together).
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import {

@@ -1,7 +1,7 @@
 // Integration tests of the MetricsCollector. Starts: real HTTP/HTTPS servers on 127.0.0.x
 // serving model-server /metrics pages (FakeModelServer), the real Datastore, EppMetrics
 // (prom-client registry) and the collector's real worker threads.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { dataLayerSettings, isStale, MetricsCollector, type MetricsCollectorOptions } from '../../../epp/src/datalayer/collector.js';
 import { coreMetricsExtractor, isCoreMetricsExtractor } from '../../../epp/src/datalayer/plugins/core-metrics-extractor.js';
@@ -22,17 +22,17 @@ interface Rig {
   m: (s: FakeModelServer) => EndpointMetrics;
 }
 
-function rig(t: { after: (fn: () => Promise<void> | void) => void }, opts: Partial<MetricsCollectorOptions> = {}): Rig {
+function rig(t: { onTestFinished: (fn: () => Promise<void> | void) => void }, opts: Partial<MetricsCollectorOptions> = {}): Rig {
   const ds = new Datastore();
   const metrics = new EppMetrics();
   const collector = new MetricsCollector({ datastore: ds, metrics, interval: 25, timeout: 500, logger: silentLogger(), poolName: 'pool-a', ...opts });
-  t.after(() => collector.stop());
+  t.onTestFinished(() => collector.stop());
   return { ds, metrics, collector, m: (s) => ds.get(s.endpoint().key)?.metrics ?? EMPTY_METRICS };
 }
 
-async function servers(t: { after: (fn: () => Promise<void>) => void }, ...list: [host: string, body: string][]): Promise<FakeModelServer[]> {
+async function servers(t: { onTestFinished: (fn: () => Promise<void>) => void }, ...list: [host: string, body: string][]): Promise<FakeModelServer[]> {
   const out = await Promise.all(list.map(([h, b]) => startFakeModelServer(h, b)));
-  t.after(async () => {
+  t.onTestFinished(async () => {
     await Promise.all(out.map((s) => s.close()));
   });
   return out;
@@ -63,12 +63,13 @@ test('values reach the datastore within a few intervals and follow the served pa
   r.ds.setEndpoints([a!.endpoint(), b!.endpoint()]);
   const started = Date.now();
   r.collector.start();
-  await waitFor('first metrics', () => r.m(a!).updatedAt > 0 && r.m(b!).updatedAt > 0, 1000);
-  assert.ok(Date.now() - started < 500, 'first values well within the first few intervals');
+  await waitFor('first metrics', () => r.m(a!).updatedAt > 0 && r.m(b!).updatedAt > 0, 5000);
+  // Worker start-up dominates on a loaded machine; what matters is seconds, not minutes.
+  assert.ok(Date.now() - started < 3000, 'first values within the first few intervals');
   assert.deepEqual([r.m(a!).waitingRequests, r.m(a!).runningRequests, r.m(a!).kvCacheUsage], [3, 7, 0.25]);
   assert.deepEqual([r.m(b!).waitingRequests, r.m(b!).runningRequests, r.m(b!).kvCacheUsage], [1, 2, 0.9]);
   assert.deepEqual([r.m(a!).cacheBlockSize, r.m(a!).cacheNumBlocks], [16, 27404]);
-  assert.ok(Math.abs(r.m(a!).updatedAt - Date.now()) < 200);
+  assert.ok(Math.abs(r.m(a!).updatedAt - Date.now()) < 2000, 'updatedAt is wall-clock ms');
 
   a!.body = vllm({ waiting: 12, running: 4, kvUsage: 0.5, lora: [{ maxLora: 2, running: ['sql-lora'], waiting: ['x'], at: 1.75e9 }] });
   await waitFor('new values', () => r.m(a!).waitingRequests === 12, 1000);
@@ -110,14 +111,14 @@ test('a dead endpoint goes stale and keeps its last values while others keep upd
   assert.equal(r.m(a!).waitingRequests, 5);
   assert.equal(r.m(a!).kvCacheUsage, 0.6);
   assert.ok(isStale(r.m(a!), Date.now(), 100));
-  assert.ok(!isStale(r.m(b!), Date.now(), 100));
+  assert.ok(!isStale(r.m(b!), Date.now(), 1000));
   assert.ok((await errorCount(r.metrics, a!.endpoint().key, 'connection')) >= 3);
   assert.equal(await errorCount(r.metrics, b!.endpoint().key, 'connection'), 0);
 });
 
 test('an endpoint hanging past the timeout goes stale; others are not delayed', async (t) => {
   const [a, b] = await servers(t, ['127.0.0.8', vllm({ waiting: 2 })], ['127.0.0.9', vllm({ waiting: 3 })]);
-  const r = rig(t, { timeout: 300 });
+  const r = rig(t, { timeout: 1000 });
   r.ds.setEndpoints([a!.endpoint(), b!.endpoint()]);
   r.collector.start();
   await waitFor('both scraped', () => r.m(a!).updatedAt > 0 && r.m(b!).updatedAt > 0);
@@ -125,16 +126,17 @@ test('an endpoint hanging past the timeout goes stale; others are not delayed', 
   await sleep(60);
   const frozenAt = r.m(a!).updatedAt;
   const requestsBefore = a!.requests;
-  // b keeps its 25 ms cadence although a's scrapes hang: ≥ 10 updates in ~0.5 s.
+  // b keeps its 25 ms cadence although a's scrapes hang: 10 updates in ~0.25 s. If a's hang
+  // delayed b, each update would wait for a's 1 s timeout: ≥ 10 s.
   const t0 = Date.now();
   await advances(r, b!, 10);
-  assert.ok(Date.now() - t0 < 800, `b updated 10 times in ${Date.now() - t0} ms`);
-  await waitFor('timeout counted', () => r.m(a!).updatedAt === frozenAt && a!.requests >= requestsBefore + 2, 2000);
+  assert.ok(Date.now() - t0 < 5000, `b updated 10 times in ${Date.now() - t0} ms`);
+  await waitFor('timeout counted', () => r.m(a!).updatedAt === frozenAt && a!.requests >= requestsBefore + 2, 8000);
   assert.equal(await errorCount(r.metrics, a!.endpoint().key, 'timeout') >= 1, true);
   assert.equal(a!.maxConcurrent, 1, 'never more than one scrape in flight per endpoint');
   assert.equal(r.m(a!).updatedAt, frozenAt);
   a!.mode = { kind: 'ok' };
-  await waitFor('recovers', () => r.m(a!).updatedAt > frozenAt, 2000);
+  await waitFor('recovers', () => r.m(a!).updatedAt > frozenAt, 5000);
 });
 
 test('HTTP 500, malformed text and wrong content are counted; last values kept, no crash', async (t) => {
@@ -188,7 +190,7 @@ test('IPv6 endpoints are scraped through a bracketed URL', async (t) => {
     t.skip('no IPv6 loopback on this machine');
     return;
   }
-  t.after(() => s.close());
+  t.onTestFinished(() => s.close());
   const r = rig(t);
   r.ds.setEndpoints([s.endpoint()]);
   assert.equal(s.endpoint().key, `[::1]:${s.port}`);
@@ -262,7 +264,7 @@ test('engineConfigs override a built-in; an empty spec disables that metric', as
 
 test('port override, custom path and HTTPS (insecureSkipVerify true scrapes, false fails as tls)', async (t) => {
   const tlsServer = await startFakeModelServer('127.0.0.1', vllm({ waiting: 11 }), { tls: true, path: '/v2/metrics' });
-  t.after(() => tlsServer.close());
+  t.onTestFinished(() => tlsServer.close());
   // The endpoint serves inference on 8000; metrics live on the TLS server's port.
   const ep = { ...tlsServer.endpoint(), key: '127.0.0.1:8000', port: 8000 };
   const ok = rig(t, { source: { scheme: 'https', path: '/v2/metrics', port: tlsServer.port, insecureSkipVerify: true } });
@@ -377,7 +379,7 @@ test('updatedAt is expressed on the injected clock', async (t) => {
   r.ds.setEndpoints([a!.endpoint()]);
   r.collector.start();
   await waitFor('scraped', () => r.m(a!).updatedAt > 0);
-  assert.ok(Math.abs(r.m(a!).updatedAt - (Date.now() - offset)) < 300);
+  assert.ok(Math.abs(r.m(a!).updatedAt - (Date.now() - offset)) < 5000, 'on the injected clock, not the wall clock (1e6 ms apart)');
 });
 
 test('dataLayerSettings: one metrics-data-source with one core-metrics-extractor, else a config error', () => {

@@ -1,6 +1,6 @@
 // Unit tests of the per-engine metric specs: GIE's built-in defaults, compilation, overrides and
 // how an endpoint's engine is chosen.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import {
   BUILTIN_ENGINE_CONFIGS,

@@ -1,6 +1,6 @@
 // Unit tests of exposition parsing: the series filter, the parse-prometheus-text-format quirks we
 // work around (labelled histograms, missing final newline, raw value text) and validation.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ExpositionError, parseExposition, parsePromFloat, SeriesFilter } from '../../../epp/src/datalayer/exposition.js';
 import { vllmMetricsPage } from '../../../epp/src/datalayer/sample-exposition.js';

@@ -1,6 +1,6 @@
 // Unit tests of signal extraction from parsed pages of each engine, including GIE's series
 // choice rules, disabled specs, missing and malformed values.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { BUILTIN_ENGINE_CONFIGS, compileEngine, type EngineConfig } from '../../../epp/src/datalayer/engines.js';
 import { parseExposition } from '../../../epp/src/datalayer/exposition.js';

@@ -1,7 +1,7 @@
 // Integration test: MetricsCollector.stop() leaves nothing behind. Starts a child Node process
 // (fixtures/lifecycle-child.ts) that runs real HTTP servers on 127.0.0.x and a collector with
 // two real worker threads, stops them, and must then exit by itself.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -26,5 +26,5 @@ test('after stop() the process exits on its own: no worker, socket or timer left
   assert.equal(code, 0, err);
   const report = JSON.parse(out.trim().split('\n').at(-1) as string) as { stopped: boolean; alive: string[] };
   assert.deepEqual(report.alive, [], 'resources still active after stop()');
-  assert.ok(stoppedAt > 0 && Date.now() - stoppedAt < 2000, 'exited promptly after stop()');
+  assert.ok(stoppedAt > 0 && Date.now() - stoppedAt < 8000, 'exited promptly after stop() (a leaked handle keeps it alive until the 15 s kill)');
 });

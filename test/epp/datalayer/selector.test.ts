@@ -1,5 +1,5 @@
 // Unit tests of the PromQL instant-selector parser and matcher used for metric specs.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { matchesLabels, parseSelector, SelectorError } from '../../../epp/src/datalayer/selector.js';
 

@@ -1,5 +1,5 @@
 // Unit tests of the metrics URL rule (scheme://address:port/path).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { DEFAULT_SOURCE_CONFIG, metricsUrl } from '../../../epp/src/datalayer/source.js';
 

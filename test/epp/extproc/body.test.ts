@@ -1,6 +1,6 @@
 // BodyAccumulator: the preallocated path, the content-length-lied fallback, the limit, and the
 // no-copy single-chunk case.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { BodyAccumulator, BodyTooLargeError, parseContentLength } from '../../../epp/src/extproc/body.js';
 

@@ -2,7 +2,7 @@
 // and edge cases that are awkward to provoke over a real connection — queued messages while the
 // controller decides, half-close semantics, bodiless-with-trailers, the assumed-mode option,
 // outcome counting.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';

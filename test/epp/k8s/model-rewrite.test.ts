@@ -1,7 +1,7 @@
 // Unit tests of InferenceModelRewrite handling: the store's precedence (exact > generic, oldest
 // resource, then rule order, then name for equal timestamps) and the weighted choice of a target
 // (deterministic random sequences, plus a seeded statistical check).
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ModelRewriteStore, type RewriteSpec } from '../../../epp/src/datastore/model-rewrites.js';
 import { ObjectiveStore } from '../../../epp/src/datastore/objectives.js';

@@ -1,7 +1,7 @@
 // Unit tests of the pod → endpoint rules (k8s/pool.ts): selector matching, GIE's readiness rule,
 // the IP × targetPort fan-out, the unusable-pool checks and the --endpoint-selector /
 // --endpoint-target-ports parsers. Pure functions; no API server.
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { InferencePool, Pod } from '../../../epp/src/k8s/api-types.js';
 import {

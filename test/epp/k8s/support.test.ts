@@ -1,7 +1,7 @@
 // Unit tests of the Kubernetes support code: API error descriptions (a 403 names the missing
 // permission), the issue reporter (logged once when it appears and once when it clears, a gauge
 // while it lasts), lease naming and timing validation, and the CLI's Kubernetes flags.
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { ApiException } from '@kubernetes/client-node';

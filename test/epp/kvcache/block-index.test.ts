@@ -1,7 +1,7 @@
 // BlockIndex (epp/src/kvcache/block-index.ts): longest-prefix lookups, per-endpoint LRU bounds,
 // removal with backward-shift deletion, tier/speculative/uncertain weights, endpoint removal and
 // the global bound — checked against a plain Map model on random operation sequences.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { BlockIndex, FLAG_CPU, FLAG_GPU, FLAG_UNCERTAIN, splitKeys } from '../../../epp/src/kvcache/block-index.js';
 import { seededRandom } from '../scheduling/helpers.js';

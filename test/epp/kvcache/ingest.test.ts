@@ -2,7 +2,7 @@
 // chain (equal to the filter's keys for the same tokens), chaining across events through the
 // engine-key map, removals, clears, 1:m block sizes, orphans, sequence verdicts, and the op
 // stream applied to a PreciseIndex with speculative entries.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { Ingestor, OpWriter, SeqTracker, applyOps } from '../../../epp/src/kvcache/ingest.js';
 import { PreciseIndex } from '../../../epp/src/kvcache/precise-index.js';

@@ -3,7 +3,7 @@
 // on the same bodies, and its signed x-tokenroute-blocks are compared with what the EPP computes
 // without them. Also: verified headers are used as-is, unverified ones are not, and without a
 // configured model the producer falls back to GIE's character blocks.
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { computeRequestKeys, type BodyKind } from '../../../epp/src/kvcache/request-keys.js';
 import { PrefixInputProducer, type PrefixInputs } from '../../../epp/src/kvcache/prefix-inputs.js';
@@ -16,7 +16,7 @@ import { request } from '../scheduling/helpers.js';
 const core = TokenrouteCore.load();
 const bindings = new Map(Object.entries(MODELS).map(([name, v]) => [name, { tokenizer: v.tokenizer }]));
 const pool = acquireTokenizerPool(1);
-after(() => releaseTokenizerPool(pool));
+afterAll(() => releaseTokenizerPool(pool));
 
 const BODIES: [BodyKind, string, Record<string, unknown>][] = [
   ['chat-completions', 'Qwen/Qwen3-8B', { messages: [{ role: 'system', content: 'You are terse. '.repeat(20) }, { role: 'user', content: 'Summarise the text below.\n' + 'lorem ipsum '.repeat(60) }] }],

@@ -4,7 +4,7 @@
 //  2. TokenrouteCore.requestKeys (filter/build/tokenroute-core.wasm): the same AssemblyScript pipeline;
 //  3. the EPP's path (computeRequestKeys, as the tokenizer workers run it) when the body is a JSON object;
 // and all must agree on token count, exact flag, block keys — or on the error kind.
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { computeRequestKeys, type BodyKind } from '../../../epp/src/kvcache/request-keys.js';
 import { TokenrouteCore, type RequestKeysResult } from '../../../filter/tools/core.js';
@@ -78,7 +78,7 @@ const CONFIG = { models: MODELS };
 let host: ProxyWasmHost;
 let core: TokenrouteCore;
 
-before(async () => {
+beforeAll(async () => {
   host = await filterHost({ blockSize: BLOCK, maxBlocks: MAX_BLOCKS });
   core = TokenrouteCore.load();
 });

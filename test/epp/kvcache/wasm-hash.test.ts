@@ -1,7 +1,7 @@
 // WasmHasher (epp/src/kvcache/wasm-hash.ts): the key chain computed with the core wasm's xxh64
 // equals TokenrouteCore.blockKeys and the TypeScript reference (filter/tools/blocks-ref.ts), also
 // when continued from a parent key; GIE's character-block keys follow their definition.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { WasmHasher } from '../../../epp/src/kvcache/wasm-hash.js';
 import { TokenrouteCore } from '../../../filter/tools/core.js';

@@ -1,6 +1,6 @@
 // FastHistogram must expose exactly what prom-client's Histogram exposes for the same
 // observations, so dashboards cannot tell them apart. No external components.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Histogram, Registry } from 'prom-client';
 import { FastHistogram } from '../../../epp/src/observability/fast-histogram.js';

@@ -1,6 +1,6 @@
 // RejectDecision → ImmediateResponse mapping: GIE's code names and body text, content type,
 // details, and that the status survives Envoy's HttpStatus enum encoding.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { GIE_ERROR_CODES, immediateResponseFor, inferenceErrorText, rejectResponse } from '../../../epp/src/protocol/errors.js';
 import { extProcServiceDefinition, httpStatusNumber } from '../../../epp/src/protocol/proto.js';

@@ -1,6 +1,6 @@
 // Header map decoding and header-mutation building, checked through Envoy's real HeaderValue
 // encoding: raw_value vs value, never both, the overwrite action, byte-exact round trips.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { extProcServiceDefinition } from '../../../epp/src/protocol/proto.js';
 import { buildHeaderMutation, decodeHeaderMap, findHeader, headerOption } from '../../../epp/src/protocol/headers.js';

@@ -1,6 +1,6 @@
 // Metadata helpers: the envoy.lb destination struct (identical to the header, decision metadata
 // merged), the served-endpoint read on response messages, attribute flattening.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { decodeFilterMetadata, destinationMetadata, flattenAttributes, servedEndpoint } from '../../../epp/src/protocol/metadata.js';
 import { jsonToStruct, structToJson } from '../../../epp/src/protocol/struct.js';

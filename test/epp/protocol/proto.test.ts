@@ -1,6 +1,6 @@
 // Proto loading: the package root is found by walking up to tokenroute's package.json, the
 // override variable is honoured with a clear error, and the loaded service and enums are Envoy's.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

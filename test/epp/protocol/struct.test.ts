@@ -1,7 +1,7 @@
 // Struct ⇄ JSON codec tests, including a trip through the real protobuf encoding of Envoy's
 // ProcessingResponse (proto-loader + protobufjs), which is where a camelCase/snake_case mistake
 // would silently drop values.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { extProcServiceDefinition } from '../../../epp/src/protocol/proto.js';
 import { jsonToStruct, jsonToValue, structToJson, valueToJson } from '../../../epp/src/protocol/struct.js';

@@ -1,7 +1,7 @@
 // The EPP-side decoder of the filter's x-tokenroute-* headers (epp/src/protocol/tokenroute-headers.ts).
 // Unit tests on encoded values, then a round trip that starts the real filter module
 // (filter/build/filter.wasm) in the Node proxy-wasm host and decodes what it adds.
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { ProxyWasmHost } from '../../../filter/host/index.js';
 import {
@@ -114,7 +114,7 @@ describe('decodeTokenrouteHeaders', () => {
 
 describe('round trip: the filter in the Node host → decodeTokenrouteHeaders (starts filter/build/filter.wasm)', () => {
   let host: ProxyWasmHost;
-  before(async () => {
+  beforeAll(async () => {
     host = await ProxyWasmHost.create({
       wasm: filterWasm(),
       pluginConfig: JSON.stringify({

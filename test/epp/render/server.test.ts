@@ -1,7 +1,7 @@
 // The vLLM-compatible render endpoint (epp/src/render/server.ts): token ids equal the core's
 // (and so the filter's), the response shapes are vLLM's (array per prompt for completions, an
 // object for chat, /tokenize's count/tokens), and bad input maps to 4xx without killing it.
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startRenderServer, type RenderServer } from '../../../epp/src/render/server.js';
 import { TokenrouteCore } from '../../../filter/tools/core.js';
@@ -10,7 +10,7 @@ const core = TokenrouteCore.load();
 let server: RenderServer;
 let base: string;
 
-before(async () => {
+beforeAll(async () => {
   server = await startRenderServer({
     port: 0,
     host: '127.0.0.1',
@@ -22,7 +22,7 @@ before(async () => {
   });
   base = `http://127.0.0.1:${server.port}`;
 });
-after(() => server.close());
+afterAll(() => server.close());
 
 async function post(path: string, body: unknown): Promise<{ status: number; json: any }> {
   const r = await fetch(base + path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });

@@ -1,7 +1,7 @@
 // Request control over the real datastore, config loader and scheduler (no network): admission,
 // rewrite, in-flight accounting, and the rule that a decision never names an endpoint that left
 // the pool while the request's data was being prepared asynchronously.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Datastore } from '../../../epp/src/datastore/datastore.js';
 import { EMPTY_METRICS, type Candidate } from '../../../epp/src/datastore/endpoint.js';

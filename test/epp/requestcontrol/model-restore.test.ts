@@ -1,5 +1,5 @@
 // Unit tests of the response-path model-name restore (no external components).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ModelNameRestorer } from '../../../epp/src/requestcontrol/model-restore.js';
 

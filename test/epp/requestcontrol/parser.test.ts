@@ -1,6 +1,6 @@
 // OpenAI body parsing: each API shape (by path and by body shape), the extracted fields and
 // prefix text, 400 values for malformed input (never a throw), and the token estimates.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {

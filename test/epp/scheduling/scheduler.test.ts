@@ -1,7 +1,7 @@
 // The scheduling cycle: filters in order with early stop, weighted sum of clamped scores,
 // picker input, profile selection by route, typed failures, metrics, decision traces, and the
 // latency budget of a decision at 64 endpoints.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { Candidate } from '../../../epp/src/datastore/endpoint.js';

@@ -2,7 +2,7 @@
 // + health servers on 127.0.0.1 ephemeral ports, TLS self-signed / from files with reload /
 // plaintext), real grpc-js clients (ext_proc from Envoy's protos, grpc.health.v1 from
 // grpc-health-check's proto) and raw TLS sockets to see which certificate is served.
-import { describe, it, after } from 'node:test';
+import { describe, it, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -84,7 +84,7 @@ const skipVerify = () => grpc.credentials.createSsl(null, null, null, { rejectUn
 
 describe('TLS on the ext_proc port', () => {
   const cleanups: (() => Promise<void>)[] = [];
-  after(async () => {
+  afterAll(async () => {
     for (const c of cleanups) await c();
   });
 

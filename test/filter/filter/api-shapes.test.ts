@@ -2,7 +2,7 @@
 // standalone tokenization core (filter/build/tokenroute-core.wasm via filter/tools/core.ts) as the
 // reference: for each OpenAI request shape the filter must produce exactly the token count and block
 // keys the core computes for the prompt vLLM would build (../shared/reference §6.1).
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { TokenrouteCore } from '../../../filter/tools/core.js';
 import type { ProxyWasmHost } from '../../../filter/host/index.js';
@@ -17,7 +17,7 @@ const FAMILY: Record<string, string> = { [QWEN]: 'qwen3', [LLAMA]: 'llama3', [DE
 const TOKENIZER: Record<string, string> = { [QWEN]: 'qwen3', [LLAMA]: 'llama3_1', [DEEPSEEK]: 'deepseek_v3', 'Qwen/Qwen2.5-7B-Instruct': 'qwen2_5' };
 const BLOCK = 4;
 
-before(async () => {
+beforeAll(async () => {
   host = await filterHost({ blockSize: BLOCK, maxBlocks: 64 });
   core = TokenrouteCore.load();
 });

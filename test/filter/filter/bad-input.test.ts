@@ -2,7 +2,7 @@
 // the filter must never trap (a trap fails the whole worker VM in Envoy) or hang: it passes the
 // request on with x-tokenroute-error, one counter and one log line (onError: passthrough, the
 // default), or answers it locally (onError: reject: 400, or 413 for a body over maxBodyBytes).
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { HostRequest, HostResult, ProxyWasmHost } from '../../../filter/host/index.js';
 import { decoded, filterHost, header } from './helpers.js';
@@ -15,7 +15,7 @@ let reject: ProxyWasmHost;
 let monotonic = 0n;
 const clock = { monotonicNs: () => monotonic };
 
-before(async () => {
+beforeAll(async () => {
   passthrough = await filterHost({}, { clock });
   reject = await filterHost({ onError: 'reject' }, { clock });
 });

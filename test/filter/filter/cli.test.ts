@@ -1,6 +1,6 @@
 // The `tokenroute filter run` and `tokenroute tokenize` subcommands, run as processes (they start the
 // real filter module in the Node host, and the standalone tokenizer core).
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

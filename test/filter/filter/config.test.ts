@@ -1,7 +1,7 @@
 // Integration: the real filter's plugin configuration in the Node host — an invalid configuration
 // makes proxy_on_configure return false (Envoy rejects the plugin) with one error log line naming
 // the field.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { HostLoadError, ProxyWasmHost } from '../../../filter/host/index.js';
 import { filterWasm } from '../host/support.js';

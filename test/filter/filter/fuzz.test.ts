@@ -2,7 +2,7 @@
 // real filter module: whatever the body, the VM must not trap (in Envoy a trap fails the worker VM
 // and every later request on it) and every request must finish (no stall), either with block keys
 // or with x-tokenroute-error.
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { HostRequest, ProxyWasmHost } from '../../../filter/host/index.js';
@@ -12,7 +12,7 @@ const QWEN = 'Qwen/Qwen3-8B';
 const PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/responses'];
 let host: ProxyWasmHost;
 
-before(async () => {
+beforeAll(async () => {
   host = await filterHost({ maxBodyBytes: 64 * 1024 });
 });
 

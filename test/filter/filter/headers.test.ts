@@ -1,6 +1,6 @@
 // Integration: the real filter in the Node host — client-sent x-tokenroute-* headers are removed
 // before the filter adds its own (so a client cannot steer routing), and per-route profiles.
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { ProxyWasmHost } from '../../../filter/host/index.js';
 import { chat, decoded, filterHost, header } from './helpers.js';
@@ -9,7 +9,7 @@ const QWEN = 'Qwen/Qwen3-8B';
 const messages = [{ role: 'user', content: 'Route me somewhere nice, please.' }];
 let host: ProxyWasmHost;
 
-before(async () => {
+beforeAll(async () => {
   host = await filterHost({ routes: { 'chat-route': 'interactive', 'batch-route': 'batch' }, defaultProfile: 'standard' });
 });
 

@@ -1,7 +1,7 @@
 // The built filter module (filter/build/filter.wasm) as Envoy sees it before running it: ABI
 // marker, allocator and start exports, and only host functions Envoy registers, with Envoy's
 // signatures (filter/host/envoy-abi.ts, from proxy-wasm-cpp-host exports.h).
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { checkModule, envoyHostFunction, parseWasmModule } from '../../../filter/host/index.js';
 import { filterWasm } from '../host/support.js';

@@ -1,7 +1,7 @@
 // The filter's protocol primitives in AssemblyScript (filter/assembly/protocol.ts), compiled into a
 // small fixture module: SHA-256 and HMAC-SHA256 against the RFC 4231 vectors and node:crypto,
 // base64url against Buffer, percent-encoding against the EPP decoder's encodeModel.
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
@@ -22,7 +22,7 @@ interface Vectors {
 
 let x: Vectors;
 
-before(async () => {
+beforeAll(async () => {
   const module = new WebAssembly.Module(await compileFixture('protocol-vectors', 'filter'));
   const instance = new WebAssembly.Instance(module, {
     env: { proxy_log: () => 0 },

@@ -1,6 +1,6 @@
 // Host fidelity: the individual host functions as Envoy answers them — properties, buffers, logs
 // (proxy_log and WASI fd_write), clocks, metrics, WASI. Runs the probe fixture in the Node host.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { ProxyWasmHost } from '../../../filter/host/index.js';
 import { compileFixture, probeConfig, probeResult } from './support.js';

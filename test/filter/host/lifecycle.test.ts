@@ -1,6 +1,6 @@
 // Host fidelity: loading, VM start, configuration and failure, as Envoy + proxy-wasm-cpp-host do
 // them. Runs small AssemblyScript fixture modules (test/filter/host/fixtures) in the Node host.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { HostLoadError, ProxyWasmHost } from '../../../filter/host/index.js';
 import { compileFixture, probeConfig, probeLines, probeResult } from './support.js';

@@ -1,7 +1,7 @@
 // Host fidelity: one HTTP request's decode path as Envoy's filter manager drives a Wasm filter
 // (Envoy Context::decodeHeaders/decodeData/decodeTrailers, cpp-host status conversions). Runs the
 // probe fixture (test/filter/host/fixtures/probe.ts) in the Node host.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { ProxyWasmHost, type HostRequest } from '../../../filter/host/index.js';
 import { compileFixture, probeConfig, probeLines, probeResult } from './support.js';

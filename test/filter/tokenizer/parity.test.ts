@@ -1,6 +1,6 @@
 // Token-id parity with the reference (HF tokenizers via @anush008/tokenizers, add_special_tokens=false) on the
 // corpus in ./corpus: every file as a whole and line by line, for every embedded model. Must be 100% identical.
-import { test } from "node:test";
+import { test } from "vitest";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -27,7 +27,7 @@ for (const model of MODELS) {
         }
       }
     }
-    t.diagnostic(`${model}: ${cases} strings, ${tokens} reference tokens, ${mismatches.length ? "MISMATCHES" : "0 mismatches"}`);
+    console.log(`${model}: ${cases} strings, ${tokens} reference tokens, ${mismatches.length ? "MISMATCHES" : "0 mismatches"}`);
     assert.deepEqual(mismatches, [], `${model}: token ids differ from the reference`);
   });
 }

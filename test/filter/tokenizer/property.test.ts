@@ -1,7 +1,7 @@
 // Property test: on random Unicode strings (astral planes, combining marks, whitespace mixes, lone surrogates,
 // special-token fragments) our token ids equal the reference's. fast-check shrinks any failure to a minimal
 // counterexample, which the assertion message shows. Runs per arbitrary: TOKENROUTE_FC_RUNS (default 250).
-import { test } from "node:test";
+import { test } from "vitest";
 import fc from "fast-check";
 import { loadCore, reference, MODELS, cps } from "./support.js";
 

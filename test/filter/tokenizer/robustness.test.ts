@@ -1,7 +1,7 @@
 // No traps and defined behaviour on hostile input: invalid UTF-8 (decoded lossily, one U+FFFD per maximal
 // ill-formed subsequence, i.e. what TextDecoder / Rust from_utf8_lossy give), lone surrogates, empty input,
 // 10 MB inputs within a time bound, and a single 1 MB "word" (heap BPE, O(n log n)).
-import { test } from "node:test";
+import { test } from "vitest";
 import assert from "node:assert/strict";
 import { loadCore, reference, MODELS } from "./support.js";
 

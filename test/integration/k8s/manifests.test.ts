@@ -8,7 +8,7 @@
 //     field validation (CRDs first), and every folder's kustomization.yaml lists its files.
 //   - RBAC: the Role's verbs suffice, and removing any one of them breaks the EPP with an error
 //     that names the missing permission.
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -32,13 +32,13 @@ const saGroups = (ns: string) => ['system:serviceaccounts', `system:serviceaccou
 
 let server: KubeApiServer;
 
-before(async () => {
+beforeAll(async () => {
   server = await startKubeApiServer({
     users: [SA_NS, ...Array.from({ length: VERBS }, (_, i) => `rbac-minus-${i}`)].map((ns) => ({ name: saUser(ns), groups: saGroups(ns) })),
     extraCrdFiles: [join(repoRoot(), 'test', 'integration', 'k8s', 'fixtures', 'httproute-crd.yaml')],
   });
 });
-after(async () => {
+afterAll(async () => {
   await server?.stop();
 });
 

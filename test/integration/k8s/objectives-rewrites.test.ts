@@ -3,7 +3,7 @@
 // (startEpp in Kubernetes mode: informers, Director, scheduler, metrics collector, ext_proc
 // server) with a real gRPC ext_proc client, and real HTTP servers on 127.0.0.101-102 serving
 // vLLM-format /metrics (the pool's pods point at them), whose queue lengths saturate the pool.
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { vllmMetricsPage } from '../../../epp/src/datalayer/sample-exposition.js';
 import { startFakeModelServer, type FakeModelServer } from '../../epp/datalayer/helpers.js';
@@ -43,7 +43,7 @@ async function scraped(waiting: number): Promise<void> {
   await waitFor(`metrics scraped (waiting=${waiting})`, () => k.epp.datastore.candidates().length === models.length && k.epp.datastore.candidates().every((c) => c.metrics.waitingRequests === waiting), 5000, 10);
 }
 
-before(async () => {
+beforeAll(async () => {
   server = await startKubeApiServer();
   await createNamespace(server, NS);
   const port = await freePort();
@@ -55,7 +55,7 @@ before(async () => {
   await k.epp.kubernetes!.waitForSync();
 });
 
-after(async () => {
+afterAll(async () => {
   await k?.close();
   await Promise.all(models.map((m) => m.close()));
   await server?.stop();

@@ -6,7 +6,7 @@
 // ZeroMQ SUB socket the simulators dial), the real edge filter (filter.wasm in the Node
 // proxy-wasm host) for the bit-identity check, and a real ZeroMQ PUB socket standing in for a
 // third pod (127.0.4.3) to produce sequence gaps and malformed frames the simulator never sends.
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { Publisher } from 'zeromq';
 import { startRenderServer, type RenderServer } from '../../../epp/src/render/server.js';
@@ -33,7 +33,7 @@ function chat(system: string, question: string) {
 }
 const systemPrompt = (tag: string) => `You are the ${tag} assistant. Answer briefly and precisely. `.repeat(30);
 
-before(async () => {
+beforeAll(async () => {
   render = await startRenderServer({ port: 0, host: '127.0.0.1', models: new Map([[SIM_MODEL, { tokenizer: 'qwen3', template: 'qwen3' }]]) });
   hub = await startHubStub('127.0.4.250');
   zmqPort = await freePort();
@@ -63,7 +63,7 @@ dataLayer: {sources: []}
   [a, b] = await Promise.all([startSim({ ip: '127.0.4.1', port: pa, ...common }), startSim({ ip: '127.0.4.2', port: pb, kvCacheSize: 40, ...common })]);
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
   await epp?.close();
   await render?.close();

@@ -5,7 +5,7 @@
 // ROUTER answering vLLM's replay protocol. Real components started: two EPP request paths
 // (config loader, director, scheduler, subscriber worker dialling each pool endpoint) running
 // active-active on the same publishers, and the ZeroMQ peers.
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { Publisher, Router } from 'zeromq';
 import { encode } from '@msgpack/msgpack';
@@ -57,7 +57,7 @@ function idsOf(body: ReturnType<typeof chat>): number[] {
 }
 const topic = (i: number) => `kv@${PODS[i].address}:${PODS[i].port}@${MODEL}`;
 
-before(async () => {
+beforeAll(async () => {
   socketPort = await freePort();
   replayPort = await freePort();
   for (const p of PODS) {
@@ -82,7 +82,7 @@ before(async () => {
   }
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all(epps.map((e) => e.close()));
   for (const p of pubs) p.close();
   router?.close();

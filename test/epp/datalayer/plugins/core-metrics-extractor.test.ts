@@ -1,6 +1,6 @@
 // Unit tests of the core-metrics-extractor plugin type: defaults, engineConfigs replacement,
 // empty-string disable, and config errors that name the offending field.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { coreMetricsExtractor, isCoreMetricsExtractor } from '../../../../epp/src/datalayer/plugins/core-metrics-extractor.js';
 import { Datastore } from '../../../../epp/src/datastore/datastore.js';

@@ -1,5 +1,5 @@
 // Unit test of data-layer plugin registration.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { registerDataLayerPlugins } from '../../../../epp/src/datalayer/plugins/index.js';
 import { PluginRegistry } from '../../../../epp/src/scheduling/registry.js';

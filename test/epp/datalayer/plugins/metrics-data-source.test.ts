@@ -1,5 +1,5 @@
 // Unit tests of the metrics-data-source plugin type: GIE defaults, tokenroute extras, strictness.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isMetricsDataSource, metricsDataSource } from '../../../../epp/src/datalayer/plugins/metrics-data-source.js';
 import { Datastore } from '../../../../epp/src/datastore/datastore.js';

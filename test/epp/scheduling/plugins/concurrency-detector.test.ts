@@ -1,6 +1,6 @@
 // concurrency-detector: aggregate in-flight / aggregate capacity in requests and tokens mode,
 // the Filter's truncated relaxed limit, and no fail-open.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import {
   concurrencyDetectorPlugin,

@@ -1,7 +1,7 @@
 // Pickers: max-score (random tie-break, top N), random, weighted-random (A-Res, proportional),
 // round-robin (rotation) and least-request (fewest in-flight). Randomness is seeded, so every
 // run draws the same numbers; distribution checks use bounds far wider than the sampling error.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { Candidate } from '../../../../epp/src/datastore/endpoint.js';
 import type { Picker } from '../../../../epp/src/scheduling/framework.js';

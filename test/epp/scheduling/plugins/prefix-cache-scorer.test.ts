@@ -3,7 +3,7 @@
 // scheduler → PreRequest), without model servers: repeats of a prefix go to the server that served
 // it, the LRU bound holds, removed endpoints are purged, load still matters ("sticky until
 // saturated"), and the decision trace names the key source.
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { prefixCacheScorerPlugin, type PrefixCacheScorer } from '../../../../epp/src/scheduling/plugins/prefix-cache-scorer.js';
@@ -24,7 +24,7 @@ function prefixText(i: number): string {
 }
 
 const open: Pipeline[] = [];
-after(() => Promise.all(open.map((p) => p.close())));
+afterAll(() => Promise.all(open.map((p) => p.close())));
 async function make(yaml: string, logger = createLogger('silent')): Promise<Pipeline> {
   const p = await pipeline(CONFIG_HEADER + yaml, EPS, logger);
   open.push(p);

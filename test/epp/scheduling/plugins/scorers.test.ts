@@ -1,6 +1,6 @@
 // Formulas of the metric scorers (queue, running requests, KV cache, LoRA affinity, token load)
 // against hand-computed values, including the edge cases: equal values, one candidate, NaN.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { Scorer } from '../../../../epp/src/scheduling/framework.js';
 import { queueScorerPlugin } from '../../../../epp/src/scheduling/plugins/queue-scorer.js';

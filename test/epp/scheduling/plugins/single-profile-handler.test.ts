@@ -1,6 +1,6 @@
 // single-profile-handler: which profile runs (request's profile, default, only one), one round,
 // and how results become the decision.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { ProfileRunResult, SchedulerProfileSpec } from '../../../../epp/src/scheduling/framework.js';
 import { SingleProfileHandler, singleProfileHandlerPlugin } from '../../../../epp/src/scheduling/plugins/single-profile-handler.js';

@@ -1,6 +1,6 @@
 // utilization-detector: roofline endpoint score, pool average, staleness (stale or never
 // scraped = saturated), the Filter's relaxed limits and fail-open, and its parameters.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import {
   utilizationDetectorPlugin,
