@@ -34,7 +34,7 @@ export default defineConfig({
     reporters: ['default', './scripts/test/plain-summary-reporter.mjs'],
     coverage: {
       provider: 'v8',
-      include: ['dist/epp/src/**', 'dist/filter/host/**', 'dist/filter/core/**', 'dist/gateway/**', 'dist/e2e/gateway/**'],
+      include: ['dist/epp/src/**', 'dist/filter/host/**', 'dist/filter/core/**', 'dist/gateway/**'],
       reporter: ['text-summary', 'json-summary', 'html'],
       reportsDirectory: '.cache/coverage',
     },

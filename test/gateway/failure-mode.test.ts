@@ -1,7 +1,7 @@
 // Unit: the pool's failure mode (gateway/failure-mode.ts) — what FailOpen and FailClose decide,
 // what they count, the gateway's own round-robin pick and the routing headers it strips. No
 // components started.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseEndpointAddressList } from '../../epp/src/protocol/index.js';
 import { ExtProcFailure } from '../../gateway/extproc/call.js';

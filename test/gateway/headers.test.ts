@@ -1,6 +1,6 @@
 // Unit: the gateway's header handling — hop-by-hop removal, byte-string round trips and Envoy's
 // ext_proc header mutation rules (gateway/headers.ts). No components started.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { applyHeaderMutation, bytesToUtf8, fromRawHeaders, toHeaderMap, toNodeHeaders, utf8ToBytes, type HeaderPair } from '../../gateway/headers.js';
 

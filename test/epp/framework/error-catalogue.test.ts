@@ -64,7 +64,7 @@ describe('error catalogue', () => {
   it('every TR_ERR_ code named in the source is defined', () => {
     const known = new Set(all.map((e) => e.code));
     const unknown: string[] = [];
-    for (const dir of ['epp/src', 'filter/host', 'e2e']) {
+    for (const dir of ['epp/src', 'filter/host', 'gateway', 'e2e']) {
       for (const file of sourceFiles(join(root, dir))) {
         for (const m of readFileSync(file, 'utf8').matchAll(/TR_ERR_[A-Z0-9_]+/g)) if (!known.has(m[0])) unknown.push(`${file}: ${m[0]}`);
       }

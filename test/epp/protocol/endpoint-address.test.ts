@@ -1,6 +1,6 @@
 // Endpoint address format (GIE's `x-gateway-destination-endpoint` value and configured pools):
 // parse, format, lists; every host rule.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { formatEndpointAddress, parseEndpointAddress, parseEndpointAddressList } from '../../../epp/src/protocol/endpoint-address.js';
 
