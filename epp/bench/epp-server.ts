@@ -5,7 +5,7 @@
 // {"ready":true,"grpcPort":N,"pid":P} when serving.
 import { parseArgs } from 'node:util';
 import { embeddedEppOptions, startEpp } from '../src/main.js';
-import type { EndpointMetrics } from '../src/datastore/endpoint.js';
+import type { EndpointMetrics } from '../src/framework/endpoint.js';
 
 export const BENCH_CONFIG = `
 apiVersion: inference.networking.x-k8s.io/v1alpha1

@@ -21,7 +21,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import { EppMetrics } from '../src/observability/metrics.js';
 import { Scheduler } from '../src/scheduling/scheduler.js';
 import { Director } from '../src/requestcontrol/director.js';
-import type { RequestInput } from '../src/requestcontrol/handler.js';
+import type { RequestInput } from '../src/framework/request-controller.js';
 import { findPackageRoot } from '../src/protocol/proto.js';
 import { seededRandom } from '../src/util/seeded-random.js';
 import { BENCH_CONFIG, benchEndpoints, syntheticMetrics } from './epp-server.js';

@@ -9,10 +9,10 @@ import { loadEndpointPickerConfig, registerBuiltinPlugins, type LoadedConfig } f
 import { isCoreMetricsExtractor, isMetricsDataSource, registerDataLayerPlugins, type MetricsDataSourcePlugin } from './datalayer/plugins/index.js';
 import { MetricsCollector } from './datalayer/collector.js';
 import { EppMetrics } from './observability/metrics.js';
-import { registerPrefixIndexMetrics } from './observability/prefix-metrics.js';
+import { registerPrefixIndexMetrics } from './kvcache/prefix-metrics.js';
 import { createLogger, silentLogger, type Logger, type LogLevel } from './observability/logger.js';
-import { PluginRegistry, type PluginContext } from './scheduling/registry.js';
-import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type LifecyclePlugin } from './scheduling/framework.js';
+import { PluginRegistry, type PluginContext } from './framework/registry.js';
+import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type LifecyclePlugin } from './framework/plugins.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { Director } from './requestcontrol/director.js';
 import { profileSelector } from './requestcontrol/profile-selection.js';

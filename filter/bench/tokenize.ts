@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TokenrouteCore, defaultCoreWasmPath } from "../tools/core.js";
+import { TokenrouteCore, defaultCoreWasmPath } from "../core/tokenroute-core.js";
 
 const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);

@@ -4,7 +4,7 @@ import { test } from "vitest";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { loadCore } from "./tokenizer/support.js";
-import { xxh64, blockSeed, blockKeys } from "../../filter/tools/blocks-ref.js";
+import { xxh64, blockSeed, blockKeys } from "../fixtures/blocks-ref.js";
 
 const PRIME32 = 2654435761n;
 const PRIME64 = 11400714785074694797n;

@@ -2,7 +2,7 @@
 // is the same (../shared/reference/gie-epp.md §6.2), turned into EppOptions.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseGoDuration } from '../config/duration.js';
+import { parseGoDuration } from '../framework/duration.js';
 import { parseStaticEndpointList } from '../datastore/static-endpoints.js';
 import { LOG_LEVELS, type LogLevel } from '../observability/logger.js';
 import type { EppOptions } from '../main.js';

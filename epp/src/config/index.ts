@@ -1,13 +1,13 @@
 // EndpointPickerConfig: loading, defaults, errors, and the registration of every plugin type
 // tokenroute ships (scheduling plugins and request parsers; data-layer types are registered by
 // the data layer).
-import type { PluginRegistry } from '../scheduling/registry.js';
+import type { PluginRegistry } from '../framework/registry.js';
 import { registerSchedulingPlugins } from '../scheduling/plugins/index.js';
 import { registerParserPlugins } from '../requestcontrol/parsing/index.js';
 
 export * from './defaults.js';
 export * from './errors.js';
-export * from './duration.js';
+export * from '../framework/duration.js';
 export * from './loader.js';
 export * from './source.js';
 

@@ -19,8 +19,8 @@ import {
   type SaturationDetector,
   type SchedulerProfileSpec,
   type Scorer,
-} from '../scheduling/framework.js';
-import type { PluginContext, PluginRegistry } from '../scheduling/registry.js';
+} from '../framework/plugins.js';
+import type { PluginContext, PluginRegistry } from '../framework/registry.js';
 import { isProfileSelectionAware } from '../scheduling/plugins/single-profile-handler.js';
 import { isRequestParser, type RequestParser } from '../requestcontrol/parser.js';
 import { ConfigError, configIssue, fieldMessage, zodIssues, type ConfigIssue, type FieldPath } from './errors.js';

@@ -4,7 +4,7 @@
 // bad section does not hide errors in another. Plugin `parameters` are checked later against
 // the plugin type's own schema. `profileSelection` is a tokenroute extension.
 import { z } from 'zod';
-import { parseGoDuration } from './duration.js';
+import { parseGoDuration } from '../framework/duration.js';
 
 /** Top-level keys: GIE's, plus tokenroute's `profileSelection`. */
 export const ROOT_KEYS = [

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Datastore } from '../datastore/datastore.js';
-import type { Endpoint } from '../datastore/endpoint.js';
+import type { Endpoint } from '../framework/endpoint.js';
 import { formatEndpointAddress } from '../protocol/endpoint-address.js';
 import { EppMetrics } from '../observability/metrics.js';
 import { MetricsCollector } from './collector.js';

@@ -4,11 +4,11 @@
 // a few property writes: no HTTP, no text. It also refreshes the pool gauges
 // (inference_pool_*) from whatever is fresh, and counts and rate-limit-logs failed scrapes.
 import { Worker } from 'node:worker_threads';
-import { EMPTY_METRICS, type Endpoint, type EndpointMetrics } from '../datastore/endpoint.js';
+import { EMPTY_METRICS, type Endpoint, type EndpointMetrics } from '../framework/endpoint.js';
 import type { Datastore } from '../datastore/datastore.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../observability/logger.js';
 import type { EppMetrics } from '../observability/metrics.js';
-import type { Plugin } from '../scheduling/framework.js';
+import type { Plugin } from '../framework/plugins.js';
 import { DEFAULT_ENGINE_SELECTION, engineFor, type EngineSelection } from './engines.js';
 import { FIELD } from './extract.js';
 import type { FromWorker, ScrapeErrorReason, ToWorker, WireError, WireNote, WireTarget, WireUpdate, WorkerInit } from './protocol.js';

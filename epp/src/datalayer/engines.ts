@@ -2,7 +2,7 @@
 // defaults (gie-epp.md §4.1) so pods that worked with the Go EPP work here unchanged; a
 // core-metrics-extractor `engineConfigs` entry replaces one engine's config wholesale, and an
 // empty spec string turns that signal off (its value then stays at its last/zero value).
-import type { Endpoint } from '../datastore/endpoint.js';
+import type { Endpoint } from '../framework/endpoint.js';
 import { SeriesFilter } from './exposition.js';
 import { parseSelector, SelectorError, type Selector } from './selector.js';
 

@@ -1,6 +1,6 @@
 // Where and how an endpoint's metrics are fetched: the resolved `metrics-data-source`
 // parameters and the URL rule. Kept free of plugin/zod code so the scrape workers can import it.
-import type { Endpoint } from '../datastore/endpoint.js';
+import type { Endpoint } from '../framework/endpoint.js';
 
 export interface MetricsSourceConfig {
   readonly scheme: 'http' | 'https';

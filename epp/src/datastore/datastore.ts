@@ -2,7 +2,7 @@
 // static list), metrics (from scrapers) and in-flight load (from the request path). One writer
 // per concern; the scheduler reads `candidates()`, an array replaced whenever membership changes.
 import { EventEmitter } from 'node:events';
-import { EMPTY_METRICS, type Candidate, type Endpoint, type EndpointMetrics, type InflightLoad } from './endpoint.js';
+import { EMPTY_METRICS, type Candidate, type Endpoint, type EndpointMetrics, type InflightLoad } from '../framework/endpoint.js';
 
 interface EndpointRecord extends Candidate {
   endpoint: Endpoint;

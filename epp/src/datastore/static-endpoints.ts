@@ -1,7 +1,7 @@
 // Standalone mode's endpoint source: a fixed list (`--static-endpoints host:port,...` or the
 // config's `staticEndpoints`), for running without Kubernetes. The list is the whole pool, so
 // the datastore is synced as soon as it is set.
-import type { Endpoint } from './endpoint.js';
+import type { Endpoint } from '../framework/endpoint.js';
 import { formatEndpointAddress, parseEndpointAddress } from '../protocol/endpoint-address.js';
 
 export interface StaticEndpointSpec {

@@ -59,7 +59,7 @@ import type {
   RequestHandle,
   RequestInput,
   RouteDecision,
-} from '../requestcontrol/handler.js';
+} from '../framework/request-controller.js';
 import { immediateResponseFor } from '../protocol/errors.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
 import { buildHeaderMutation, decodeHeaderMap, type HeaderValueField } from '../protocol/headers.js';

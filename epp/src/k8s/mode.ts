@@ -17,8 +17,7 @@ import type { Datastore } from '../datastore/datastore.js';
 import { ObjectiveStore } from '../datastore/objectives.js';
 import { ModelRewriteStore, type RewriteSpec } from '../datastore/model-rewrites.js';
 import type { Logger } from '../observability/logger.js';
-import type { ModelRewriter } from '../requestcontrol/director.js';
-import { modelRewriter } from '../requestcontrol/model-rewrite.js';
+import { modelRewriter, type ModelRewriter } from '../datastore/model-rewriter.js';
 import {
   ALPHA_GROUP,
   ALPHA_VERSION,

@@ -2,7 +2,7 @@
 // ports, which pods count (Ready, not terminating, with an IP — GIE's pod reconciler rule), one
 // endpoint per pod IP × target port, and the checks that find pools the API server accepted but
 // the EPP cannot fully use. No I/O here, so it is unit-tested without an API server.
-import type { Endpoint } from '../datastore/endpoint.js';
+import type { Endpoint } from '../framework/endpoint.js';
 import { formatEndpointAddress } from '../protocol/endpoint-address.js';
 import { DEFAULT_ENGINE_LABEL_KEY } from '../datalayer/engines.js';
 import type { Issue } from './issues.js';

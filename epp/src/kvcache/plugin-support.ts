@@ -3,9 +3,9 @@
 // parameters), the prefix-match information a prefix plugin publishes in the CycleState for
 // `prefix-cache-affinity-filter`, and a lazily loaded wasm hasher for the character fallback.
 import { z } from 'zod';
-import { parseGoDuration } from '../config/duration.js';
-import type { Candidate } from '../datastore/endpoint.js';
-import type { CycleState } from '../scheduling/framework.js';
+import { parseGoDuration } from '../framework/duration.js';
+import type { Candidate } from '../framework/endpoint.js';
+import type { CycleState } from '../framework/plugins.js';
 import { defaultTemplate, type ModelBinding } from './request-keys.js';
 import { acquireTokenizerPool, releaseTokenizerPool, type TokenizerPool } from './tokenizer-pool.js';
 import { WasmHasher } from './wasm-hash.js';

@@ -6,7 +6,7 @@
 // sequence gap, and scores candidates by longest consecutive prefix with tier weights.
 import { BlockIndex, DEFAULT_WEIGHTS, FLAG_UNCERTAIN, type LookupWeights } from './block-index.js';
 import type { OpTarget } from './ingest.js';
-import type { Candidate } from '../datastore/endpoint.js';
+import type { Candidate } from '../framework/endpoint.js';
 
 export interface PreciseIndexOptions {
   readonly maxPairs?: number;

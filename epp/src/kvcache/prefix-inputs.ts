@@ -10,8 +10,8 @@
 // The source, the reason a better one was not used, and the key count go into the decision trace
 // (CycleState entries under `trace.`).
 import { decodeTokenrouteHeaders, parseHmacKey } from '../protocol/tokenroute-headers.js';
-import type { InferenceRequest } from '../requestcontrol/request.js';
-import type { CycleState } from '../scheduling/framework.js';
+import type { InferenceRequest } from '../framework/request.js';
+import type { CycleState } from '../framework/plugins.js';
 import type { ModelBinding } from './request-keys.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
 import type { WasmHasher } from './wasm-hash.js';

@@ -4,7 +4,7 @@
 // pipeline (filter/assembly/request/pipeline.ts → openai.ts, tokenize.ts, blocks.ts) with the
 // filter configuration this served model would have. Token count, exact flag, keys and error kinds
 // are therefore the filter's. Runs in the tokenizer worker (kvcache/tokenizer-pool.ts).
-import type { RequestModelConfig, TokenrouteCore } from '../../../filter/tools/core.js';
+import type { RequestModelConfig, TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
 
 /** How a served model name is tokenized and seeded (mirrors the filter's `models` entries). */
 export interface ModelBinding {

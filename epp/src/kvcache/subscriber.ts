@@ -4,8 +4,8 @@
 // endpoints in dial mode, resolves topic pod ids to pool endpoints, drops endpoints that leave the
 // pool from the index, logs the worker's (already rate-limited) warnings and keeps its counters.
 import { Worker } from 'node:worker_threads';
-import type { Datastore } from '../datastore/datastore.js';
-import type { Endpoint } from '../datastore/endpoint.js';
+import type { PoolView } from '../framework/endpoint.js';
+import type { Endpoint } from '../framework/endpoint.js';
 import type { Logger } from '../observability/logger.js';
 import { applyOps } from './ingest.js';
 import type { PreciseIndex } from './precise-index.js';
@@ -14,7 +14,7 @@ import type { MainToWorker, SubscriberWorkerConfig, WorkerToMain } from './subsc
 export interface KvEventSubscriberOptions {
   readonly config: SubscriberWorkerConfig;
   readonly index: PreciseIndex;
-  readonly datastore: Datastore;
+  readonly datastore: PoolView;
   readonly logger: Logger;
   /** dial mode: the publisher port on each endpoint (vLLM's kv-events endpoint port). */
   readonly socketPort?: number;

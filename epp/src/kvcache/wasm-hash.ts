@@ -7,7 +7,7 @@
 // Also GIE's character-block fallback keys (gie-epp.md §3.6), with the same xxh64.
 import { readFileSync } from 'node:fs';
 import { instantiateSync } from '@assemblyscript/loader';
-import { defaultCoreWasmPath } from '../../../filter/tools/core.js';
+import { defaultCoreWasmPath } from '../../../filter/core/tokenroute-core.js';
 
 interface HashExports {
   memory: { buffer: ArrayBuffer };

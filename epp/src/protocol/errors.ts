@@ -1,7 +1,7 @@
 // Rejections → ImmediateResponse, the way GIE's EPP answers them (pkg/common/error): the HTTP
 // status from the decision, a text/plain body `inference error: <Code> - <message>` with GIE's
 // code names, so clients, dashboards and conformance tests see the same thing from either EPP.
-import { GIE_ERROR_CODES, type RejectDecision, type RejectStatus } from '../requestcontrol/handler.js';
+import { GIE_ERROR_CODES, type RejectDecision, type RejectStatus } from '../framework/request-controller.js';
 
 export { GIE_ERROR_CODES };
 import { buildHeaderMutation, type HeaderValueField } from './headers.js';

@@ -4,15 +4,16 @@
 // so the ext_proc layer never sees a scheduling concept and this layer never sees protobuf.
 import { randomInt } from 'node:crypto';
 import type { Datastore } from '../datastore/datastore.js';
-import type { Candidate } from '../datastore/endpoint.js';
+import type { Candidate } from '../framework/endpoint.js';
 import { parseEndpointAddress } from '../protocol/endpoint-address.js';
 import type { EppMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
-import type { CycleState, PrepareDataPlugin, PreRequestPlugin, SchedulingResult } from '../scheduling/framework.js';
-import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestController, type RequestHandle, type RequestInput, type RejectStatus } from './handler.js';
+import type { CycleState, PrepareDataPlugin, PreRequestPlugin, SchedulingResult } from '../framework/plugins.js';
+import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestController, type RequestHandle, type RequestInput, type RejectStatus } from '../framework/request-controller.js';
 import { ModelNameRestorer } from './model-restore.js';
+import type { ModelRewriter } from '../datastore/model-rewriter.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
-import type { InferenceRequest, ParsedBody } from './request.js';
+import type { InferenceRequest, ParsedBody } from '../framework/request.js';
 import * as keys from './keys.js';
 import { estimateInflightTokens } from './parser.js';
 
@@ -22,8 +23,6 @@ export type ScheduleOutcome =
   | { ok: true; result: SchedulingResult }
   | { ok: false; status: 429 | 500 | 503; message: string };
 
-/** Chooses a target model for the client's model name (InferenceModelRewrite); undefined = keep. */
-export type ModelRewriter = (model: string) => { target: string; ruleName: string } | undefined;
 
 export interface DirectorOptions {
   readonly datastore: Datastore;

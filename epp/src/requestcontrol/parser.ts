@@ -5,8 +5,8 @@
 // openai.go) and prefix input (requestcontrol/dataproducer/approximateprefix/hashing.go).
 // Every failure is a 400 value, never a throw: malformed or non-object JSON, a missing or
 // non-string model, bodies over the size limit or nested deeper than the depth limit.
-import type { ApiKind, ParsedBody } from './request.js';
-import type { Plugin } from '../scheduling/framework.js';
+import type { ApiKind, ParsedBody } from '../framework/request.js';
+import type { Plugin } from '../framework/plugins.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** Far above any real OpenAI body, far below what would overflow JSON.stringify's recursion. */

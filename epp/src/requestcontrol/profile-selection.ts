@@ -5,7 +5,7 @@
 //  2. the ext_proc attribute `xds.route_name` (request_attributes: ["xds.route_name"]), mapped to
 //     a profile by the config's `profileSelection.routes`.
 // Anything else (unknown names) falls through to the profile handler's default.
-import type { RequestInput } from './handler.js';
+import type { RequestInput } from '../framework/request-controller.js';
 
 export const PROFILE_METADATA_KEY = 'x-tokenroute-profile';
 export const ROUTE_NAME_ATTRIBUTE = 'xds.route_name';

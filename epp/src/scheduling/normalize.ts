@@ -2,7 +2,7 @@
 // runningrequests scorers): score = (max − v) / (max − min), so the least loaded candidate gets
 // 1 and the most loaded 0; every candidate gets 1 when all values are equal. A non-finite value
 // (a broken scrape) is left out of min/max and scores 0.
-import type { Candidate } from '../datastore/endpoint.js';
+import type { Candidate } from '../framework/endpoint.js';
 
 export function scoreFewerIsBetter(
   candidates: readonly Candidate[],

@@ -5,8 +5,8 @@
 // the profile results into the decision. It records GIE's scheduler and per-plugin latency
 // metrics and, when debug logging is on, a decision trace. Everything is synchronous; the score
 // buffers are reused across cycles so a decision allocates little.
-import type { Candidate } from '../datastore/endpoint.js';
-import type { InferenceRequest } from '../requestcontrol/request.js';
+import type { Candidate } from '../framework/endpoint.js';
+import type { InferenceRequest } from '../framework/request.js';
 import type { Logger } from '../observability/logger.js';
 import type { EppMetrics } from '../observability/metrics.js';
 import type {
@@ -19,8 +19,8 @@ import type {
   SchedulerProfileSpec,
   SchedulingResult,
   Scorer,
-} from './framework.js';
-import { TRACE_STATE_PREFIX } from './framework.js';
+} from '../framework/plugins.js';
+import { TRACE_STATE_PREFIX } from '../framework/plugins.js';
 
 /**
  * `extension_point` label values of inference_extension_plugin_duration_seconds, exactly as GIE

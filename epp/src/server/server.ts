@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger.js';
 import type { EppMetrics } from '../observability/metrics.js';
-import type { RequestController } from '../requestcontrol/handler.js';
+import type { RequestController } from '../framework/request-controller.js';
 import { addExtProcService } from '../extproc/service.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, type ExtProcOptions } from '../extproc/stream.js';
 import { EppHealth } from './health.js';

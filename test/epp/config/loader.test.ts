@@ -12,8 +12,8 @@ import {
   registerBuiltinPlugins,
   type LoadedConfig,
 } from '../../../epp/src/config/index.js';
-import { PluginRegistry, definePlugin } from '../../../epp/src/scheduling/registry.js';
-import type { Picker } from '../../../epp/src/scheduling/framework.js';
+import { PluginRegistry, definePlugin } from '../../../epp/src/framework/registry.js';
+import type { Picker } from '../../../epp/src/framework/plugins.js';
 import { Scheduler } from '../../../epp/src/scheduling/scheduler.js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';
 import type { UtilizationDetector } from '../../../epp/src/scheduling/plugins/utilization-detector.js';

@@ -8,7 +8,7 @@ import { coreMetricsExtractor, isCoreMetricsExtractor } from '../../../epp/src/d
 import { metricsDataSource } from '../../../epp/src/datalayer/plugins/metrics-data-source.js';
 import { sglangMetricsPage, trtllmServeMetricsPage, tritonTrtLlmMetricsPage, vllmMetricsPage, type ServerSignals } from '../../../epp/src/datalayer/sample-exposition.js';
 import { Datastore } from '../../../epp/src/datastore/datastore.js';
-import { EMPTY_METRICS, type EndpointMetrics } from '../../../epp/src/datastore/endpoint.js';
+import { EMPTY_METRICS, type EndpointMetrics } from '../../../epp/src/framework/endpoint.js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';
 import { EppMetrics } from '../../../epp/src/observability/metrics.js';
 import { captureLogger, sleep, startFakeModelServer, waitFor, type FakeModelServer } from './helpers.js';

@@ -12,7 +12,7 @@ import {
   mergeEngineConfigs,
   type EngineConfig,
 } from '../../../epp/src/datalayer/engines.js';
-import type { Endpoint } from '../../../epp/src/datastore/endpoint.js';
+import type { Endpoint } from '../../../epp/src/framework/endpoint.js';
 
 const builtin = (name: string): EngineConfig => {
   const c = BUILTIN_ENGINE_CONFIGS.find((e) => e.name === name);

@@ -6,7 +6,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../../epp/src/observability/logger.js';
-import type { Endpoint } from '../../../epp/src/datastore/endpoint.js';
+import type { Endpoint } from '../../../epp/src/framework/endpoint.js';
 import { formatEndpointAddress } from '../../../epp/src/protocol/endpoint-address.js';
 import { TEST_TLS_CERT, TEST_TLS_KEY } from './fixtures/tls.js';
 

@@ -11,7 +11,7 @@ import type {
   RequestHandle,
   RequestInput,
   RouteDecision,
-} from '../../../epp/src/requestcontrol/handler.js';
+} from '../../../epp/src/framework/request-controller.js';
 import { loadExtProcPackage } from '../../../epp/src/protocol/proto.js';
 import type { HeaderMutation, ProcessingRequest, ProcessingResponse } from '../../../epp/src/protocol/types.js';
 import { startEppGrpcServers, type EppGrpcServerOptions, type EppGrpcServers } from '../../../epp/src/server/server.js';

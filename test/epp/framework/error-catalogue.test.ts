@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ERRORS, TokenrouteError, errorCode } from '../../../epp/src/framework/error-catalogue.js';
 import { ConfigError, loadEndpointPickerConfig, registerBuiltinPlugins } from '../../../epp/src/config/index.js';
 import { findPackageRoot } from '../../../epp/src/protocol/proto.js';
-import { PluginRegistry } from '../../../epp/src/scheduling/registry.js';
+import { PluginRegistry } from '../../../epp/src/framework/registry.js';
 import { context, registerStubDataLayer } from '../scheduling/helpers.js';
 
 const root = findPackageRoot(import.meta.url);

@@ -5,7 +5,7 @@ import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ModelRewriteStore, type RewriteSpec } from '../../../epp/src/datastore/model-rewrites.js';
 import { ObjectiveStore } from '../../../epp/src/datastore/objectives.js';
-import { chooseTarget, modelRewriter } from '../../../epp/src/requestcontrol/model-rewrite.js';
+import { chooseTarget, modelRewriter } from '../../../epp/src/datastore/model-rewriter.js';
 
 const t = (model: string, weight = 0) => ({ model, weight });
 

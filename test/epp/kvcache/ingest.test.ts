@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Ingestor, OpWriter, SeqTracker, applyOps } from '../../../epp/src/kvcache/ingest.js';
 import { PreciseIndex } from '../../../epp/src/kvcache/precise-index.js';
 import { WasmHasher } from '../../../epp/src/kvcache/wasm-hash.js';
-import { TokenrouteCore } from '../../../filter/tools/core.js';
+import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
 import { candidates } from '../scheduling/helpers.js';
 import { eventBatch } from './vllm-events.js';
 

@@ -10,8 +10,8 @@ import { Scheduler } from '../../../epp/src/scheduling/scheduler.js';
 import { Director } from '../../../epp/src/requestcontrol/director.js';
 import { EppMetrics } from '../../../epp/src/observability/metrics.js';
 import { silentLogger, type Logger } from '../../../epp/src/observability/logger.js';
-import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type Plugin } from '../../../epp/src/scheduling/framework.js';
-import type { RequestInput, RouteDecision } from '../../../epp/src/requestcontrol/handler.js';
+import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type Plugin } from '../../../epp/src/framework/plugins.js';
+import type { RequestInput, RouteDecision } from '../../../epp/src/framework/request-controller.js';
 
 export interface Pipeline {
   readonly datastore: Datastore;

@@ -9,7 +9,7 @@ import { computeRequestKeys, type BodyKind } from '../../../epp/src/kvcache/requ
 import { PrefixInputProducer, type PrefixInputs } from '../../../epp/src/kvcache/prefix-inputs.js';
 import { acquireTokenizerPool, releaseTokenizerPool } from '../../../epp/src/kvcache/tokenizer-pool.js';
 import { WasmHasher } from '../../../epp/src/kvcache/wasm-hash.js';
-import { TokenrouteCore } from '../../../filter/tools/core.js';
+import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
 import { HMAC_KEY, MODELS, chat, completion, decoded, filterHost } from '../../filter/filter/helpers.js';
 import { request } from '../scheduling/helpers.js';
 

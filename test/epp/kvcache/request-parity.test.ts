@@ -7,7 +7,7 @@
 import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { computeRequestKeys, type BodyKind } from '../../../epp/src/kvcache/request-keys.js';
-import { TokenrouteCore, type RequestKeysResult } from '../../../filter/tools/core.js';
+import { TokenrouteCore, type RequestKeysResult } from '../../../filter/core/tokenroute-core.js';
 import type { HostRequest, ProxyWasmHost } from '../../../filter/host/index.js';
 import { MODELS, decoded, filterHost } from '../../filter/filter/helpers.js';
 import { BAD_INPUTS } from '../../filter/filter/request-shapes.js';

@@ -4,8 +4,8 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { WasmHasher } from '../../../epp/src/kvcache/wasm-hash.js';
-import { TokenrouteCore } from '../../../filter/tools/core.js';
-import { blockKeys as refKeys, blockSeed as refSeed, xxh64 as refXxh64 } from '../../../filter/tools/blocks-ref.js';
+import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
+import { blockKeys as refKeys, blockSeed as refSeed, xxh64 as refXxh64 } from '../../fixtures/blocks-ref.js';
 import { seededRandom } from '../scheduling/helpers.js';
 
 const hasher = WasmHasher.load();

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startRenderServer, type RenderServer } from '../../../epp/src/render/server.js';
-import { TokenrouteCore } from '../../../filter/tools/core.js';
+import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
 
 const core = TokenrouteCore.load();
 let server: RenderServer;

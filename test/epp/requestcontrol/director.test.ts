@@ -4,16 +4,16 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Datastore } from '../../../epp/src/datastore/datastore.js';
-import { EMPTY_METRICS, type Candidate } from '../../../epp/src/datastore/endpoint.js';
+import { EMPTY_METRICS, type Candidate } from '../../../epp/src/framework/endpoint.js';
 import { staticEndpoints } from '../../../epp/src/datastore/static-endpoints.js';
 import { loadEndpointPickerConfig } from '../../../epp/src/config/index.js';
 import { builtinRegistry } from '../../../epp/src/main.js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';
 import { EppMetrics } from '../../../epp/src/observability/metrics.js';
 import { Scheduler } from '../../../epp/src/scheduling/scheduler.js';
-import type { PrepareDataPlugin } from '../../../epp/src/scheduling/framework.js';
+import type { PrepareDataPlugin } from '../../../epp/src/framework/plugins.js';
 import { Director, type DirectorOptions } from '../../../epp/src/requestcontrol/director.js';
-import type { Decision, RequestInput } from '../../../epp/src/requestcontrol/handler.js';
+import type { Decision, RequestInput } from '../../../epp/src/framework/request-controller.js';
 
 const CONFIG = `
 apiVersion: inference.networking.x-k8s.io/v1alpha1

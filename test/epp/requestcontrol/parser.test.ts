@@ -12,7 +12,7 @@ import {
   requestPath,
   type ParseResult,
 } from '../../../epp/src/requestcontrol/parser.js';
-import type { ParsedBody } from '../../../epp/src/requestcontrol/request.js';
+import type { ParsedBody } from '../../../epp/src/framework/request.js';
 import { createOpenAIParser, createPassthroughParser } from '../../../epp/src/requestcontrol/parsing/index.js';
 
 const body = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));

@@ -2,11 +2,11 @@
 // source and a plugin context, so plugin formulas can be checked against hand-computed values.
 import { z } from 'zod';
 import { Datastore } from '../../../epp/src/datastore/datastore.js';
-import { EMPTY_METRICS, type Candidate, type EndpointMetrics } from '../../../epp/src/datastore/endpoint.js';
-import type { InferenceRequest } from '../../../epp/src/requestcontrol/request.js';
+import { EMPTY_METRICS, type Candidate, type EndpointMetrics } from '../../../epp/src/framework/endpoint.js';
+import type { InferenceRequest } from '../../../epp/src/framework/request.js';
 import { silentLogger, type Logger } from '../../../epp/src/observability/logger.js';
-import type { Plugin, Scorer } from '../../../epp/src/scheduling/framework.js';
-import { PluginRegistry, definePlugin, type PluginContext, type PluginType } from '../../../epp/src/scheduling/registry.js';
+import type { Plugin, Scorer } from '../../../epp/src/framework/plugins.js';
+import { PluginRegistry, definePlugin, type PluginContext, type PluginType } from '../../../epp/src/framework/registry.js';
 import { seededRandom } from '../../../epp/src/util/seeded-random.js';
 
 export { seededRandom };

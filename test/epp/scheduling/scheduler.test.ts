@@ -4,8 +4,8 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import type { Candidate } from '../../../epp/src/datastore/endpoint.js';
-import type { Filter, Picker, SchedulerProfileSpec, Scorer } from '../../../epp/src/scheduling/framework.js';
+import type { Candidate } from '../../../epp/src/framework/endpoint.js';
+import type { Filter, Picker, SchedulerProfileSpec, Scorer } from '../../../epp/src/framework/plugins.js';
 import { Scheduler, primaryTargets } from '../../../epp/src/scheduling/scheduler.js';
 import { SingleProfileHandler } from '../../../epp/src/scheduling/plugins/single-profile-handler.js';
 import { queueScorerPlugin } from '../../../epp/src/scheduling/plugins/queue-scorer.js';

@@ -4,7 +4,7 @@
 // keys the core computes for the prompt vLLM would build (../shared/reference §6.1).
 import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { TokenrouteCore } from '../../../filter/tools/core.js';
+import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
 import type { ProxyWasmHost } from '../../../filter/host/index.js';
 import { chat, completion, decoded, filterHost } from './helpers.js';
 

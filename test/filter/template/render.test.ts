@@ -5,7 +5,7 @@ import { test } from "vitest";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { loadCore, lenmlTokenizerConfig } from "../tokenizer/support.js";
-import type { ChatRequest } from "../../../filter/tools/core.js";
+import type { ChatRequest } from "../../../filter/core/tokenroute-core.js";
 
 type Msg = ChatRequest["messages"][number];
 const sysUser: Msg[] = [{ role: "system", content: "You are terse." }, { role: "user", content: "Hi there" }];

@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TokenrouteCore } from "../../../filter/tools/core.js";
+import { TokenrouteCore } from "../../../filter/core/tokenroute-core.js";
 
 const require = createRequire(import.meta.url);
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { Datastore } from '../../../epp/src/datastore/datastore.js';
-import type { Endpoint } from '../../../epp/src/datastore/endpoint.js';
+import type { Endpoint } from '../../../epp/src/framework/endpoint.js';
 import { startKubernetesMode, type KubernetesMode, type KubernetesModeOptions } from '../../../epp/src/k8s/mode.js';
 import { captureLogger } from '../../epp/datalayer/helpers.js';
 import { createNamespace, startKubeApiServer, waitFor, type KubeApiServer } from './harness.js';

@@ -12,7 +12,7 @@ import { Publisher } from 'zeromq';
 import { startRenderServer, type RenderServer } from '../../../epp/src/render/server.js';
 import type { PrecisePrefixCacheScorer } from '../../../epp/src/scheduling/plugins/precise-prefix-cache-scorer.js';
 import { splitKeys } from '../../../epp/src/kvcache/block-index.js';
-import { TokenrouteCore } from '../../../filter/tools/core.js';
+import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
 import { CONFIG_HEADER, pipeline, type Pipeline } from '../../epp/kvcache/pipeline.js';
 import { decoded, filterHost } from '../../filter/filter/helpers.js';
 import { eventBatch, seqFrame } from '../../epp/kvcache/vllm-events.js';

@@ -3,8 +3,8 @@
 // here, at config load, so a typo fails startup with the field's path instead of turning into a
 // scrape error 20 times a second. Configuration only; the scrape workers apply it.
 import { z } from 'zod';
-import type { Plugin } from '../../scheduling/framework.js';
-import { definePlugin } from '../../scheduling/registry.js';
+import type { Plugin } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
 import {
   DEFAULT_ENGINE,
   DEFAULT_ENGINE_LABEL_KEY,

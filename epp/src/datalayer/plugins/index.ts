@@ -1,6 +1,6 @@
 // The data layer's plugin types, registered together so the config loader knows
 // `metrics-data-source` and `core-metrics-extractor` (GIE's default dataLayer pair).
-import type { PluginRegistry } from '../../scheduling/registry.js';
+import type { PluginRegistry } from '../../framework/registry.js';
 import { coreMetricsExtractor } from './core-metrics-extractor.js';
 import { metricsDataSource } from './metrics-data-source.js';
 

@@ -3,9 +3,9 @@
 // /metrics on a side port), `timeout` (GIE hard-codes 1 s) and `maxResponseBytes`. The plugin is
 // configuration only; the MetricsCollector does the scraping with these values.
 import { z } from 'zod';
-import type { Plugin } from '../../scheduling/framework.js';
-import { definePlugin } from '../../scheduling/registry.js';
-import { parseDuration } from '../../config/duration.js';
+import type { Plugin } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { parseDuration } from '../../framework/duration.js';
 import { DEFAULT_SOURCE_CONFIG, type MetricsSourceConfig } from '../source.js';
 
 export const METRICS_DATA_SOURCE = 'metrics-data-source';

@@ -1,6 +1,6 @@
 // The request parser plugin types (`parser.pluginRef` in EndpointPickerConfig) and one call to
 // register them.
-import type { PluginRegistry, PluginType } from '../../scheduling/registry.js';
+import type { PluginRegistry, PluginType } from '../../framework/registry.js';
 import { openaiParserPlugin } from './openai-parser.js';
 import { passthroughParserPlugin } from './passthrough-parser.js';
 

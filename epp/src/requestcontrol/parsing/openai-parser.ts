@@ -2,8 +2,8 @@
 // completions / chat completions / responses / embeddings / conversations bodies: the API from
 // the request path (or the body's shape), `model`, `stream`, `cache_salt` and the prefix text the
 // prefix-cache index hashes. See requestcontrol/parser.ts. No parameters.
-import { definePlugin } from '../../scheduling/registry.js';
-import { noParameters } from '../../scheduling/params.js';
+import { definePlugin } from '../../framework/registry.js';
+import { noParameters } from '../../framework/params.js';
 import { parseRequestBody, requestPath, type ParseOptions, type RequestParser } from '../parser.js';
 
 export const OPENAI_PARSER_TYPE = 'openai-parser';

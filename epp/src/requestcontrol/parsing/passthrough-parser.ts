@@ -2,8 +2,8 @@
 // requesthandling/parsers/passthrough). Use it for non-OpenAI payloads: the request is scheduled
 // with no model name and no prefix text (so prefix and LoRA scorers have nothing to go on) and
 // the body is forwarded unchanged. No parameters.
-import { definePlugin } from '../../scheduling/registry.js';
-import { noParameters } from '../../scheduling/params.js';
+import { definePlugin } from '../../framework/registry.js';
+import { noParameters } from '../../framework/params.js';
 import type { RequestParser } from '../parser.js';
 
 export const PASSTHROUGH_PARSER_TYPE = 'passthrough-parser';

@@ -11,10 +11,10 @@
 // Parameters (defaults): concurrencyMode ("requests" | "tokens", "requests"), maxConcurrency (100,
 // integer > 0), maxTokenConcurrency (1000000, integer > 0), headroom (0.0, ≥ 0).
 import { z } from 'zod';
-import type { Candidate } from '../../datastore/endpoint.js';
-import type { Filter, SaturationDetector } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { nonNegativeNumber, positiveInt } from '../params.js';
+import type { Candidate } from '../../framework/endpoint.js';
+import type { Filter, SaturationDetector } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { nonNegativeNumber, positiveInt } from '../../framework/params.js';
 
 export const CONCURRENCY_DETECTOR_TYPE = 'concurrency-detector';
 

@@ -1,7 +1,7 @@
 // The built-in scheduling plugin types (scorers, pickers, profile handler, saturation detectors)
 // and one call to register them all. Parser types live in requestcontrol/parsing; data-layer
 // types are registered by the data layer.
-import type { PluginRegistry, PluginType } from '../registry.js';
+import type { PluginRegistry, PluginType } from '../../framework/registry.js';
 import { queueScorerPlugin } from './queue-scorer.js';
 import { kvCacheUtilizationScorerPlugin } from './kv-cache-utilization-scorer.js';
 import { runningRequestsSizeScorerPlugin } from './running-requests-size-scorer.js';

@@ -3,9 +3,9 @@
 // room for more KV blocks can batch the request without preempting others.
 // Formula: GIE v1.5.0 framework/plugins/scheduling/scorer/kvcacheutilization. No parameters.
 // A non-finite usage (broken scrape) scores 0; usage above 1 is clamped to 0 by the framework.
-import type { Scorer } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { noParameters } from '../params.js';
+import type { Scorer } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { noParameters } from '../../framework/params.js';
 
 export const KV_CACHE_UTILIZATION_SCORER_TYPE = 'kv-cache-utilization-scorer';
 

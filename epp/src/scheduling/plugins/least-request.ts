@@ -7,9 +7,9 @@
 // (their scorer counterpart is llm-d's active-request-scorer). Scores of the profile are ignored.
 // With maxNumOfEndpoints = k the k least-loaded endpoints are returned, fewest first.
 // Parameter: maxNumOfEndpoints (positive integer, default 1).
-import type { Picker } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { pickerParameters } from '../params.js';
+import type { Picker } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { pickerParameters } from '../../framework/params.js';
 import { topIndicesDescending } from '../selection.js';
 
 export const LEAST_REQUEST_TYPE = 'least-request';

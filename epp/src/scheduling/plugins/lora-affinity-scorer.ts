@@ -6,9 +6,9 @@
 //   0.0  otherwise.
 // Note the room check comes before "waiting", exactly as in GIE v1.5.0
 // framework/plugins/scheduling/scorer/loraaffinity/lora_affinity.go. No parameters.
-import type { Scorer } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { noParameters } from '../params.js';
+import type { Scorer } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { noParameters } from '../../framework/params.js';
 
 export const LORA_AFFINITY_SCORER_TYPE = 'lora-affinity-scorer';
 

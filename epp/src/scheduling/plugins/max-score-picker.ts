@@ -5,9 +5,9 @@
 // score descending, cut to maxNumOfEndpoints. With maxNumOfEndpoints = 1 (the default) the same
 // distribution is obtained in one pass without allocating.
 // Parameter: maxNumOfEndpoints (positive integer, default 1).
-import type { Picker } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { pickerParameters } from '../params.js';
+import type { Picker } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { pickerParameters } from '../../framework/params.js';
 import { indexOfMax, topIndicesDescending } from '../selection.js';
 
 export const MAX_SCORE_PICKER_TYPE = 'max-score-picker';

@@ -15,15 +15,15 @@
 // speculativeTTL) and tokenroute's (maxPrefixBlocksToMatch, maxBlocksPerEndpoint, uncertainWeight,
 // kvEventsConfig.replayPort / engineBlockSize, plus the key-source parameters of plugin-support.ts).
 import { z } from 'zod';
-import type { Candidate } from '../../datastore/endpoint.js';
-import type { CycleState, LifecyclePlugin, PrepareDataPlugin, PreRequestPlugin, Scorer, SchedulingResult } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { positiveInt } from '../params.js';
+import type { Candidate } from '../../framework/endpoint.js';
+import type { CycleState, LifecyclePlugin, PrepareDataPlugin, PreRequestPlugin, Scorer, SchedulingResult } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { positiveInt } from '../../framework/params.js';
 import { PreciseIndex } from '../../kvcache/precise-index.js';
 import { KvEventSubscriber } from '../../kvcache/subscriber.js';
 import type { PrefixInputs } from '../../kvcache/prefix-inputs.js';
 import { duration, keyProducer, keySourceParameters, memoMatch, publishMatch } from '../../kvcache/plugin-support.js';
-import type { InferenceRequest } from '../../requestcontrol/request.js';
+import type { InferenceRequest } from '../../framework/request.js';
 
 export const PRECISE_PREFIX_CACHE_SCORER_TYPE = 'precise-prefix-cache-scorer';
 

@@ -12,9 +12,9 @@
 // available in tokenroute), peakPrefillThroughput (15928 tokens/s); tokenroute: prefixPluginName
 // (which prefix plugin's match to use; default the first that published one).
 import { z } from 'zod';
-import type { Candidate } from '../../datastore/endpoint.js';
-import type { Filter } from '../framework.js';
-import { definePlugin } from '../registry.js';
+import type { Candidate } from '../../framework/endpoint.js';
+import type { Filter } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
 import { readMatch } from '../../kvcache/plugin-support.js';
 
 export const PREFIX_CACHE_AFFINITY_FILTER_TYPE = 'prefix-cache-affinity-filter';

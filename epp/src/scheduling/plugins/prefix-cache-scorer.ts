@@ -15,14 +15,14 @@
 //   (31250), blockSize (deprecated characters: an error without blockSizeTokens); tokenroute:
 //   models, filterHeaders, tokenizerWorkers, tokenizeTimeout, charFallback (kvcache/plugin-support.ts).
 import { z } from 'zod';
-import type { Candidate, Endpoint } from '../../datastore/endpoint.js';
-import type { CycleState, LifecyclePlugin, PrepareDataPlugin, PreRequestPlugin, Scorer, SchedulingResult } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { nonNegativeInt, positiveInt, POSITIVE_INTEGER } from '../params.js';
+import type { Candidate, Endpoint } from '../../framework/endpoint.js';
+import type { CycleState, LifecyclePlugin, PrepareDataPlugin, PreRequestPlugin, Scorer, SchedulingResult } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { nonNegativeInt, positiveInt, POSITIVE_INTEGER } from '../../framework/params.js';
 import { BlockIndex } from '../../kvcache/block-index.js';
 import type { PrefixInputs } from '../../kvcache/prefix-inputs.js';
 import { keyProducer, keySourceParameters, memoMatch, publishMatch } from '../../kvcache/plugin-support.js';
-import type { InferenceRequest } from '../../requestcontrol/request.js';
+import type { InferenceRequest } from '../../framework/request.js';
 
 export const PREFIX_CACHE_SCORER_TYPE = 'prefix-cache-scorer';
 

@@ -2,9 +2,9 @@
 // and equivalents), min–max normalised over the candidates: (max − q) / (max − min), all 1.0 when
 // every queue is equal. Spreads load towards endpoints that will start the request soonest.
 // Formula: GIE v1.5.0 framework/plugins/scheduling/scorer/queuedepth/queue.go. No parameters.
-import type { Scorer } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { noParameters } from '../params.js';
+import type { Scorer } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { noParameters } from '../../framework/params.js';
 import { scoreFewerIsBetter } from '../normalize.js';
 
 export const QUEUE_SCORER_TYPE = 'queue-scorer';

@@ -2,9 +2,9 @@
 // A baseline (and what GIE's benchmarks call "random"); scorers in the same profile have no effect.
 // GIE v1.5.0 framework/plugins/scheduling/picker/random_picker.go.
 // Parameter: maxNumOfEndpoints (positive integer, default 1).
-import type { Picker } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { pickerParameters } from '../params.js';
+import type { Picker } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { pickerParameters } from '../../framework/params.js';
 import { randomIndices } from '../selection.js';
 
 export const RANDOM_PICKER_TYPE = 'random-picker';

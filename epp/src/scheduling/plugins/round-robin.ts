@@ -5,9 +5,9 @@
 // registers it so a profile can use it. The rotation counter is per plugin instance and starts
 // at 0 (lwepp increments before use, so its first pick is index 1).
 // Parameter: maxNumOfEndpoints (positive integer, default 1).
-import type { Picker } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { pickerParameters } from '../params.js';
+import type { Picker } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { pickerParameters } from '../../framework/params.js';
 
 export const ROUND_ROBIN_TYPE = 'round-robin';
 

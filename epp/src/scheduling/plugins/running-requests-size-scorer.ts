@@ -2,9 +2,9 @@
 // running (vllm:num_requests_running and equivalents), min–max normalised like the queue scorer:
 // (max − r) / (max − min), all 1.0 when equal; fewer running requests = higher score.
 // Formula: GIE v1.5.0 framework/plugins/scheduling/scorer/runningrequests/runningrequest.go. No parameters.
-import type { Scorer } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { noParameters } from '../params.js';
+import type { Scorer } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { noParameters } from '../../framework/params.js';
 import { scoreFewerIsBetter } from '../normalize.js';
 
 export const RUNNING_REQUESTS_SIZE_SCORER_TYPE = 'running-requests-size-scorer';

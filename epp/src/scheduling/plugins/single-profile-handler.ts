@@ -7,10 +7,10 @@
 //   2. else the configured default profile (profileSelection.default), if set;
 //   3. else the only profile.
 // processResults fails (undefined) when the profile found no endpoint. No parameters.
-import type { CycleState, ProfileHandler, ProfileRunResult, SchedulerProfileSpec, SchedulingResult } from '../framework.js';
-import type { InferenceRequest } from '../../requestcontrol/request.js';
-import { definePlugin } from '../registry.js';
-import { noParameters } from '../params.js';
+import type { CycleState, ProfileHandler, ProfileRunResult, SchedulerProfileSpec, SchedulingResult } from '../../framework/plugins.js';
+import type { InferenceRequest } from '../../framework/request.js';
+import { definePlugin } from '../../framework/registry.js';
+import { noParameters } from '../../framework/params.js';
 
 export const SINGLE_PROFILE_HANDLER_TYPE = 'single-profile-handler';
 

@@ -6,9 +6,9 @@
 // Parameter: queueThresholdTokens (positive integer, default 4194304). GIE silently replaces a
 // value ≤ 0 by the default; tokenroute rejects it as a config error.
 import { z } from 'zod';
-import type { Scorer } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { positiveInt } from '../params.js';
+import type { Scorer } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { positiveInt } from '../../framework/params.js';
 
 export const TOKEN_LOAD_SCORER_TYPE = 'token-load-scorer';
 export const DEFAULT_QUEUE_THRESHOLD_TOKENS = 4_194_304;

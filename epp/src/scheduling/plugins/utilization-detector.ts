@@ -14,11 +14,11 @@
 // Parameters (defaults): queueDepthThreshold (5, integer > 0), kvCacheUtilThreshold (0.8, in (0, 1]),
 // metricsStalenessThreshold ("200ms", Go duration > 0), headroom (0.0, ≥ 0).
 import { z } from 'zod';
-import type { Candidate } from '../../datastore/endpoint.js';
-import type { Filter, SaturationDetector } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { nonNegativeNumber, positiveInt } from '../params.js';
-import { parseGoDuration } from '../../config/duration.js';
+import type { Candidate } from '../../framework/endpoint.js';
+import type { Filter, SaturationDetector } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { nonNegativeNumber, positiveInt } from '../../framework/params.js';
+import { parseGoDuration } from '../../framework/duration.js';
 
 export const UTILIZATION_DETECTOR_TYPE = 'utilization-detector';
 

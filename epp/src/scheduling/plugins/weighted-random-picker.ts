@@ -6,9 +6,9 @@
 // no endpoint has a positive score the pick is uniform, as in GIE v1.5.0
 // framework/plugins/scheduling/picker/weighted_random_picker.go (which delegates to random-picker).
 // Parameter: maxNumOfEndpoints (positive integer, default 1).
-import type { Picker } from '../framework.js';
-import { definePlugin } from '../registry.js';
-import { pickerParameters } from '../params.js';
+import type { Picker } from '../../framework/plugins.js';
+import { definePlugin } from '../../framework/registry.js';
+import { pickerParameters } from '../../framework/params.js';
 import { indexOfMax, randomIndices, topIndicesDescending } from '../selection.js';
 
 export const WEIGHTED_RANDOM_PICKER_TYPE = 'weighted-random-picker';

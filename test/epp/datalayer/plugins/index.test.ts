@@ -2,7 +2,7 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { registerDataLayerPlugins } from '../../../../epp/src/datalayer/plugins/index.js';
-import { PluginRegistry } from '../../../../epp/src/scheduling/registry.js';
+import { PluginRegistry } from '../../../../epp/src/framework/registry.js';
 
 test('registerDataLayerPlugins registers both GIE data-layer types, once', () => {
   const r = registerDataLayerPlugins(new PluginRegistry());

@@ -3,14 +3,14 @@
 // run draws the same numbers; distribution checks use bounds far wider than the sampling error.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import type { Candidate } from '../../../../epp/src/datastore/endpoint.js';
-import type { Picker } from '../../../../epp/src/scheduling/framework.js';
+import type { Candidate } from '../../../../epp/src/framework/endpoint.js';
+import type { Picker } from '../../../../epp/src/framework/plugins.js';
 import { maxScorePickerPlugin } from '../../../../epp/src/scheduling/plugins/max-score-picker.js';
 import { randomPickerPlugin } from '../../../../epp/src/scheduling/plugins/random-picker.js';
 import { aResKey, weightedRandomPickerPlugin } from '../../../../epp/src/scheduling/plugins/weighted-random-picker.js';
 import { roundRobinPlugin } from '../../../../epp/src/scheduling/plugins/round-robin.js';
 import { leastRequestPlugin } from '../../../../epp/src/scheduling/plugins/least-request.js';
-import { pickerParameters } from '../../../../epp/src/scheduling/params.js';
+import { pickerParameters } from '../../../../epp/src/framework/params.js';
 import { candidates, context, make, request, seededRandom } from '../helpers.js';
 
 const req = request();

@@ -2,7 +2,7 @@
 // against hand-computed values, including the edge cases: equal values, one candidate, NaN.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import type { Scorer } from '../../../../epp/src/scheduling/framework.js';
+import type { Scorer } from '../../../../epp/src/framework/plugins.js';
 import { queueScorerPlugin } from '../../../../epp/src/scheduling/plugins/queue-scorer.js';
 import { runningRequestsSizeScorerPlugin } from '../../../../epp/src/scheduling/plugins/running-requests-size-scorer.js';
 import { kvCacheUtilizationScorerPlugin } from '../../../../epp/src/scheduling/plugins/kv-cache-utilization-scorer.js';

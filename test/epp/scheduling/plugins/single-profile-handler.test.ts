@@ -2,7 +2,7 @@
 // and how results become the decision.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import type { ProfileRunResult, SchedulerProfileSpec } from '../../../../epp/src/scheduling/framework.js';
+import type { ProfileRunResult, SchedulerProfileSpec } from '../../../../epp/src/framework/plugins.js';
 import { SingleProfileHandler, singleProfileHandlerPlugin } from '../../../../epp/src/scheduling/plugins/single-profile-handler.js';
 import { candidates, make, request } from '../helpers.js';
 

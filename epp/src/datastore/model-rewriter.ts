@@ -1,9 +1,11 @@
-// The Director's ModelRewriter backed by the pool's InferenceModelRewrites: find the winning rule
+// The request's ModelRewriter backed by the pool's InferenceModelRewrites: find the winning rule
 // for the request's model (precedence in ModelRewriteStore), then choose one target with
 // probability weight / Σ weights; when no target has a weight, uniformly (GIE's selection). A
 // rule with no targets leaves the model as it is.
-import type { ModelRewriteStore, RewriteTarget } from '../datastore/model-rewrites.js';
-import type { ModelRewriter } from './director.js';
+import type { ModelRewriteStore, RewriteTarget } from './model-rewrites.js';
+
+/** Chooses a target model for the client's model name (InferenceModelRewrite); undefined = keep. */
+export type ModelRewriter = (model: string) => { target: string; ruleName: string } | undefined;
 
 export function modelRewriter(store: ModelRewriteStore, random: () => number = Math.random): ModelRewriter {
   return (model) => {

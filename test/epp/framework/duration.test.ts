@@ -1,7 +1,7 @@
 // Go duration strings as time.ParseDuration reads them.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { formatDurationMs, parseGoDuration } from '../../../epp/src/config/duration.js';
+import { formatDurationMs, parseGoDuration } from '../../../epp/src/framework/duration.js';
 
 const ms = (text: string) => {
   const r = parseGoDuration(text);

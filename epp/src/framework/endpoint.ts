@@ -62,3 +62,14 @@ export const EMPTY_METRICS: EndpointMetrics = Object.freeze({
   cacheNumBlocks: 0,
   updatedAt: 0,
 });
+
+/**
+ * What plugins read of the pool: the current candidates and membership changes. The datastore
+ * (epp/src/datastore) implements it; plugins never write endpoint state.
+ */
+export interface PoolView {
+  candidates(): readonly Candidate[];
+  get(key: string): Candidate | undefined;
+  on(event: 'endpoints', listener: (added: readonly Endpoint[], removed: readonly Endpoint[]) => void): unknown;
+  off(event: 'endpoints', listener: (added: readonly Endpoint[], removed: readonly Endpoint[]) => void): unknown;
+}

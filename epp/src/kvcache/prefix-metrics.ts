@@ -2,10 +2,10 @@
 // (nothing is recorded on the request path). GIE's inference_extension_prefix_indexer_size is
 // kept for dashboards written for the Go EPP; the tokenroute_* series break it down per plugin.
 import { Counter, Gauge } from 'prom-client';
-import type { Plugin } from '../scheduling/framework.js';
-import type { BlockIndex } from '../kvcache/block-index.js';
-import type { KvEventSubscriber } from '../kvcache/subscriber.js';
-import type { EppMetrics } from './metrics.js';
+import type { Plugin } from '../framework/plugins.js';
+import type { BlockIndex } from './block-index.js';
+import type { KvEventSubscriber } from './subscriber.js';
+import type { EppMetrics } from '../observability/metrics.js';
 
 interface IndexedPlugin {
   readonly name: string;

@@ -1,7 +1,7 @@
 // Unit tests of Go-duration parsing for data-layer parameters.
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { parseDuration } from '../../../epp/src/config/duration.js';
+import { parseDuration } from '../../../epp/src/framework/duration.js';
 
 test('Go duration strings and plain milliseconds', () => {
   assert.equal(parseDuration('1s'), 1000);

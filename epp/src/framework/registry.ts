@@ -2,13 +2,13 @@
 // (strict: unknown keys are errors) and a factory. The config loader validates parameters
 // against the schema and reports failures with the field path.
 import type { z } from 'zod';
-import type { Plugin } from './framework.js';
-import type { Datastore } from '../datastore/datastore.js';
-import type { Logger } from '../observability/logger.js';
+import type { Plugin } from './plugins.js';
+import type { Logger } from 'pino';
+import type { PoolView } from './endpoint.js';
 
 /** What a plugin may use from the running EPP. */
 export interface PluginContext {
-  readonly datastore: Datastore;
+  readonly datastore: PoolView;
   readonly logger: Logger;
   /** Source of randomness; tests pass a seeded one. Returns [0, 1). */
   readonly random: () => number;

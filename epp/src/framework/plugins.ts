@@ -1,8 +1,8 @@
 // Extension points of the scheduler, as in GIE's framework: a ProfileHandler chooses which
 // scheduling profiles run; each profile runs Filters, then Scorers (weighted sum of scores in
 // [0, 1]), then one Picker. Everything here is synchronous: a decision never awaits.
-import type { Candidate } from '../datastore/endpoint.js';
-import type { InferenceRequest } from '../requestcontrol/request.js';
+import type { Candidate } from './endpoint.js';
+import type { InferenceRequest } from './request.js';
 
 /** Every plugin has the config `type` it was registered under and its instance `name`. */
 export interface Plugin {
