@@ -5,7 +5,8 @@
  */
 import { Tokenizer, TokenBuffer, canonicalModelName } from "./tokenizer/index";
 import { tableCount, tableName } from "./tokenizer/tables";
-import { renderChatJson } from "./template/json_api";
+import { renderChatJson } from "./template/chat_request";
+import { jsonString } from "./json/writer";
 import { blockSeed, blockKeys as chainKeys, xxh64 } from "./blocks";
 import { ConfigResult, parseConfig } from "./config";
 import { ErrorKind, errorName } from "./request/errors";
@@ -32,7 +33,7 @@ export function models(): string {
 export function modelInfo(model: string): string {
   let t = Tokenizer.forModel(model);
   if (t === null) return "";
-  return '{"name":"' + t.name + '","bosId":' + t.bosId.toString() + ',"eosId":' + t.eosId.toString() + ',"addsBos":' + (t.addsBos ? "true" : "false") + "}";
+  return '{"name":' + jsonString(t.name) + ',"bosId":' + t.bosId.toString() + ',"eosId":' + t.eosId.toString() + ',"addsBos":' + (t.addsBos ? "true" : "false") + "}";
 }
 
 /** Canonical name of a model alias ("" when unknown). */

@@ -11,7 +11,7 @@
 // other non-text parts, custom templates, documents, unknown template kwargs, batched prompts —
 // makes the result approximate: the keys are still computed, and the EPP is told they may not match
 // the server's tokens exactly. (Tools and tool calls are passed on; the template decides.)
-import { JsonDoc, JsonError, JsonKind, parseJson } from './json';
+import { JsonDoc, JsonError, JsonKind, parseJson } from '../json/reader';
 import { ErrorKind } from './errors';
 
 export const enum Endpoint {
@@ -90,10 +90,9 @@ export class ReadResult {
 export function readRequest(endpoint: Endpoint, body: Uint8Array): ReadResult {
   const doc = parseJson(body, MAX_JSON_DEPTH);
   if (!doc.ok) {
-    if (doc.error == JsonError.Utf8) return ReadResult.fail(ErrorKind.InvalidUtf8, `invalid UTF-8 at byte ${doc.errorOffset}`);
-    if (doc.error == JsonError.Depth) return ReadResult.fail(ErrorKind.BadJson, `JSON nested deeper than ${MAX_JSON_DEPTH} at byte ${doc.errorOffset}`);
+    if (doc.error == JsonError.Utf8) return ReadResult.fail(ErrorKind.InvalidUtf8, doc.errorMessage());
     if (doc.error == JsonError.Empty) return ReadResult.fail(ErrorKind.BadJson, 'empty body');
-    return ReadResult.fail(ErrorKind.BadJson, `malformed JSON at byte ${doc.errorOffset}`);
+    return ReadResult.fail(ErrorKind.BadJson, doc.errorMessage());
   }
   const root = doc.root;
   if (!doc.isObject(root)) return ReadResult.fail(ErrorKind.BadRequest, 'body is not a JSON object');

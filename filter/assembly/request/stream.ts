@@ -32,6 +32,7 @@ import {
 } from '../abi/host';
 import { FilterConfig, OnError } from '../config';
 import { ProtocolValues, encodeBlockKeys, isProtocolHeader, percentEncode, protocolHeaders } from '../protocol';
+import { jsonString } from '../json/writer';
 import { TokenBuffer } from '../tokenizer/index';
 import { ErrorKind, errorName } from './errors';
 import { metrics, warn } from './metrics';
@@ -208,20 +209,4 @@ function addAll(pairs: Array<string>): void {
 function errorBody(status: u32, message: string): string {
   const type = status == 413 ? 'RequestEntityTooLarge' : 'BadRequestError';
   return `{"object":"error","message":${jsonString(message)},"type":"${type}","param":null,"code":${status}}`;
-}
-
-function jsonString(s: string): string {
-  const parts = new Array<string>();
-  parts.push('"');
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c == 0x22) parts.push('\\"');
-    else if (c == 0x5c) parts.push('\\\\');
-    else if (c < 0x20 || (c >= 0xd800 && c <= 0xdfff)) {
-      const h = c.toString(16);
-      parts.push('\\u' + '0000'.substring(h.length) + h);
-    } else parts.push(String.fromCharCode(c));
-  }
-  parts.push('"');
-  return parts.join('');
 }
