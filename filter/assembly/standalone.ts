@@ -161,7 +161,7 @@ export function requestKeys(path: string, body: Uint8Array, config: string, bloc
   cfg.blockSize = blockSize;
   cfg.maxBlocks = maxBlocks;
   if (reqKeys.length != maxBlocks) reqKeys = new StaticArray<u64>(maxBlocks);
-  // The filter's streaming check (request/stream.ts onBody), for a body handed over whole.
+  // The filter's streaming check (request/http_context.ts onRequestBody), for a body handed over whole.
   if (body.length > cfg.maxBodyBytes) {
     return result(errorName(ErrorKind.TooLarge), `body of ${body.length} bytes exceeds maxBodyBytes ${cfg.maxBodyBytes}`, 0, false, reqKeys, 0, null);
   }
