@@ -1,5 +1,7 @@
 // OpenAI request bodies → the prompt parts the model server will tokenize, read the way vLLM reads
-// them (../shared/reference/envoy-wasm-tokenizer.md §6.1):
+// them (vLLM v0.10.1: vllm/entrypoints/openai/protocol.py CompletionRequest / ChatCompletionRequest
+// / ResponsesRequest for fields and defaults, vllm/entrypoints/chat_utils.py for content parts,
+// vllm/entrypoints/openai/serving_responses.py _construct_input_messages for /v1/responses):
 //  - /v1/completions: `prompt` is a string, a list of strings, a list of token ids or a list of
 //    token-id lists; `add_special_tokens` defaults to true (BOS for Llama 3 / DeepSeek).
 //  - /v1/chat/completions: `messages` with string content or text parts joined by "\n";
