@@ -1,6 +1,6 @@
 /**
  * Chained 64-bit block keys over full blocks of token ids (shared by the filter and, through the standalone wasm,
- * the EPP and the CLI). Algorithm (docs/tokenizer.md "Block keys"; TypeScript reference: filter/tools/blocks-ref.ts):
+ * the EPP and the CLI). Algorithm (docs/tokenizer.md "Block keys"; TypeScript reference: test/fixtures/blocks-ref.ts):
  *   seedBytes = utf8(model)
  *               + (lora != "" || cacheSalt != "" ? 0x00 + utf8(lora) : "")
  *               + (cacheSalt != "" ? 0x00 + utf8(cacheSalt) : "")

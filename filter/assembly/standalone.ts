@@ -1,11 +1,12 @@
 /**
  * The standalone tokenroute core module (filter/build/tokenroute-core.wasm): the same tokenizer, chat templates and
  * block keys the proxy-wasm filter runs in Envoy, exported for @assemblyscript/loader so the EPP, the render
- * endpoint and the CLI compute identical results. Use it through filter/tools/core.ts (TokenrouteCore).
+ * endpoint and the CLI compute identical results. Use it through filter/core/tokenroute-core.ts (TokenrouteCore).
  */
 import { Tokenizer, TokenBuffer, canonicalModelName } from "./tokenizer/index";
 import { tableCount, tableName } from "./tokenizer/tables";
-import { renderChatJson } from "./template/json_api";
+import { renderChatJson } from "./template/chat_request";
+import { jsonString } from "./json/writer";
 import { blockSeed, blockKeys as chainKeys, xxh64 } from "./blocks";
 import { ConfigResult, parseConfig } from "./config";
 import { ErrorKind, errorName } from "./request/errors";
@@ -32,7 +33,7 @@ export function models(): string {
 export function modelInfo(model: string): string {
   let t = Tokenizer.forModel(model);
   if (t === null) return "";
-  return '{"name":"' + t.name + '","bosId":' + t.bosId.toString() + ',"eosId":' + t.eosId.toString() + ',"addsBos":' + (t.addsBos ? "true" : "false") + "}";
+  return '{"name":' + jsonString(t.name) + ',"bosId":' + t.bosId.toString() + ',"eosId":' + t.eosId.toString() + ',"addsBos":' + (t.addsBos ? "true" : "false") + "}";
 }
 
 /** Canonical name of a model alias ("" when unknown). */
@@ -160,7 +161,7 @@ export function requestKeys(path: string, body: Uint8Array, config: string, bloc
   cfg.blockSize = blockSize;
   cfg.maxBlocks = maxBlocks;
   if (reqKeys.length != maxBlocks) reqKeys = new StaticArray<u64>(maxBlocks);
-  // The filter's streaming check (request/stream.ts onBody), for a body handed over whole.
+  // The filter's streaming check (request/http_context.ts onRequestBody), for a body handed over whole.
   if (body.length > cfg.maxBodyBytes) {
     return result(errorName(ErrorKind.TooLarge), `body of ${body.length} bytes exceeds maxBodyBytes ${cfg.maxBodyBytes}`, 0, false, reqKeys, 0, null);
   }

@@ -3,8 +3,8 @@
  * (@anush008/tokenizers) on the same ~1 MiB English corpus, in ~4 KiB requests, per model; plus table load time and
  * memory per model. Run: `node dist/filter/bench/tokenize.js [--mb 1] [--passes 3]`.
  *
- * Corpus: Markdown/text docs of the installed npm packages (sorted, code fences removed) — prose like the reference
- * measurements in shared/reference/envoy-wasm-tokenizer.md §5.7 — cut to the requested size.
+ * Corpus: Markdown/text docs of the installed npm packages (sorted, code fences removed) — ordinary English prose, the
+ * kind of text chat prompts carry — cut to the requested size.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";

@@ -1,5 +1,5 @@
 // Block keys: xxHash64 against the published xxHash sanity vectors (xxhsum's generated buffer, seeds 0 and PRIME32),
-// and the wasm chain (filter/assembly/blocks.ts) equal to the TypeScript reference (filter/tools/blocks-ref.ts).
+// and the wasm chain (filter/assembly/blocks.ts) equal to the TypeScript reference (test/fixtures/blocks-ref.ts).
 import { test } from "vitest";
 import assert from "node:assert/strict";
 import fc from "fast-check";

@@ -1,6 +1,6 @@
 // `tokenroute tokenize --model M [--file F]`: the token ids of raw text (stdin or a file) as a JSON
 // array, no special tokens added — the same tokenizer the filter runs in Envoy (the standalone core
-// wasm, filter/tools/core.ts). M is a tokenizer name or alias (qwen3, qwen2_5, llama3_1,
+// wasm, filter/core/tokenroute-core.ts). M is a tokenizer name or alias (qwen3, qwen2_5, llama3_1,
 // deepseek_v3, ...) or a model name from a filter configuration given with --config.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';

@@ -13,53 +13,18 @@ import {
   proxy_log,
   proxy_record_metric,
   proxy_remove_header_map_value,
-  proxy_replace_header_map_value,
   proxy_send_local_response,
   wasi_clock_time_get,
 } from './imports';
 import { RESULT_PTR, RESULT_SIZE, RESULT_U64, takeResultBytes } from './memory';
-
-// proxy_status_t
-export const OK: u32 = 0;
-export const NOT_FOUND: u32 = 1;
-export const BAD_ARGUMENT: u32 = 2;
-
-// proxy_log_level_t
-export const LOG_TRACE: u32 = 0;
-export const LOG_DEBUG: u32 = 1;
-export const LOG_INFO: u32 = 2;
-export const LOG_WARN: u32 = 3;
-export const LOG_ERROR: u32 = 4;
-export const LOG_CRITICAL: u32 = 5;
-
-// proxy_buffer_type_t
-export const BUFFER_HTTP_REQUEST_BODY: u32 = 0;
-export const BUFFER_VM_CONFIGURATION: u32 = 6;
-export const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
-
-// proxy_map_type_t
-export const MAP_HTTP_REQUEST_HEADERS: u32 = 0;
-
-// proxy_metric_type_t
-export const METRIC_COUNTER: u32 = 0;
-export const METRIC_GAUGE: u32 = 1;
-export const METRIC_HISTOGRAM: u32 = 2;
-
-// Return values of the HTTP callbacks as Envoy's cpp-host reads them (FilterHeadersStatus and
-// FilterDataStatus; the spec's proxy_action_t only names 0 and 1).
-export const HEADERS_CONTINUE: u32 = 0;
-export const HEADERS_STOP_ITERATION: u32 = 1;
-export const DATA_CONTINUE: u32 = 0;
-export const DATA_STOP_ITERATION_AND_BUFFER: u32 = 1;
-export const DATA_STOP_ITERATION_NO_BUFFER: u32 = 3;
-export const TRAILERS_CONTINUE: u32 = 0;
+import { BufferType, LogLevel, MapType, MetricType, WasmResult } from './types';
 
 /** An AS string as UTF-8 bytes (lone surrogates become U+FFFD, never an abort). */
 export function utf8(s: string): ArrayBuffer {
   return String.UTF8.encode(s, false, String.UTF8.ErrorMode.REPLACE);
 }
 
-export function log(level: u32, message: string): void {
+export function log(level: LogLevel, message: string): void {
   const b = utf8(message);
   proxy_log(level, changetype<usize>(b), <usize>b.byteLength);
 }
@@ -67,7 +32,7 @@ export function log(level: u32, message: string): void {
 /** Wall-clock time in nanoseconds (Envoy: the dispatcher's system time), 0 when unavailable. */
 export function nowNanos(): u64 {
   store<u64>(RESULT_U64, 0);
-  if (proxy_get_current_time_nanoseconds(RESULT_U64) != OK) return 0;
+  if (proxy_get_current_time_nanoseconds(RESULT_U64) != WasmResult.Ok) return 0;
   return load<u64>(RESULT_U64);
 }
 
@@ -84,10 +49,10 @@ function clearResult(): void {
 }
 
 /** Bytes [start, start+maxSize) of a host buffer; null when the host has no such buffer. */
-export function getBufferBytes(bufferType: u32, start: u32, maxSize: u32): Uint8Array | null {
+export function getBufferBytes(bufferType: BufferType, start: u32, maxSize: u32): Uint8Array | null {
   clearResult();
   const status = proxy_get_buffer_bytes(bufferType, start, maxSize, RESULT_PTR, RESULT_SIZE);
-  if (status != OK) return null;
+  if (status != WasmResult.Ok) return null;
   return takeResultBytes();
 }
 
@@ -100,39 +65,33 @@ export function getProperty(path: string): Uint8Array | null {
   const p = utf8(path);
   clearResult();
   const status = proxy_get_property(changetype<usize>(p), <usize>p.byteLength, RESULT_PTR, RESULT_SIZE);
-  if (status != OK) return null;
+  if (status != WasmResult.Ok) return null;
   return takeResultBytes();
 }
 
 /** All pairs of a header map in the 0.2.1 serialization; null when the map is unavailable. */
-export function getHeaderPairs(mapType: u32): HeaderPairs | null {
+export function getHeaderPairs(mapType: MapType): HeaderPairs | null {
   clearResult();
-  if (proxy_get_header_map_pairs(mapType, RESULT_PTR, RESULT_SIZE) != OK) return null;
+  if (proxy_get_header_map_pairs(mapType, RESULT_PTR, RESULT_SIZE) != WasmResult.Ok) return null;
   return HeaderPairs.parse(takeResultBytes());
 }
 
-export function getHeader(mapType: u32, name: string): string | null {
+export function getHeader(mapType: MapType, name: string): string | null {
   const k = utf8(name);
   clearResult();
   const status = proxy_get_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength, RESULT_PTR, RESULT_SIZE);
-  if (status != OK) return null;
+  if (status != WasmResult.Ok) return null;
   const v = takeResultBytes();
   return String.UTF8.decodeUnsafe(v.dataStart, <usize>v.length);
 }
 
-export function addHeader(mapType: u32, name: string, value: string): u32 {
+export function addHeader(mapType: MapType, name: string, value: string): WasmResult {
   const k = utf8(name);
   const v = utf8(value);
   return proxy_add_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength, changetype<usize>(v), <usize>v.byteLength);
 }
 
-export function replaceHeader(mapType: u32, name: string, value: string): u32 {
-  const k = utf8(name);
-  const v = utf8(value);
-  return proxy_replace_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength, changetype<usize>(v), <usize>v.byteLength);
-}
-
-export function removeHeader(mapType: u32, name: string): u32 {
+export function removeHeader(mapType: MapType, name: string): WasmResult {
   const k = utf8(name);
   return proxy_remove_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength);
 }
@@ -141,7 +100,7 @@ export function removeHeader(mapType: u32, name: string): u32 {
  * Sends a local reply. Envoy defers it until the current callback returns and then stops the
  * filter chain (cpp-host send_local_response sets stopNextIteration); grpc_status -1 means none.
  */
-export function sendLocalResponse(status: u32, details: string, body: string, contentType: string): u32 {
+export function sendLocalResponse(status: u32, details: string, body: string, contentType: string): WasmResult {
   const d = utf8(details);
   const b = utf8(body);
   const headers = serializePairs([new HeaderPair('content-type', contentType)]);
@@ -155,10 +114,10 @@ export function sendLocalResponse(status: u32, details: string, body: string, co
 }
 
 /** Defines a metric; returns its id, or u32.MAX_VALUE when the host refused. */
-export function defineMetric(metricType: u32, name: string): u32 {
+export function defineMetric(metricType: MetricType, name: string): u32 {
   const n = utf8(name);
   store<u32>(RESULT_U64, 0);
-  if (proxy_define_metric(metricType, changetype<usize>(n), <usize>n.byteLength, RESULT_U64) != OK) return u32.MAX_VALUE;
+  if (proxy_define_metric(metricType, changetype<usize>(n), <usize>n.byteLength, RESULT_U64) != WasmResult.Ok) return u32.MAX_VALUE;
   return load<u32>(RESULT_U64);
 }
 

@@ -2,7 +2,8 @@
 // (wired in through asconfig.json "use"), which Envoy does not provide: V8 would refuse to link the
 // module ("Failed to load Wasm module due to a missing import: env.abort").
 import { wasi_random_get } from './imports';
-import { LOG_CRITICAL, LOG_DEBUG, log } from './host';
+import { log } from './host';
+import { LogLevel } from './types';
 
 /**
  * Logs the failure at CRITICAL and traps. In Envoy a trap fails this worker's VM: the stream gets a
@@ -10,7 +11,7 @@ import { LOG_CRITICAL, LOG_DEBUG, log } from './host';
  */
 export function abortHandler(message: string | null, fileName: string | null, line: u32, column: u32): void {
   log(
-    LOG_CRITICAL,
+    LogLevel.Critical,
     'tokenroute: abort: ' + (message !== null ? message : '') + ' at ' + (fileName !== null ? fileName : '?') + ':' + line.toString() + ':' + column.toString(),
   );
   unreachable();
@@ -23,7 +24,7 @@ export function traceHandler(message: string, n: i32, a0: f64, a1: f64, a2: f64,
   if (n > 2) s += ' ' + a2.toString();
   if (n > 3) s += ' ' + a3.toString();
   if (n > 4) s += ' ' + a4.toString();
-  log(LOG_DEBUG, s);
+  log(LogLevel.Debug, s);
 }
 
 /** Seed for Math.random from the host's random_get (Envoy: RAND_bytes). */

@@ -2,7 +2,8 @@
 // rate-limited warning log. Metric ids are per VM, so they are defined once per VM, from
 // proxy_on_vm_start — never from module start-up code, where Envoy only allows logging, clock and
 // random calls (cpp-host WasmBase::startVm restricted callbacks).
-import { LOG_WARN, METRIC_COUNTER, METRIC_HISTOGRAM, defineMetric, incrementMetric, log, monotonicNanos, recordMetric } from '../abi/host';
+import { defineMetric, incrementMetric, log, monotonicNanos, recordMetric } from '../abi/host';
+import { LogLevel, MetricType } from '../abi/types';
 import { ERROR_KIND_COUNT, ErrorKind, errorName } from './errors';
 
 export class Metrics {
@@ -33,20 +34,20 @@ export class Metrics {
   }
 
   define(): void {
-    this.requests = defineMetric(METRIC_COUNTER, 'tokenroute_requests');
-    this.skipped = defineMetric(METRIC_COUNTER, 'tokenroute_skipped');
-    this.tokenized = defineMetric(METRIC_COUNTER, 'tokenroute_tokenized');
-    this.exact = defineMetric(METRIC_COUNTER, 'tokenroute_exact');
-    this.approximate = defineMetric(METRIC_COUNTER, 'tokenroute_approximate');
-    this.tokens = defineMetric(METRIC_COUNTER, 'tokenroute_tokens');
-    this.errors = defineMetric(METRIC_COUNTER, 'tokenroute_errors');
+    this.requests = defineMetric(MetricType.Counter, 'tokenroute_requests');
+    this.skipped = defineMetric(MetricType.Counter, 'tokenroute_skipped');
+    this.tokenized = defineMetric(MetricType.Counter, 'tokenroute_tokenized');
+    this.exact = defineMetric(MetricType.Counter, 'tokenroute_exact');
+    this.approximate = defineMetric(MetricType.Counter, 'tokenroute_approximate');
+    this.tokens = defineMetric(MetricType.Counter, 'tokenroute_tokens');
+    this.errors = defineMetric(MetricType.Counter, 'tokenroute_errors');
     for (let k = 1; k < ERROR_KIND_COUNT; k++) {
-      this.errorsByKind[k] = defineMetric(METRIC_COUNTER, 'tokenroute_errors_' + errorName(<ErrorKind>k));
+      this.errorsByKind[k] = defineMetric(MetricType.Counter, 'tokenroute_errors_' + errorName(<ErrorKind>k));
     }
-    this.rejected = defineMetric(METRIC_COUNTER, 'tokenroute_rejected');
-    this.clientHeadersRemoved = defineMetric(METRIC_COUNTER, 'tokenroute_client_headers_removed');
-    this.timeUs = defineMetric(METRIC_HISTOGRAM, 'tokenroute_filter_time_us');
-    this.timeUsTotal = defineMetric(METRIC_COUNTER, 'tokenroute_filter_time_us_total');
+    this.rejected = defineMetric(MetricType.Counter, 'tokenroute_rejected');
+    this.clientHeadersRemoved = defineMetric(MetricType.Counter, 'tokenroute_client_headers_removed');
+    this.timeUs = defineMetric(MetricType.Histogram, 'tokenroute_filter_time_us');
+    this.timeUsTotal = defineMetric(MetricType.Counter, 'tokenroute_filter_time_us_total');
   }
 
   error(kind: ErrorKind): void {
@@ -91,9 +92,9 @@ export function warn(message: string): void {
   }
   inWindow++;
   if (suppressed > 0) {
-    log(LOG_WARN, `tokenroute: ${message} (${suppressed} similar lines suppressed before this one)`);
+    log(LogLevel.Warn, `tokenroute: ${message} (${suppressed} similar lines suppressed before this one)`);
     suppressed = 0;
   } else {
-    log(LOG_WARN, `tokenroute: ${message}`);
+    log(LogLevel.Warn, `tokenroute: ${message}`);
   }
 }

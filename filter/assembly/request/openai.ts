@@ -1,5 +1,7 @@
 // OpenAI request bodies → the prompt parts the model server will tokenize, read the way vLLM reads
-// them (../shared/reference/envoy-wasm-tokenizer.md §6.1):
+// them (vLLM v0.10.1: vllm/entrypoints/openai/protocol.py CompletionRequest / ChatCompletionRequest
+// / ResponsesRequest for fields and defaults, vllm/entrypoints/chat_utils.py for content parts,
+// vllm/entrypoints/openai/serving_responses.py _construct_input_messages for /v1/responses):
 //  - /v1/completions: `prompt` is a string, a list of strings, a list of token ids or a list of
 //    token-id lists; `add_special_tokens` defaults to true (BOS for Llama 3 / DeepSeek).
 //  - /v1/chat/completions: `messages` with string content or text parts joined by "\n";
@@ -11,7 +13,7 @@
 // other non-text parts, custom templates, documents, unknown template kwargs, batched prompts —
 // makes the result approximate: the keys are still computed, and the EPP is told they may not match
 // the server's tokens exactly. (Tools and tool calls are passed on; the template decides.)
-import { JsonDoc, JsonError, JsonKind, parseJson } from './json';
+import { JsonDoc, JsonError, JsonKind, parseJson } from '../json/reader';
 import { ErrorKind } from './errors';
 
 export const enum Endpoint {
@@ -90,10 +92,9 @@ export class ReadResult {
 export function readRequest(endpoint: Endpoint, body: Uint8Array): ReadResult {
   const doc = parseJson(body, MAX_JSON_DEPTH);
   if (!doc.ok) {
-    if (doc.error == JsonError.Utf8) return ReadResult.fail(ErrorKind.InvalidUtf8, `invalid UTF-8 at byte ${doc.errorOffset}`);
-    if (doc.error == JsonError.Depth) return ReadResult.fail(ErrorKind.BadJson, `JSON nested deeper than ${MAX_JSON_DEPTH} at byte ${doc.errorOffset}`);
+    if (doc.error == JsonError.Utf8) return ReadResult.fail(ErrorKind.InvalidUtf8, doc.errorMessage());
     if (doc.error == JsonError.Empty) return ReadResult.fail(ErrorKind.BadJson, 'empty body');
-    return ReadResult.fail(ErrorKind.BadJson, `malformed JSON at byte ${doc.errorOffset}`);
+    return ReadResult.fail(ErrorKind.BadJson, doc.errorMessage());
   }
   const root = doc.root;
   if (!doc.isObject(root)) return ReadResult.fail(ErrorKind.BadRequest, 'body is not a JSON object');

@@ -1,5 +1,5 @@
 // A request body → the prompt the model server will see → token ids → chained block keys, as one
-// pure function (no proxy-wasm ABI calls): the filter (./stream.ts, in Envoy) and the standalone
+// pure function (no proxy-wasm ABI calls): the filter (./http_context.ts, in Envoy) and the standalone
 // core (../standalone.ts `requestKeys`, used by the EPP's tokenizer workers) both call it, so the
 // EPP computes exactly the filter's keys, exact flag and error kind for the same request.
 import { FilterConfig } from '../config';

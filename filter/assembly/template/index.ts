@@ -17,7 +17,7 @@
  * - continue_final_message: render without generation prompt and cut after the final message's content
  *   (transformers' rule, incl. its handling of trimmed trailing whitespace).
  */
-import { jsonQuote } from "./json";
+import { jsonString } from "../json/writer";
 
 export class ChatMessage {
   /** 'system' | 'user' | 'assistant' | 'tool' (Llama also 'ipython'); other roles follow each template's behaviour. */
@@ -281,7 +281,7 @@ function renderLlama3(msgs: ChatMessage[], o: ChatOptions, agp: bool): Rendered 
       out += "<|start_header_id|>assistant<|end_header_id|>\n\n" + pyStrip(m.content) + "<|eot_id|>";
     } else if (m.role == "tool" || m.role == "ipython") {
       // the template tojson's string content ("is iterable" holds for strings)
-      out += "<|start_header_id|>ipython<|end_header_id|>\n\n" + jsonQuote(m.content) + "<|eot_id|>";
+      out += "<|start_header_id|>ipython<|end_header_id|>\n\n" + jsonString(m.content) + "<|eot_id|>";
     } else {
       out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + pyStrip(m.content) + "<|eot_id|>";
     }

@@ -1,5 +1,5 @@
 // WasmHasher (epp/src/kvcache/wasm-hash.ts): the key chain computed with the core wasm's xxh64
-// equals TokenrouteCore.blockKeys and the TypeScript reference (filter/tools/blocks-ref.ts), also
+// equals TokenrouteCore.blockKeys and the TypeScript reference (test/fixtures/blocks-ref.ts), also
 // when continued from a parent key; GIE's character-block keys follow their definition.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';

@@ -1,7 +1,8 @@
 // Integration: the real filter (filter/build/filter.wasm) in the Node host, checked against the
-// standalone tokenization core (filter/build/tokenroute-core.wasm via filter/tools/core.ts) as the
+// standalone tokenization core (filter/build/tokenroute-core.wasm via filter/core/tokenroute-core.ts) as the
 // reference: for each OpenAI request shape the filter must produce exactly the token count and block
-// keys the core computes for the prompt vLLM would build (../shared/reference §6.1).
+// keys the core computes for the prompt vLLM would build (how the filter reads each field after vLLM:
+// filter/assembly/request/openai.ts).
 import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';

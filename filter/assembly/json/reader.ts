@@ -1,13 +1,17 @@
-// A strict, bounded JSON reader over raw bytes (RFC 8259), built for untrusted request bodies:
+// The filter's one JSON reader: strict and bounded (RFC 8259), built for untrusted request bodies
+// and used for every JSON the filter reads (request bodies, the plugin configuration, the core's
+// renderChat requests):
 //  - one linear pass, no recursion (an explicit container stack capped at `maxDepth`), so neither
 //    deep nesting nor a long input can exhaust the stack or loop;
 //  - every string is checked as it is scanned: well-formed UTF-8 (no overlongs, no surrogates, no
 //    code points above U+10FFFF), valid escapes, no raw control characters, and \u escapes must
 //    pair surrogates correctly — a lone surrogate is rejected, as pydantic's parser (jiter) in vLLM
-//    rejects it;
+//    rejects it — unless the caller asks for Python json.loads' leniency (LoneSurrogates.Accept);
 //  - values are not copied: the result is a "tape" of fixed-size entries pointing into the input,
 //    and strings are decoded only when asked for.
 // It never throws: every failure is a JsonError code with the byte offset.
+import { validSeqLen } from '../tokenizer/utf8';
+import { decodeEscaped, hex4 } from './escapes';
 
 export const enum JsonKind {
   Null = 0,
@@ -27,6 +31,14 @@ export const enum JsonError {
   Empty = 4,
 }
 
+/** What a \u escape of an unpaired surrogate (\ud800 alone, \udc00) means. */
+export const enum LoneSurrogates {
+  /** Invalid (JsonError.Utf8), as pydantic / jiter reject it in vLLM's request parsing. */
+  Reject = 0,
+  /** A UTF-16 code unit of its own, as Python's json.loads accepts it. */
+  Accept = 1,
+}
+
 // Tape entry layout (5 × i32 per value):
 //   [0] kind | flags << 8   flags: STRING_ESCAPED, NUMBER_INTEGER
 //   [1] start byte offset (strings: after the opening quote; containers: at the bracket)
@@ -44,14 +56,37 @@ export class JsonDoc {
   errorOffset: i32 = 0;
   tape: StaticArray<i32>;
   count: i32 = 0;
+  /** The nesting limit the input was parsed with (for error messages). */
+  maxDepth: i32 = 0;
+  private acceptLoneSurrogates: bool;
 
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Uint8Array, surrogates: LoneSurrogates) {
     this.bytes = bytes;
     this.tape = new StaticArray<i32>(64 * STRIDE);
+    this.acceptLoneSurrogates = surrogates == LoneSurrogates.Accept;
   }
 
   get ok(): bool {
     return this.error == JsonError.None;
+  }
+
+  /**
+   * Why parsing failed, with the byte offset: "invalid UTF-8 at byte N", "JSON nested deeper than
+   * D at byte N", "empty input" or "malformed JSON at byte N"; "" when it did not.
+   */
+  errorMessage(): string {
+    switch (this.error) {
+      case JsonError.None:
+        return '';
+      case JsonError.Utf8:
+        return `invalid UTF-8 at byte ${this.errorOffset}`;
+      case JsonError.Depth:
+        return `JSON nested deeper than ${this.maxDepth} at byte ${this.errorOffset}`;
+      case JsonError.Empty:
+        return 'empty input';
+      default:
+        return `malformed JSON at byte ${this.errorOffset}`;
+    }
   }
 
   /** The root value's index (0), or -1 when parsing failed. */
@@ -242,6 +277,7 @@ export class JsonDoc {
 
   /** Parses the whole input; trailing non-whitespace is an error. */
   parse(maxDepth: i32): JsonDoc {
+    this.maxDepth = maxDepth;
     const base = this.bytes.dataStart;
     const n = this.bytes.length;
     // Open containers: tape index and member count.
@@ -383,11 +419,11 @@ export class JsonDoc {
             this.fail(JsonError.Syntax, i);
             return -1;
           }
-          if (cu >= 0xdc00 && cu <= 0xdfff) {
+          if (cu >= 0xdc00 && cu <= 0xdfff && !this.acceptLoneSurrogates) {
             this.fail(JsonError.Utf8, i); // lone low surrogate
             return -1;
           }
-          if (cu >= 0xd800 && cu <= 0xdbff) {
+          if (cu >= 0xd800 && cu <= 0xdbff && !this.acceptLoneSurrogates) {
             // must be followed by \uDC00-\uDFFF
             if (i + 12 > n) {
               this.fail(JsonError.Utf8, i);
@@ -419,7 +455,7 @@ export class JsonDoc {
         i++;
         continue;
       }
-      const len = utf8SeqLength(base, i, n);
+      const len = validSeqLen(base + <usize>i, base + <usize>n);
       if (len == 0) {
         this.fail(JsonError.Utf8, i);
         return -1;
@@ -472,9 +508,12 @@ export class JsonDoc {
   }
 }
 
-/** Parses `bytes` as one JSON value with at most `maxDepth` nested containers. */
-export function parseJson(bytes: Uint8Array, maxDepth: i32): JsonDoc {
-  return new JsonDoc(bytes).parse(maxDepth < 1 ? 1 : maxDepth);
+/**
+ * Parses `bytes` as one JSON value with at most `maxDepth` nested containers; lone surrogate
+ * escapes are rejected unless `surrogates` is LoneSurrogates.Accept.
+ */
+export function parseJson(bytes: Uint8Array, maxDepth: i32, surrogates: LoneSurrogates = LoneSurrogates.Reject): JsonDoc {
+  return new JsonDoc(bytes, surrogates).parse(maxDepth < 1 ? 1 : maxDepth);
 }
 
 // @ts-ignore: decorator
@@ -500,115 +539,4 @@ function literal(base: usize, pos: i32, n: i32, a: u8, b: u8, c: u8, d: u8): boo
     load<u8>(base + <usize>pos + 2) == c &&
     load<u8>(base + <usize>pos + 3) == d
   );
-}
-
-function hexDigit(c: i32): i32 {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const l = c | 0x20;
-  if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10;
-  return -1;
-}
-
-/** Four hex digits at pos as a code unit, or -1. */
-function hex4(base: usize, pos: i32, n: i32): i32 {
-  if (pos + 4 > n) return -1;
-  let v = 0;
-  for (let k = 0; k < 4; k++) {
-    const h = hexDigit(<i32>load<u8>(base + <usize>(pos + k)));
-    if (h < 0) return -1;
-    v = (v << 4) | h;
-  }
-  return v;
-}
-
-/**
- * Length (2-4) of the well-formed UTF-8 sequence starting at `i` with a byte ≥ 0x80, or 0 when it
- * is ill-formed (Unicode Table 3-7: no overlongs, no surrogates, nothing above U+10FFFF).
- */
-export function utf8SeqLength(base: usize, i: i32, n: i32): i32 {
-  const b0 = <i32>load<u8>(base + <usize>i);
-  if (b0 >= 0xc2 && b0 <= 0xdf) {
-    if (i + 1 >= n) return 0;
-    return isCont(load<u8>(base + <usize>(i + 1))) ? 2 : 0;
-  }
-  if (b0 >= 0xe0 && b0 <= 0xef) {
-    if (i + 2 >= n) return 0;
-    const b1 = <i32>load<u8>(base + <usize>(i + 1));
-    const lo = b0 == 0xe0 ? 0xa0 : 0x80;
-    const hi = b0 == 0xed ? 0x9f : 0xbf;
-    if (b1 < lo || b1 > hi) return 0;
-    return isCont(load<u8>(base + <usize>(i + 2))) ? 3 : 0;
-  }
-  if (b0 >= 0xf0 && b0 <= 0xf4) {
-    if (i + 3 >= n) return 0;
-    const b1 = <i32>load<u8>(base + <usize>(i + 1));
-    const lo = b0 == 0xf0 ? 0x90 : 0x80;
-    const hi = b0 == 0xf4 ? 0x8f : 0xbf;
-    if (b1 < lo || b1 > hi) return 0;
-    return isCont(load<u8>(base + <usize>(i + 2))) && isCont(load<u8>(base + <usize>(i + 3))) ? 4 : 0;
-  }
-  return 0;
-}
-
-// @ts-ignore: decorator
-@inline
-function isCont(b: u8): bool {
-  return (b & 0xc0) == 0x80;
-}
-
-/** Decodes a validated string span with escapes into a UTF-16 string. */
-function decodeEscaped(base: usize, start: i32, end: i32): string {
-  // Each input byte yields at most one UTF-16 unit (a 4-byte sequence yields 2; \uXXXX, 6 bytes, 1).
-  const out = new ArrayBuffer((end - start) << 1);
-  const o = changetype<usize>(out);
-  let w: usize = 0;
-  let i = start;
-  while (i < end) {
-    const c = <i32>load<u8>(base + <usize>i);
-    if (c == 0x5c) {
-      const e = <i32>load<u8>(base + <usize>(i + 1));
-      let u = 0;
-      if (e == 0x75) {
-        u = hex4(base, i + 2, end);
-        i += 6;
-      } else {
-        u = e == 0x62 ? 0x08 : e == 0x66 ? 0x0c : e == 0x6e ? 0x0a : e == 0x72 ? 0x0d : e == 0x74 ? 0x09 : e;
-        i += 2;
-      }
-      store<u16>(o + w, <u16>u);
-      w += 2;
-      continue;
-    }
-    if (c < 0x80) {
-      store<u16>(o + w, <u16>c);
-      w += 2;
-      i++;
-      continue;
-    }
-    let cp = 0;
-    if (c < 0xe0) {
-      cp = ((c & 0x1f) << 6) | (<i32>load<u8>(base + <usize>(i + 1)) & 0x3f);
-      i += 2;
-    } else if (c < 0xf0) {
-      cp = ((c & 0x0f) << 12) | ((<i32>load<u8>(base + <usize>(i + 1)) & 0x3f) << 6) | (<i32>load<u8>(base + <usize>(i + 2)) & 0x3f);
-      i += 3;
-    } else {
-      cp =
-        ((c & 0x07) << 18) |
-        ((<i32>load<u8>(base + <usize>(i + 1)) & 0x3f) << 12) |
-        ((<i32>load<u8>(base + <usize>(i + 2)) & 0x3f) << 6) |
-        (<i32>load<u8>(base + <usize>(i + 3)) & 0x3f);
-      i += 4;
-    }
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      store<u16>(o + w, <u16>(0xd800 | (cp >> 10)));
-      store<u16>(o + w + 2, <u16>(0xdc00 | (cp & 0x3ff)));
-      w += 4;
-    } else {
-      store<u16>(o + w, <u16>cp);
-      w += 2;
-    }
-  }
-  return String.UTF16.decodeUnsafe(o, w);
 }

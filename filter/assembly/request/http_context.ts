@@ -1,5 +1,9 @@
-// One HTTP request through the filter, as Envoy drives it with
-// `allow_on_headers_stop_iteration: true` (../shared/reference/envoy-wasm-tokenizer.md §0.2, §1.5):
+// One HTTP request through the filter, as Envoy drives it with the PluginConfig flag
+// `allow_on_headers_stop_iteration: true` (Envoy api/envoy/extensions/wasm/v3/wasm.proto, v1.35;
+// without it proxy-wasm-cpp-host src/context.cc convertVmCallResultToFilterHeadersStatus turns
+// StopIteration into StopAllIterationAndWatermark and the body callbacks never come; Envoy
+// source/extensions/common/wasm/context.cc Context::decodeData buffers the body while the filter
+// answers StopIterationAndBuffer):
 //
 //   headers  → strip client x-tokenroute-*; not an inference POST with a body → Continue.
 //              Otherwise StopIteration: the headers wait, body callbacks keep coming.
@@ -10,15 +14,8 @@
 //
 // A failure never leaves the request stuck: in passthrough mode it is sent on with
 // x-tokenroute-error; in reject mode it is answered locally (400, or 413 for too_large).
+import { HttpContext } from '../abi/context';
 import {
-  BUFFER_HTTP_REQUEST_BODY,
-  DATA_CONTINUE,
-  DATA_STOP_ITERATION_AND_BUFFER,
-  DATA_STOP_ITERATION_NO_BUFFER,
-  HEADERS_CONTINUE,
-  HEADERS_STOP_ITERATION,
-  MAP_HTTP_REQUEST_HEADERS,
-  TRAILERS_CONTINUE,
   addHeader,
   getBufferBytes,
   getHeader,
@@ -30,30 +27,21 @@ import {
   removeHeader,
   sendLocalResponse,
 } from '../abi/host';
-import { FilterConfig, OnError } from '../config';
+import { BufferType, FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, MapType } from '../abi/types';
+import { OnError } from '../config';
+import { jsonString } from '../json/writer';
 import { ProtocolValues, encodeBlockKeys, isProtocolHeader, percentEncode, protocolHeaders } from '../protocol';
-import { TokenBuffer } from '../tokenizer/index';
 import { ErrorKind, errorName } from './errors';
 import { metrics, warn } from './metrics';
 import { Endpoint, endpointOf } from './openai';
 import { processBody } from './pipeline';
+import { PluginState } from './plugin_state';
 
 /** Model names longer than this are not echoed to the EPP. */
 const MAX_MODEL_HEADER_CHARS = 256;
 
-/** Per-plugin state: the configuration and the scratch buffers its requests reuse. */
-export class PluginState {
-  config: FilterConfig;
-  tokens: TokenBuffer = new TokenBuffer(4096);
-  keys: StaticArray<u64>;
-
-  constructor(config: FilterConfig) {
-    this.config = config;
-    this.keys = new StaticArray<u64>(config.maxBlocks);
-  }
-}
-
-export class RequestState {
+/** One HTTP stream through the filter, with the plugin configuration it started under. */
+export class TokenrouteHttpContext extends HttpContext {
   plugin: PluginState;
   endpoint: Endpoint = Endpoint.None;
   profile: string = '';
@@ -61,61 +49,62 @@ export class RequestState {
   /** True between a paused headers callback and the callback that finishes the request. */
   waiting: bool = false;
 
-  constructor(plugin: PluginState) {
+  constructor(contextId: u32, plugin: PluginState) {
+    super(contextId);
     this.plugin = plugin;
   }
 
-  onHeaders(endOfStream: bool): u32 {
+  onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
     incrementMetric(metrics.requests, 1);
     const removed = stripClientHeaders();
     if (removed > 0) incrementMetric(metrics.clientHeadersRemoved, removed);
 
-    const method = getHeader(MAP_HTTP_REQUEST_HEADERS, ':method');
-    const path = getHeader(MAP_HTTP_REQUEST_HEADERS, ':path');
+    const method = getHeader(MapType.HttpRequestHeaders, ':method');
+    const path = getHeader(MapType.HttpRequestHeaders, ':path');
     this.path = path !== null ? path : '';
     this.endpoint = method !== null && method == 'POST' ? endpointOf(this.path) : Endpoint.None;
     if (this.endpoint == Endpoint.None) {
       incrementMetric(metrics.skipped, 1);
-      return HEADERS_CONTINUE;
+      return FilterHeadersStatus.Continue;
     }
     // Envoy's route is resolved before the decoder filters run, so the name is readable here.
     const route = getProperty('xds\0route_name');
     this.profile = this.plugin.config.profileFor(route !== null ? String.UTF8.decodeUnsafe(route.dataStart, <usize>route.length) : null);
     if (endOfStream) {
       // An inference POST without a body: no body callback will come, so finish now.
-      return this.fail(ErrorKind.BadJson, 'empty body', '') ? HEADERS_CONTINUE : HEADERS_STOP_ITERATION;
+      return this.fail(ErrorKind.BadJson, 'empty body', '') ? FilterHeadersStatus.Continue : FilterHeadersStatus.StopIteration;
     }
     this.waiting = true;
-    return HEADERS_STOP_ITERATION;
+    return FilterHeadersStatus.StopIteration;
   }
 
-  onBody(bodySize: u32, endOfStream: bool): u32 {
-    if (!this.waiting) return DATA_CONTINUE;
+  onRequestBody(bodySize: u32, endOfStream: bool): FilterDataStatus {
+    if (!this.waiting) return FilterDataStatus.Continue;
     const cfg = this.plugin.config;
     if (bodySize > <u32>cfg.maxBodyBytes) {
       this.waiting = false;
       return this.fail(ErrorKind.TooLarge, `body of ${bodySize}+ bytes exceeds maxBodyBytes ${cfg.maxBodyBytes}`, '')
-        ? DATA_CONTINUE
-        : DATA_STOP_ITERATION_NO_BUFFER;
+        ? FilterDataStatus.Continue
+        : FilterDataStatus.StopIterationNoBuffer;
     }
-    if (!endOfStream) return DATA_STOP_ITERATION_AND_BUFFER;
+    if (!endOfStream) return FilterDataStatus.StopIterationAndBuffer;
     this.waiting = false;
-    return this.finish(bodySize) ? DATA_CONTINUE : DATA_STOP_ITERATION_NO_BUFFER;
+    return this.finish(bodySize) ? FilterDataStatus.Continue : FilterDataStatus.StopIterationNoBuffer;
   }
 
-  onTrailers(): u32 {
-    if (!this.waiting) return TRAILERS_CONTINUE;
+  onRequestTrailers(numTrailers: u32): FilterTrailersStatus {
+    if (!this.waiting) return FilterTrailersStatus.Continue;
     this.waiting = false;
     // The buffered body is still readable while this filter holds it (Envoy getBuffer with
     // buffering_request_body_); its size is whatever was buffered.
-    const body = getBufferBytes(BUFFER_HTTP_REQUEST_BODY, 0, <u32>this.plugin.config.maxBodyBytes + 1);
+    const body = getBufferBytes(BufferType.HttpRequestBody, 0, <u32>this.plugin.config.maxBodyBytes + 1);
     const size = body !== null ? <u32>body.length : 0;
     if (size > <u32>this.plugin.config.maxBodyBytes) {
       this.fail(ErrorKind.TooLarge, `body of ${size}+ bytes exceeds maxBodyBytes ${this.plugin.config.maxBodyBytes}`, '');
-      return TRAILERS_CONTINUE;
+      return FilterTrailersStatus.Continue;
     }
     this.finish(size);
-    return TRAILERS_CONTINUE;
+    return FilterTrailersStatus.Continue;
   }
 
   /** Reads the whole body, tokenizes it and adds the headers; false when a local reply was sent. */
@@ -130,7 +119,7 @@ export class RequestState {
   private process(bodySize: u32): bool {
     const plugin = this.plugin;
     const cfg = plugin.config;
-    const body = getBufferBytes(BUFFER_HTTP_REQUEST_BODY, 0, bodySize);
+    const body = getBufferBytes(BufferType.HttpRequestBody, 0, bodySize);
     if (body === null) return this.fail(ErrorKind.Internal, 'request body not readable', '');
     // The body → tokens → keys pipeline is shared with the standalone core (the EPP's fallback).
     const r = processBody(this.endpoint, body, cfg, plugin.tokens, plugin.keys);
@@ -188,7 +177,7 @@ function modelHeader(model: string): string {
 
 /** Removes every x-tokenroute-* header the client sent; returns how many names were removed. */
 function stripClientHeaders(): i32 {
-  const pairs = getHeaderPairs(MAP_HTTP_REQUEST_HEADERS);
+  const pairs = getHeaderPairs(MapType.HttpRequestHeaders);
   if (pairs === null) return 0;
   const names = new Array<string>();
   for (let i = 0; i < pairs.pairs.length; i++) {
@@ -196,32 +185,16 @@ function stripClientHeaders(): i32 {
     if (isProtocolHeader(name) && !names.includes(name)) names.push(name);
   }
   // proxy_remove_header_map_value removes every value of a name (Envoy HeaderMap::remove).
-  for (let i = 0; i < names.length; i++) removeHeader(MAP_HTTP_REQUEST_HEADERS, names[i]);
+  for (let i = 0; i < names.length; i++) removeHeader(MapType.HttpRequestHeaders, names[i]);
   return names.length;
 }
 
 function addAll(pairs: Array<string>): void {
-  for (let i = 0; i + 1 < pairs.length; i += 2) addHeader(MAP_HTTP_REQUEST_HEADERS, pairs[i], pairs[i + 1]);
+  for (let i = 0; i + 1 < pairs.length; i += 2) addHeader(MapType.HttpRequestHeaders, pairs[i], pairs[i + 1]);
 }
 
 /** vLLM's error body shape: {"object":"error","message":...,"type":"BadRequestError","param":null,"code":400}. */
 function errorBody(status: u32, message: string): string {
   const type = status == 413 ? 'RequestEntityTooLarge' : 'BadRequestError';
   return `{"object":"error","message":${jsonString(message)},"type":"${type}","param":null,"code":${status}}`;
-}
-
-function jsonString(s: string): string {
-  const parts = new Array<string>();
-  parts.push('"');
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c == 0x22) parts.push('\\"');
-    else if (c == 0x5c) parts.push('\\\\');
-    else if (c < 0x20 || (c >= 0xd800 && c <= 0xdfff)) {
-      const h = c.toString(16);
-      parts.push('\\u' + '0000'.substring(h.length) + h);
-    } else parts.push(String.fromCharCode(c));
-  }
-  parts.push('"');
-  return parts.join('');
 }

@@ -1,0 +1,16 @@
+// What one plugin configuration gives its streams: the validated configuration and the scratch
+// buffers its requests reuse. A reconfiguration makes a new one; streams already running keep the
+// one they started with.
+import { FilterConfig } from '../config';
+import { TokenBuffer } from '../tokenizer/index';
+
+export class PluginState {
+  config: FilterConfig;
+  tokens: TokenBuffer = new TokenBuffer(4096);
+  keys: StaticArray<u64>;
+
+  constructor(config: FilterConfig) {
+    this.config = config;
+    this.keys = new StaticArray<u64>(config.maxBlocks);
+  }
+}
