@@ -21,6 +21,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import { EppMetrics } from '../src/observability/metrics.js';
 import { Scheduler } from '../src/scheduling/scheduler.js';
 import { Director } from '../src/requestcontrol/director.js';
+import { requestLifecycle } from '../src/requestcontrol/plugins/index.js';
 import type { RequestInput } from '../src/framework/request-controller.js';
 import { findPackageRoot } from '../src/protocol/proto.js';
 import { seededRandom } from '../src/util/seeded-random.js';
@@ -54,12 +55,10 @@ function inProcess(n: number) {
   const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
   const director = new Director({
     datastore,
-    parse: (b, h) => config.parser.parse(b, h),
-    schedule: (r, c) => scheduler.schedule(r, c),
-    saturation: (c, t) => config.saturationDetector.saturation(c, t),
-    objectivePriority: () => undefined,
+    parser: config.parser,
+    scheduler,
+    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: config.saturationDetector, logger }),
     selectProfile: () => undefined,
-    bodyIsParsed: true,
     disableSubsetFilter: false,
     metrics,
     logger,

@@ -15,6 +15,7 @@ import { PluginRegistry, type PluginContext } from './framework/registry.js';
 import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type LifecyclePlugin } from './framework/plugins.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { Director } from './requestcontrol/director.js';
+import { requestLifecycle } from './requestcontrol/plugins/index.js';
 import { profileSelector } from './requestcontrol/profile-selection.js';
 import { startEppGrpcServers, type EppGrpcServers } from './server/server.js';
 import { startKubernetesMode, type KubernetesFlags, type KubernetesMode } from './k8s/mode.js';
@@ -126,15 +127,12 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
   const director = new Director({
     datastore,
-    parse: (body, headers) => config.parser.parse(body, headers),
-    schedule: (req, candidates, state) => scheduler.schedule(req, candidates, state),
+    parser: config.parser,
+    scheduler,
     prepareData: [...config.plugins.values()].filter(isPrepareDataPlugin),
     preRequest: [...config.plugins.values()].filter(isPreRequestPlugin),
-    saturation: (candidates, now) => config.saturationDetector.saturation(candidates, now),
-    objectivePriority: k8s?.objectivePriority ?? (() => undefined),
-    rewriteModel: k8s?.rewriteModel,
+    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: config.saturationDetector, logger }, config.plugins.values()),
     selectProfile: profileSelector({ routes: config.profileSelection.routes, profiles: new Set(config.profiles.keys()) }),
-    bodyIsParsed: config.parser.parsesBody,
     disableSubsetFilter: opts.disableEndpointSubsetFilter,
     metrics,
     logger: logger.child({ component: 'director' }),

@@ -1,7 +1,9 @@
 // The EPP's single source of endpoint state: membership (from Kubernetes watchers or the
 // static list), metrics (from scrapers) and in-flight load (from the request path). One writer
-// per concern; the scheduler reads `candidates()`, an array replaced whenever membership changes.
+// per concern (also the pool's objectives and model rewrites); the scheduler reads `candidates()`, an array replaced whenever membership changes.
 import { EventEmitter } from 'node:events';
+import { ObjectiveStore } from './objectives.js';
+import { ModelRewriteStore } from './model-rewrites.js';
 import { EMPTY_METRICS, type Candidate, type Endpoint, type EndpointMetrics, type InflightLoad } from '../framework/endpoint.js';
 
 interface EndpointRecord extends Candidate {
@@ -16,6 +18,10 @@ export interface DatastoreEvents {
 }
 
 export class Datastore extends EventEmitter<DatastoreEvents> {
+  /** The pool's InferenceObjectives (written by the Kubernetes mode; empty in standalone mode). */
+  readonly objectives = new ObjectiveStore();
+  /** The pool's InferenceModelRewrites (likewise). */
+  readonly rewrites = new ModelRewriteStore();
   private readonly records = new Map<string, EndpointRecord>();
   private list: readonly Candidate[] = [];
   private synced = false;

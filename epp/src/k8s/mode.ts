@@ -14,8 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Datastore } from '../datastore/datastore.js';
-import { ObjectiveStore } from '../datastore/objectives.js';
-import { ModelRewriteStore, type RewriteSpec } from '../datastore/model-rewrites.js';
+import type { ObjectiveStore } from '../datastore/objectives.js';
+import type { ModelRewriteStore, RewriteSpec } from '../datastore/model-rewrites.js';
 import type { Logger } from '../observability/logger.js';
 import { modelRewriter, type ModelRewriter } from '../datastore/model-rewriter.js';
 import {
@@ -139,8 +139,9 @@ class KubernetesModeImpl implements KubernetesMode {
   readonly rewriteModel: ModelRewriter | undefined;
   private readonly log: Logger;
   private readonly reporter: IssueReporter;
-  private readonly objectives = new ObjectiveStore();
-  private readonly rewrites = new ModelRewriteStore();
+  /** The pool's objectives and rewrites live in the datastore; this mode is their one writer. */
+  private readonly objectives: ObjectiveStore;
+  private readonly rewrites: ModelRewriteStore;
   private readonly poolGroup: string;
   private readonly ns: string;
   private poolInformer: Informer<InferencePool> | undefined;
@@ -166,6 +167,8 @@ class KubernetesModeImpl implements KubernetesMode {
     this.reporter = new IssueReporter(this.log, this.metrics);
     this.poolGroup = opts.poolGroup || POOL_GROUP;
     this.ns = opts.poolNamespace;
+    this.objectives = opts.datastore.objectives;
+    this.rewrites = opts.datastore.rewrites;
     this.objectivePriority = (name) => this.objectives.priority(name);
     this.rewriteModel = opts.poolName ? modelRewriter(this.rewrites) : undefined;
   }

@@ -1,44 +1,41 @@
 // Request control: for each request, parse → objective → model rewrite → admission → candidate
-// set (subset hint) → schedule → decision, and on the way back the response bookkeeping
-// (in-flight load, served endpoint, model-name restore, metrics). Implements RequestController,
-// so the ext_proc layer never sees a scheduling concept and this layer never sees protobuf.
+// set (subset hint) → prepare data → schedule → decision. What happens to a routed request after
+// that — in-flight load, the served endpoint, model-name restore, per-request metrics — is the
+// RequestLifecycle's plugins' business (lifecycle.ts, plugins/). Implements RequestController, so
+// the ext_proc layer never sees a scheduling concept and this layer never sees protobuf.
 import { randomInt } from 'node:crypto';
 import type { Datastore } from '../datastore/datastore.js';
+import { modelRewriter, type ModelRewriter } from '../datastore/model-rewriter.js';
 import type { Candidate } from '../framework/endpoint.js';
-import { parseEndpointAddress } from '../protocol/endpoint-address.js';
-import type { EppMetrics } from '../observability/metrics.js';
-import type { Logger } from '../observability/logger.js';
-import type { CycleState, PrepareDataPlugin, PreRequestPlugin, SchedulingResult } from '../framework/plugins.js';
-import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestController, type RequestHandle, type RequestInput, type RejectStatus } from '../framework/request-controller.js';
-import { ModelNameRestorer } from './model-restore.js';
-import type { ModelRewriter } from '../datastore/model-rewriter.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
-import type { InferenceRequest, ParsedBody } from '../framework/request.js';
+import type { CycleState, PrepareDataPlugin, PreRequestPlugin, SchedulingResult } from '../framework/plugins.js';
+import type { InferenceRequest } from '../framework/request.js';
+import { RequestState } from '../framework/cycle-state.js';
+import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestController, type RequestInput, type RejectStatus } from '../framework/request-controller.js';
+import type { Logger } from '../observability/logger.js';
+import type { EppMetrics } from '../observability/metrics.js';
+import { parseEndpointAddress } from '../protocol/endpoint-address.js';
+import type { ScheduleOutcome } from '../scheduling/scheduler.js';
+import type { RequestLifecycle } from './lifecycle.js';
+import { estimateInflightTokens, type RequestParser } from './parser.js';
 import * as keys from './keys.js';
-import { estimateInflightTokens } from './parser.js';
 
-export type ParseOutcome = { ok: true; body: ParsedBody } | { ok: false; status: 400; message: string };
-
-export type ScheduleOutcome =
-  | { ok: true; result: SchedulingResult }
-  | { ok: false; status: 429 | 500 | 503; message: string };
-
+/** The one scheduling call the director needs (the Scheduler implements it). */
+export interface RequestScheduler {
+  schedule(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState): ScheduleOutcome;
+}
 
 export interface DirectorOptions {
+  /** Endpoints, in-flight load, and the pool's objectives and model rewrites. */
   readonly datastore: Datastore;
-  readonly parse: (body: Buffer, headers: ReadonlyMap<string, string>) => ParseOutcome;
-  readonly schedule: (req: InferenceRequest, candidates: readonly Candidate[], state: CycleState) => ScheduleOutcome;
+  readonly parser: RequestParser;
+  readonly scheduler: RequestScheduler;
   /** Run before scheduling, once per request (may be async: e.g. tokenizing in a worker). */
   readonly prepareData?: readonly PrepareDataPlugin[];
   /** Run after a successful decision, before the request goes upstream. */
   readonly preRequest?: readonly PreRequestPlugin[];
-  /** Pool saturation over the candidates; ≥ 1 = saturated (sheddable requests get 429). */
-  readonly saturation: (candidates: readonly Candidate[], now: number) => number;
-  /** Priority of an InferenceObjective by name; undefined when no such objective. */
-  readonly objectivePriority: (name: string) => number | undefined;
-  readonly rewriteModel?: ModelRewriter;
-  /** False with a passthrough parser: the body is opaque, so the model is never rewritten in it. */
-  readonly bodyIsParsed: boolean;
+  /** Admission and everything after the decision (lifecycle.ts). */
+  readonly lifecycle: RequestLifecycle;
   /** The scheduling profile the route selected (from gateway-set attributes / gRPC metadata). */
   readonly selectProfile: (input: RequestInput) => string | undefined;
   /** GIE's --disable-endpoint-subset-filter. */
@@ -46,13 +43,29 @@ export interface DirectorOptions {
   readonly metrics: EppMetrics;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Source of randomness for weighted model rewrites; tests pass a seeded one. */
+  readonly random?: () => number;
+}
+
+/** A routed request before the lifecycle sees it. */
+interface Route {
+  readonly incomingModel: string;
+  readonly targetModel: string;
+  readonly priority: number;
+  readonly inflightTokens: number;
+  readonly requestBytes: number;
+  readonly targets: readonly string[];
+  readonly body: Buffer | undefined;
+  readonly extraHeaders: ReadonlyMap<string, string>;
 }
 
 export class Director implements RequestController {
   private readonly now: () => number;
+  private readonly rewriteModel: ModelRewriter;
 
   constructor(private readonly opts: DirectorOptions) {
     this.now = opts.now ?? Date.now;
+    this.rewriteModel = modelRewriter(opts.datastore.rewrites, opts.random);
   }
 
   handleBodiless(input: RequestInput): Decision {
@@ -61,32 +74,34 @@ export class Director implements RequestController {
     if (candidates.list.length === 0) return this.reject(ERRORS.REQUEST_NO_READY_ENDPOINT, 'no ready endpoints in the pool', '', '');
     // GIE: a bodiless request (e.g. GET /v1/models) is not parsed or scheduled; any endpoint serves.
     const target = candidates.list[randomInt(candidates.list.length)];
-    return this.route(input, target, [target.endpoint.key], undefined, {
+    return this.route(input, {
       incomingModel: '',
       targetModel: '',
-      inflightTokens: 0,
       priority: 0,
-      restore: undefined,
-      bodyBytes: 0,
+      inflightTokens: 0,
+      requestBytes: 0,
+      targets: [target.endpoint.key],
+      body: undefined,
       extraHeaders: new Map(),
     });
   }
 
   handleRequest(input: RequestInput): Decision | Promise<Decision> {
     const started = this.now();
-    const parsed = this.opts.parse(input.body, input.headers);
+    const parsed = this.opts.parser.parse(input.body, input.headers);
     if (!parsed.ok) return this.reject(ERRORS.REQUEST_BODY_INVALID, parsed.message, '', '');
     const body = parsed.body;
 
     const objective = input.headers.get(keys.OBJECTIVE_HEADER) || undefined;
-    const priority = (objective !== undefined ? this.opts.objectivePriority(objective) : undefined) ?? 0;
+    const priority = (objective !== undefined ? this.opts.datastore.objectives.priority(objective) : undefined) ?? 0;
 
     let targetModel = body.model;
-    const headerRewrite = this.opts.bodyIsParsed ? input.headers.get(keys.MODEL_REWRITE_HEADER) : undefined;
+    const bodyIsParsed = this.opts.parser.parsesBody;
+    const headerRewrite = bodyIsParsed ? input.headers.get(keys.MODEL_REWRITE_HEADER) : undefined;
     if (headerRewrite) {
       targetModel = headerRewrite;
-    } else if (this.opts.rewriteModel && this.opts.bodyIsParsed) {
-      const rw = this.opts.rewriteModel(body.model);
+    } else if (bodyIsParsed) {
+      const rw = this.rewriteModel(body.model);
       if (rw) {
         targetModel = rw.target;
         this.opts.metrics.modelRewriteDecisions.inc({ model_rewrite_name: rw.ruleName, model_name: body.model, target_model: rw.target });
@@ -95,10 +110,6 @@ export class Director implements RequestController {
 
     const candidates = this.candidatesFor(input);
     if (!candidates.ok) return this.countReject(candidates.reject, body.model, targetModel);
-
-    if (priority < 0 && this.opts.saturation(candidates.list, started) >= 1) {
-      return this.reject(ERRORS.REQUEST_SHED, 'request dropped: pool is saturated and the request is sheddable', body.model, targetModel);
-    }
 
     const req: InferenceRequest = {
       requestId: input.requestId,
@@ -113,6 +124,9 @@ export class Director implements RequestController {
       inflightTokens: estimateInflightTokens(input.body.length),
       bodyBytes: input.body.length,
     };
+
+    const rejected = this.opts.lifecycle.admit(req, candidates.list, started);
+    if (rejected) return this.reject(rejected.error, rejected.message, body.model, targetModel);
 
     const state: CycleState = new Map();
     const pending = this.prepare(req, candidates.list, state);
@@ -146,23 +160,10 @@ export class Director implements RequestController {
     const body = req.body;
     const targetModel = req.targetModel;
     const priority = req.priority;
-    const outcome = this.opts.schedule(req, candidateList, state);
-    if (!outcome.ok) {
-      this.opts.metrics.schedulerAttempts.inc({ status: 'failure', target_model_name: targetModel, pod_name: '', namespace: '', port: '' });
-      // GIE: no candidates → 503; candidates but none chosen → 429; a failing plugin → 500.
-      return this.reject(SCHEDULE_FAILURES[outcome.status], outcome.message, body.model, targetModel);
-    }
-    const primary = outcome.result.profileResults.get(outcome.result.primaryProfile);
-    const targets = primary?.targets ?? [];
-    if (targets.length === 0) return this.reject(ERRORS.REQUEST_NO_TARGET, 'failed to find a target endpoint', body.model, targetModel);
-    const target = targets[0];
-    this.opts.metrics.schedulerAttempts.inc({
-      status: 'success',
-      target_model_name: targetModel,
-      pod_name: target.endpoint.podName,
-      namespace: target.endpoint.namespace,
-      port: String(target.endpoint.port),
-    });
+    const outcome = this.opts.scheduler.schedule(req, candidateList, state);
+    // GIE: no candidates → 503; candidates but none chosen → 429; a failing plugin → 500. The
+    // scheduler counts the attempt (inference_extension_scheduler_attempts_total), once.
+    if (!outcome.ok) return this.reject(SCHEDULE_FAILURES[outcome.status], outcome.message, body.model, targetModel);
 
     for (const p of this.opts.preRequest ?? []) {
       try {
@@ -172,14 +173,15 @@ export class Director implements RequestController {
       }
     }
 
-    const newBody = targetModel !== body.model ? Buffer.from(JSON.stringify({ ...body.json, model: targetModel })) : undefined;
-    return this.route(input, target, targets.map((t) => t.endpoint.key), newBody, {
+    const rewritten = targetModel !== body.model;
+    return this.route(input, {
       incomingModel: body.model,
       targetModel,
-      inflightTokens: req.inflightTokens,
       priority,
-      restore: targetModel !== body.model ? new ModelNameRestorer(targetModel, body.model) : undefined,
-      bodyBytes: input.body.length,
+      inflightTokens: req.inflightTokens,
+      requestBytes: input.body.length,
+      targets: outcome.targets.map((t) => t.endpoint.key),
+      body: rewritten ? Buffer.from(JSON.stringify({ ...body.json, model: targetModel })) : undefined,
       extraHeaders: prefillHeaders(outcome.result),
     });
   }
@@ -198,65 +200,25 @@ export class Director implements RequestController {
     return { ok: true, list };
   }
 
-  private route(
-    input: RequestInput,
-    target: Candidate,
-    endpoints: string[],
-    body: Buffer | undefined,
-    info: RequestInfo,
-  ): Decision {
-    const ds = this.opts.datastore;
-    const metrics = this.opts.metrics;
-    const labels = { model_name: info.incomingModel, target_model_name: info.targetModel };
-    if (info.incomingModel) {
-      metrics.requestTotal.inc({ ...labels, priority: String(info.priority) });
-      metrics.requestSizes.observe(labels, info.bodyBytes);
-      metrics.runningRequests.inc({ model_name: info.incomingModel });
-    }
-    let charged = target.endpoint.key;
-    ds.addInflight(charged, info.inflightTokens);
-    const started = this.now();
-    const now = this.now;
-    let responseBytes = 0;
-    let status = '';
-    let ended = false;
-    const handle: RequestHandle = {
+  /** The decision for a routed request; the lifecycle's plugins take it from here. */
+  private route(input: RequestInput, route: Route): Decision {
+    const handle = this.opts.lifecycle.begin({
       requestId: input.requestId,
-      onResponseHeaders(headers) {
-        status = headers.get(':status') ?? headers.get('status') ?? '';
-      },
-      onResponseBody(chunk, endOfStream) {
-        responseBytes += chunk.length;
-        return info.restore ? info.restore.push(chunk, endOfStream) : chunk;
-      },
-      onServed(endpoint) {
-        // A fallback served: move the in-flight charge to the endpoint that really has the load.
-        if (endpoint && endpoint !== charged && ds.get(endpoint)) {
-          ds.removeInflight(charged, info.inflightTokens);
-          ds.addInflight(endpoint, info.inflightTokens);
-          charged = endpoint;
-        }
-      },
-      onEnd(outcome) {
-        if (ended) return;
-        ended = true;
-        ds.removeInflight(charged, info.inflightTokens);
-        if (!info.incomingModel) return;
-        metrics.runningRequests.dec({ model_name: info.incomingModel });
-        if (outcome === 'complete' && (status === '' || status.startsWith('2'))) {
-          metrics.requestDuration.observe(labels, (now() - started) / 1000);
-          metrics.responseSizes.observe(labels, responseBytes);
-        } else if (status !== '' && !status.startsWith('2')) {
-          metrics.requestErrorTotal.inc({ ...labels, error_code: status });
-        }
-      },
-    };
+      incomingModel: route.incomingModel,
+      targetModel: route.targetModel,
+      priority: route.priority,
+      inflightTokens: route.inflightTokens,
+      requestBytes: route.requestBytes,
+      endpoint: route.targets[0],
+      routedAt: this.now(),
+      state: new RequestState(),
+    });
     return {
       kind: 'route',
-      endpoints,
-      setHeaders: info.extraHeaders,
+      endpoints: route.targets,
+      setHeaders: route.extraHeaders,
       removeHeaders: internalHeadersIn(input.headers),
-      body,
+      body: route.body,
       metadata: new Map(),
       handle,
     };
@@ -283,16 +245,6 @@ const SCHEDULE_FAILURES: Readonly<Record<429 | 500 | 503, ErrorDefinition>> = {
 /** A rejection with the status and code of its catalogue entry. */
 function rejection(definition: ErrorDefinition, message: string): RejectDecision {
   return { kind: 'reject', status: definition.status as RejectStatus, message, code: definition.code };
-}
-
-interface RequestInfo {
-  incomingModel: string;
-  targetModel: string;
-  inflightTokens: number;
-  priority: number;
-  restore: ModelNameRestorer | undefined;
-  bodyBytes: number;
-  extraHeaders: ReadonlyMap<string, string>;
 }
 
 /** The subset hint is a list of `ip:port` (GIE) or, as lwepp also accepts, a comma-separated string. */

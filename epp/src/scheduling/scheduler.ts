@@ -114,11 +114,6 @@ export interface SchedulerOptions {
   readonly logger: Logger;
   /** When given, the scheduler e2e and per-plugin latencies are recorded. */
   readonly metrics?: EppMetrics;
-  /**
-   * Also count inference_extension_scheduler_attempts_total here (as GIE's scheduler does).
-   * Off by default because the request director counts attempts itself.
-   */
-  readonly recordAttempts?: boolean;
   /** Build (and return) a decision trace even when debug logging is off. */
   readonly trace?: boolean;
 }
@@ -146,7 +141,6 @@ export class Scheduler {
   private readonly logger: Logger;
   private readonly metrics: EppMetrics | undefined;
   private readonly alwaysTrace: boolean;
-  private readonly recordAttempts: boolean;
   private readonly plans = new Map<SchedulerProfileSpec, ProfilePlan>();
   private readonly handlerPickTimer: Observer | undefined;
   private readonly handlerProcessTimer: Observer | undefined;
@@ -162,7 +156,6 @@ export class Scheduler {
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.alwaysTrace = options.trace === true;
-    this.recordAttempts = options.recordAttempts === true;
     this.handlerPickTimer = this.timer(EXTENSION_POINTS.profilePicker, options.profileHandler);
     this.handlerProcessTimer = this.timer(EXTENSION_POINTS.processProfilesResults, options.profileHandler);
     for (const spec of options.profiles.values()) this.plans.set(spec, this.buildPlan(spec));
@@ -192,7 +185,8 @@ export class Scheduler {
     }
     if (metrics) {
       metrics.schedulerE2e.observe((performance.now() - start) / 1000);
-      if (this.recordAttempts) this.recordAttempt(metrics, req, outcome);
+      // inference_extension_scheduler_attempts_total is counted here only, as GIE's scheduler does.
+      this.recordAttempt(metrics, req, outcome);
     }
     if (trace) {
       trace.outcome = outcome.ok ? 'success' : outcome.error !== undefined ? 'error' : outcome.reason;

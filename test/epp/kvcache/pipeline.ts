@@ -8,6 +8,7 @@ import { loadEndpointPickerConfig, type LoadedConfig } from '../../../epp/src/co
 import { builtinRegistry } from '../../../epp/src/main.js';
 import { Scheduler } from '../../../epp/src/scheduling/scheduler.js';
 import { Director } from '../../../epp/src/requestcontrol/director.js';
+import { requestLifecycle } from '../../../epp/src/requestcontrol/plugins/index.js';
 import { EppMetrics } from '../../../epp/src/observability/metrics.js';
 import { silentLogger, type Logger } from '../../../epp/src/observability/logger.js';
 import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type Plugin } from '../../../epp/src/framework/plugins.js';
@@ -36,14 +37,12 @@ export async function pipeline(configYaml: string, endpoints: { address: string;
   const plugins = [...config.plugins.values()];
   const director = new Director({
     datastore,
-    parse: (body, headers) => config.parser.parse(body, headers),
-    schedule: (req, candidates, state) => scheduler.schedule(req, candidates, state),
+    parser: config.parser,
+    scheduler,
     prepareData: plugins.filter(isPrepareDataPlugin),
     preRequest: plugins.filter(isPreRequestPlugin),
-    saturation: () => 0,
-    objectivePriority: () => undefined,
+    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: { type: 'never', name: 'never', saturation: () => 0 }, logger }, plugins),
     selectProfile: () => undefined,
-    bodyIsParsed: config.parser.parsesBody,
     disableSubsetFilter: true,
     metrics,
     logger,

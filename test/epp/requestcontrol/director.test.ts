@@ -13,6 +13,7 @@ import { EppMetrics } from '../../../epp/src/observability/metrics.js';
 import { Scheduler } from '../../../epp/src/scheduling/scheduler.js';
 import type { PrepareDataPlugin } from '../../../epp/src/framework/plugins.js';
 import { Director, type DirectorOptions } from '../../../epp/src/requestcontrol/director.js';
+import { requestLifecycle } from '../../../epp/src/requestcontrol/plugins/index.js';
 import type { Decision, RequestInput } from '../../../epp/src/framework/request-controller.js';
 
 const CONFIG = `
@@ -24,6 +25,7 @@ plugins:
 
 function setup(n: number, extra: Partial<DirectorOptions> = {}) {
   const datastore = new Datastore();
+  datastore.objectives.replace([{ name: 'batch', priority: -1 }]);
   datastore.setEndpoints(staticEndpoints(Array.from({ length: n }, (_, i) => ({ address: `10.0.0.${i + 1}`, port: 8000 }))));
   const now = Date.now();
   datastore.candidates().forEach((c, i) => datastore.updateMetrics(c.endpoint.key, { ...EMPTY_METRICS, waitingRequests: i, updatedAt: now }));
@@ -33,18 +35,16 @@ function setup(n: number, extra: Partial<DirectorOptions> = {}) {
   const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
   const director = new Director({
     datastore,
-    parse: (b, h) => config.parser.parse(b, h),
-    schedule: (r, c, s) => scheduler.schedule(r, c, s),
-    saturation: (c, t) => config.saturationDetector.saturation(c, t),
-    objectivePriority: (name) => (name === 'batch' ? -1 : undefined),
+    parser: config.parser,
+    scheduler,
+    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: config.saturationDetector, logger }),
     selectProfile: () => undefined,
-    bodyIsParsed: true,
     disableSubsetFilter: false,
     metrics,
     logger,
     ...extra,
   });
-  return { datastore, director };
+  return { datastore, director, metrics };
 }
 
 function input(headers: Record<string, string> = {}, body: object = { model: 'm', prompt: 'hello' }): RequestInput {
@@ -120,4 +120,26 @@ test('x-gateway-model-name-rewrite rewrites the upstream body and the response r
   assert.equal(JSON.parse(d.body!.toString()).model, 'm-v2');
   const out = d.handle.onResponseBody(Buffer.from('{"model":"m-v2","choices":[]}'), true).toString();
   assert.equal(out, '{"model":"m","choices":[]}');
+});
+
+test('a decision counts one scheduler attempt (the scheduler counts, the director does not)', async () => {
+  const { director, metrics } = setup(2);
+  const d = await director.handleRequest(input());
+  assert.equal(d.kind, 'route');
+  assert.match(await metrics.registry.metrics(), /inference_extension_scheduler_attempts_total\{status="success"[^}]*\} 1\n/);
+});
+
+test('in-flight load moves to the fallback endpoint that served, and is released there', async () => {
+  const { datastore, director } = setup(2);
+  const d = routed(await director.handleRequest(input()));
+  const chosen = d.endpoints[0];
+  const other = datastore.candidates().map((c) => c.endpoint.key).find((k) => k !== chosen)!;
+  d.handle.onServed(other);
+  assert.equal(datastore.get(chosen)!.inflight.requests, 0, 'the chosen endpoint no longer carries it');
+  assert.equal(datastore.get(other)!.inflight.requests, 1, 'the endpoint that served does');
+  d.handle.onServed('10.9.9.9:1'); // not in the pool: ignored
+  assert.equal(datastore.get(other)!.inflight.requests, 1);
+  d.handle.onEnd('complete');
+  assert.equal(datastore.get(other)!.inflight.requests, 0);
+  assert.equal(datastore.get(other)!.inflight.tokens, 0);
 });

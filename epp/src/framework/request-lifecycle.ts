@@ -1,0 +1,86 @@
+// Extension points around a routed request, after the scheduling decision and on the way back,
+// as GIE's request control defines them (gateway-api-inference-extension
+// `pkg/epp/framework/interface/requestcontrol/plugins.go`, v1.5.0: Admitter, PreRequest,
+// ResponseReceived, ResponseStreaming, ResponseComplete). tokenroute adds EndpointServed: the
+// proxy reports which endpoint of the fallback list really served (x-gateway-destination-
+// endpoint-served), and load accounting must follow it. Per-request bookkeeping lives in the
+// request's RequestState, never in closures. The built-in plugins (epp/src/requestcontrol/
+// plugins/) are in-flight load, per-request metrics and the model-name restore.
+import type { Plugin } from './plugins.js';
+import type { Candidate } from './endpoint.js';
+import type { InferenceRequest } from './request.js';
+import type { RequestState } from './cycle-state.js';
+import type { ErrorDefinition } from './error-catalogue.js';
+
+/** A request the EPP routed (body parsed or bodiless), as the response-side points see it. */
+export interface RoutedRequest {
+  readonly requestId: string;
+  /** The model the client asked for; '' for bodiless requests (GIE does not count those). */
+  readonly incomingModel: string;
+  /** The model after rewrites (what the model server sees). */
+  readonly targetModel: string;
+  readonly priority: number;
+  /** Tokens charged to the endpoint while the request is in flight. */
+  readonly inflightTokens: number;
+  readonly requestBytes: number;
+  /** The endpoint chosen first (the destination). */
+  readonly endpoint: string;
+  /** When the decision was made (the EPP's clock, ms). */
+  readonly routedAt: number;
+  /** Per-request entries the plugins share. */
+  readonly state: RequestState;
+}
+
+export type RequestOutcome = 'complete' | 'cancelled' | 'error';
+
+/** Admission before scheduling: a rejection, or undefined to admit. */
+export interface AdmissionPlugin extends Plugin {
+  admit(req: InferenceRequest, candidates: readonly Candidate[], now: number): { readonly error: ErrorDefinition; readonly message: string } | undefined;
+}
+
+/** The request was routed: its destination is decided and about to be sent to the proxy. */
+export interface RequestRoutedPlugin extends Plugin {
+  requestRouted(req: RoutedRequest): void;
+}
+
+/** The proxy reported the endpoint that served (it differs from `req.endpoint` after a fallback). */
+export interface EndpointServedPlugin extends Plugin {
+  endpointServed(req: RoutedRequest, endpoint: string): void;
+}
+
+/** The model server's response headers arrived (lower-cased names; `:status` included). */
+export interface ResponseReceivedPlugin extends Plugin {
+  responseReceived(req: RoutedRequest, headers: ReadonlyMap<string, string>): void;
+}
+
+/**
+ * One response body chunk on its way to the client. Returns the chunk to send on (the same
+ * buffer when unchanged). `endOfStream` marks the last chunk.
+ */
+export interface ResponseStreamingPlugin extends Plugin {
+  responseStreaming(req: RoutedRequest, chunk: Buffer, endOfStream: boolean): Buffer;
+}
+
+/** The request ended, for whatever reason; called exactly once per routed request. */
+export interface ResponseCompletePlugin extends Plugin {
+  responseComplete(req: RoutedRequest, outcome: RequestOutcome): void;
+}
+
+export function isAdmissionPlugin(p: Plugin): p is AdmissionPlugin {
+  return typeof (p as AdmissionPlugin).admit === 'function';
+}
+export function isRequestRoutedPlugin(p: Plugin): p is RequestRoutedPlugin {
+  return typeof (p as RequestRoutedPlugin).requestRouted === 'function';
+}
+export function isEndpointServedPlugin(p: Plugin): p is EndpointServedPlugin {
+  return typeof (p as EndpointServedPlugin).endpointServed === 'function';
+}
+export function isResponseReceivedPlugin(p: Plugin): p is ResponseReceivedPlugin {
+  return typeof (p as ResponseReceivedPlugin).responseReceived === 'function';
+}
+export function isResponseStreamingPlugin(p: Plugin): p is ResponseStreamingPlugin {
+  return typeof (p as ResponseStreamingPlugin).responseStreaming === 'function';
+}
+export function isResponseCompletePlugin(p: Plugin): p is ResponseCompletePlugin {
+  return typeof (p as ResponseCompletePlugin).responseComplete === 'function';
+}

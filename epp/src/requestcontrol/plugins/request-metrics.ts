@@ -1,0 +1,68 @@
+// request-metrics (built in, always on): GIE's per-request metrics under their names
+// (`pkg/epp/metrics/metrics.go`, v1.5.0): inference_objective_request_total, _request_sizes,
+// _running_requests when routed; _request_duration_seconds and _response_sizes for a complete
+// 2xx response; _request_error_total with the upstream status otherwise. Bodiless requests carry
+// no model and are not counted, as in GIE.
+import { stateKey } from '../../framework/cycle-state.js';
+import type {
+  RequestOutcome,
+  RequestRoutedPlugin,
+  ResponseCompletePlugin,
+  ResponseReceivedPlugin,
+  ResponseStreamingPlugin,
+  RoutedRequest,
+} from '../../framework/request-lifecycle.js';
+import type { EppMetrics } from '../../observability/metrics.js';
+
+export const REQUEST_METRICS_TYPE = 'request-metrics';
+
+interface ResponseTally {
+  status: string;
+  bytes: number;
+}
+const TALLY = stateKey<ResponseTally>('request-metrics.response');
+
+export class RequestMetrics implements RequestRoutedPlugin, ResponseReceivedPlugin, ResponseStreamingPlugin, ResponseCompletePlugin {
+  readonly type = REQUEST_METRICS_TYPE;
+  readonly name = REQUEST_METRICS_TYPE;
+
+  constructor(
+    private readonly metrics: EppMetrics,
+    private readonly now: () => number,
+  ) {}
+
+  requestRouted(req: RoutedRequest): void {
+    req.state.write(TALLY, { status: '', bytes: 0 });
+    if (!req.incomingModel) return;
+    const labels = { model_name: req.incomingModel, target_model_name: req.targetModel };
+    this.metrics.requestTotal.inc({ ...labels, priority: String(req.priority) });
+    this.metrics.requestSizes.observe(labels, req.requestBytes);
+    this.metrics.runningRequests.inc({ model_name: req.incomingModel });
+  }
+
+  responseReceived(req: RoutedRequest, headers: ReadonlyMap<string, string>): void {
+    const tally = req.state.read(TALLY);
+    if (tally) tally.status = headers.get(':status') ?? headers.get('status') ?? '';
+  }
+
+  /** Counts the bytes as the model server sent them (before any restore rewrites them). */
+  responseStreaming(req: RoutedRequest, chunk: Buffer): Buffer {
+    const tally = req.state.read(TALLY);
+    if (tally) tally.bytes += chunk.length;
+    return chunk;
+  }
+
+  responseComplete(req: RoutedRequest, outcome: RequestOutcome): void {
+    if (!req.incomingModel) return;
+    const tally = req.state.read(TALLY) ?? { status: '', bytes: 0 };
+    const labels = { model_name: req.incomingModel, target_model_name: req.targetModel };
+    this.metrics.runningRequests.dec({ model_name: req.incomingModel });
+    const ok = tally.status === '' || tally.status.startsWith('2');
+    if (outcome === 'complete' && ok) {
+      this.metrics.requestDuration.observe(labels, (this.now() - req.routedAt) / 1000);
+      this.metrics.responseSizes.observe(labels, tally.bytes);
+    } else if (!ok) {
+      this.metrics.requestErrorTotal.inc({ ...labels, error_code: tally.status });
+    }
+  }
+}
