@@ -1,7 +1,7 @@
 // The EPP as the ext_proc benchmark runs it: the real startEpp (plaintext gRPC, GIE's default
 // scorers) over N static endpoints, with metrics scraping off and the datastore fed synthetic,
 // changing metrics instead, so the measurement is decision + ext_proc cost, not scrape cost
-// (the data layer has its own benchmark: epp/src/datalayer/bench.ts). Prints one JSON line
+// (the data layer has its own benchmark: epp/bench/datalayer.ts). Prints one JSON line
 // {"ready":true,"grpcPort":N,"pid":P} when serving.
 import { parseArgs } from 'node:util';
 import { embeddedEppOptions, startEpp } from '../src/main.js';

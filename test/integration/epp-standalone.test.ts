@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { embeddedEppOptions, startEpp, type RunningEpp } from '../../epp/src/main.js';
-import { vllmMetricsPage, type ServerSignals } from '../../epp/src/datalayer/sample-exposition.js';
+import { vllmMetricsPage, type ServerSignals } from '../fixtures/sample-exposition.js';
 import { startFakeModelServer, type FakeModelServer } from '../epp/datalayer/helpers.js';
 import { StreamDriver, bodyMsg, headersMsg, newExtProcClient, respBodyMsg, respHeadersMsg, servedMetadata, setHeadersOf, waitFor, type ExtProcClient } from '../epp/extproc/harness.js';
 import { structToJson } from '../../epp/src/protocol/struct.js';

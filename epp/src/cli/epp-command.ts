@@ -1,5 +1,5 @@
 // `tokenroute epp`: the Endpoint Picker's flags, named as the Go EPP names them where the meaning
-// is the same (../shared/reference/gie-epp.md §6.2), turned into EppOptions.
+// is the same (GIE `cmd/epp/runner/options.go` / `runner.go` flags, v1.5.0), turned into EppOptions.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseGoDuration } from '../framework/duration.js';

@@ -1,5 +1,5 @@
 // Names and defaults of EndpointPickerConfig that are interface facts of GIE v1.5.0
-// (pkg/epp/config/loader/defaults.go; gie-epp.md §3): the apiVersion/kind, the feature gates,
+// (GIE `pkg/epp/config/loader/defaults.go`, v1.5.0; docs/configuration.md): the apiVersion/kind, the feature gates,
 // the plugin types the loader adds when a config leaves them out, and the built-in config used
 // when no config is given at all.
 

@@ -1,6 +1,6 @@
 // Loads an EndpointPickerConfig (YAML from --config-file / --config-text, or the built-in
 // default) into live plugin instances: validates it strictly, applies GIE v1.5.0's defaulting
-// rules (pkg/epp/config/loader/{configloader,defaults,validation}.go; gie-epp.md §3.2, §3.4) and
+// rules (pkg/epp/config/loader/{configloader,defaults,validation}.go, v1.5.0; docs/configuration.md) and
 // builds the scheduling profiles, profile handler, saturation detector, parser and data-layer
 // wiring. Every problem is collected and thrown together as one ConfigError whose messages
 // name the offending field. Works with whatever plugin types the given registry holds.

@@ -1,5 +1,5 @@
 // Which series carry the scheduler's signals, per model-server engine. The built-ins are GIE's
-// defaults (gie-epp.md §4.1) so pods that worked with the Go EPP work here unchanged; a
+// defaults (GIE `pkg/epp/framework/plugins/datalayer/extractor/metrics/`, v1.5.0) so pods that worked with the Go EPP work here unchanged; a
 // core-metrics-extractor `engineConfigs` entry replaces one engine's config wholesale, and an
 // empty spec string turns that signal off (its value then stays at its last/zero value).
 import type { Endpoint } from '../framework/endpoint.js';

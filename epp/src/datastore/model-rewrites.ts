@@ -1,5 +1,5 @@
 // InferenceModelRewrite rules of the served pool, indexed for the request path with GIE's
-// precedence (gie-epp.md §2.4): a rule with an exact match on the model beats a generic rule (no
+// precedence (GIE `api/v1alpha2/inferencemodelrewrite_types.go`, v1.5.0): a rule with an exact match on the model beats a generic rule (no
 // matches); among equals the oldest resource wins (creationTimestamp, then name, so the order is
 // total); within one resource the first rule in list order wins. The watcher replaces the set.
 

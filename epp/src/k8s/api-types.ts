@@ -1,7 +1,7 @@
 // The Kubernetes API shapes the EPP reads (InferencePool v1, InferenceObjective and
 // InferenceModelRewrite v1alpha2, core Pods, coordination Leases), as plain TypeScript types of
 // the JSON the API server returns, and where they live (group, version, plural). The CRDs
-// themselves are manifests/crds/*.yaml; ../shared/reference/gie-epp.md §2 names every field.
+// themselves are manifests/crds/*.yaml; docs/kubernetes.md describes every field the EPP reads.
 import type { KubernetesObject, V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
 
 export const POOL_GROUP = 'inference.networking.k8s.io';

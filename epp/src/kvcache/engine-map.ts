@@ -1,5 +1,5 @@
 // EngineKeyMap: engine block hash (vLLM's / the simulator's) → tokenroute block key, the dual-key
-// design of llm-d's indexer (llm-d.md §2.3). KV events name blocks by the engine's hash; the
+// design of llm-d's indexer (llm-d-kv-cache `pkg/kvcache/kvblock`, the engine-key → request-key map). KV events name blocks by the engine's hash; the
 // index and the filter use our chained keys, recomputed from the events' token_ids. The map is
 // needed to (a) find the parent's key to continue a chain and (b) translate BlockRemoved.
 //

@@ -1,4 +1,4 @@
-// vLLM KV-event wire format → plain, validated events (llm-d.md §2.1). A ZMQ message is three
+// vLLM KV-event wire format → plain, validated events (vLLM `vllm/distributed/kv_events.py`, v0.10). A ZMQ message is three
 // frames [topic, 8-byte big-endian seq, msgpack EventBatch]; EventBatch is [ts, events, dp_rank?]
 // (msgspec array_like) or a map {ts, events, data_parallel_rank}. Each event is a positional array
 // whose first element is its tag (BlockStored, BlockRemoved, AllBlocksCleared), or — vLLM PR

@@ -1,6 +1,6 @@
 // The KV-event subscriber worker thread: ZeroMQ receive, msgpack decode, sequence checks and key
 // recomputation happen here, off the EPP's event loop; the loop only applies ready-made op batches
-// (kvcache/subscriber.ts). Two ways to connect (llm-d.md §2.3):
+// (kvcache/subscriber.ts). Two ways to connect (llm-d-kv-cache `pkg/kvcache/kvevents`; docs/configuration.md):
 //  - bind: one SUB socket bound to `zmqEndpoint`; model servers dial it (vLLM with a non-wildcard
 //    endpoint, llm-d-inference-sim always). Events are attributed by the topic's pod id.
 //  - dial: one SUB socket per ready endpoint, connected to its publisher (`kv@<ip>:<port>@<model>`,

@@ -4,7 +4,7 @@
 // "Block keys"). TokenrouteCore.blockKeys always starts from a model seed; ingestion must start
 // from a parent block's key, so this loads the same module and calls its `xxh64Bytes` export on
 // a pinned scratch array, one call per block (no BigInt arithmetic, no second xxh64).
-// Also GIE's character-block fallback keys (gie-epp.md §3.6), with the same xxh64.
+// Also GIE's character-block fallback keys (GIE's approximate prefix producer, `pkg/epp/framework/plugins/requestcontrol/dataproducer/approximateprefix/`), with the same xxh64.
 import { readFileSync } from 'node:fs';
 import { instantiateSync } from '@assemblyscript/loader';
 import { defaultCoreWasmPath } from '../../../filter/core/tokenroute-core.js';

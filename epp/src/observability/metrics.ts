@@ -1,4 +1,4 @@
-// The EPP's Prometheus metrics under GIE's names (../shared/reference/gie-epp.md §6.1), so
+// The EPP's Prometheus metrics under GIE's names (GIE `pkg/epp/metrics/metrics.go`, v1.5.0), so
 // dashboards and HPA rules written for the Go EPP keep working, plus tokenroute_* extras.
 // One registry per EPP instance (tests run several in one process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

@@ -1,5 +1,5 @@
 // The names the EPP and the proxy exchange, exactly as GIE's protocol spec and Go constants spell
-// them (../shared/reference/gie-epp.md §1.5). They are interface facts: a typo here silently
+// them (GIE `pkg/epp/metadata/consts.go` and `pkg/epp/handlers/`, v1.5.0). They are interface facts: a typo here silently
 // breaks routing, so every other module imports them from this one place.
 
 /** Request header and `envoy.lb` metadata key carrying the chosen endpoint(s), `ip:port[,ip:port...]`. */
@@ -25,7 +25,7 @@ export const DEFAULT_FAIRNESS_ID = 'default-flow';
 /** Debug header GIE's EPP adds to every response-headers reply; kept for parity with its tests. */
 export const WENT_INTO_RESP_HEADERS_HEADER = 'x-went-into-resp-headers';
 
-/** Fully-qualified gRPC service name; also a health-check service name (§1.8). */
+/** Fully-qualified gRPC service name; also a health-check service name (GIE `cmd/epp/runner/health.go`). */
 export const EXT_PROC_SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor';
 
 /**

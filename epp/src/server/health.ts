@@ -1,4 +1,4 @@
-// The EPP's gRPC health service (GIE §1.8): `liveness` is SERVING whenever the process answers;
+// The EPP's gRPC health service (GIE `cmd/epp/runner/health.go`, v1.5.0): `liveness` is SERVING whenever the process answers;
 // `readiness`, `envoy.service.ext_proc.v3.ExternalProcessor` and "" are SERVING only while the
 // supplied readiness predicate holds (datastore synced and, with leader election, leader). The
 // predicate is polled on a short interval and can be re-evaluated on demand, so a proxy or kubelet

@@ -119,7 +119,7 @@ describe('built-in default config', () => {
   });
 });
 
-describe('defaulting rules (GIE §3.2)', () => {
+describe('defaulting rules (GIE pkg/epp/config/loader/defaults.go)', () => {
   it('names a plugin after its type and lets one type be instantiated twice', () => {
     const cfg = load(`${HEAD}plugins:
 - type: queue-scorer

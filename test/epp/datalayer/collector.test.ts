@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { dataLayerSettings, isStale, MetricsCollector, type MetricsCollectorOptions } from '../../../epp/src/datalayer/collector.js';
 import { coreMetricsExtractor, isCoreMetricsExtractor } from '../../../epp/src/datalayer/plugins/core-metrics-extractor.js';
 import { metricsDataSource } from '../../../epp/src/datalayer/plugins/metrics-data-source.js';
-import { sglangMetricsPage, trtllmServeMetricsPage, tritonTrtLlmMetricsPage, vllmMetricsPage, type ServerSignals } from '../../../epp/src/datalayer/sample-exposition.js';
+import { sglangMetricsPage, trtllmServeMetricsPage, tritonTrtLlmMetricsPage, vllmMetricsPage, type ServerSignals } from '../../fixtures/sample-exposition.js';
 import { Datastore } from '../../../epp/src/datastore/datastore.js';
 import { EMPTY_METRICS, type EndpointMetrics } from '../../../epp/src/framework/endpoint.js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';

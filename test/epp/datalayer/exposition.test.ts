@@ -3,7 +3,7 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ExpositionError, parseExposition, parsePromFloat, SeriesFilter } from '../../../epp/src/datalayer/exposition.js';
-import { vllmMetricsPage } from '../../../epp/src/datalayer/sample-exposition.js';
+import { vllmMetricsPage } from '../../fixtures/sample-exposition.js';
 
 const values = (m: ReturnType<typeof parseExposition>, name: string) => (m.get(name) ?? []).map((s) => s.value);
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { BUILTIN_ENGINE_CONFIGS, compileEngine, type EngineConfig } from '../../../epp/src/datalayer/engines.js';
 import { parseExposition } from '../../../epp/src/datalayer/exposition.js';
 import { extractMetrics, FIELD } from '../../../epp/src/datalayer/extract.js';
-import { sglangMetricsPage, trtllmServeMetricsPage, tritonTrtLlmMetricsPage, vllmMetricsPage } from '../../../epp/src/datalayer/sample-exposition.js';
+import { sglangMetricsPage, trtllmServeMetricsPage, tritonTrtLlmMetricsPage, vllmMetricsPage } from '../../fixtures/sample-exposition.js';
 
 const cfg = (name: string): EngineConfig => BUILTIN_ENGINE_CONFIGS.find((e) => e.name === name) as EngineConfig;
 const run = (page: string, c: EngineConfig) => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { BUILTIN_ENGINE_CONFIGS } from '../../../epp/src/datalayer/engines.js';
 import type { FromWorker, WorkerInit } from '../../../epp/src/datalayer/protocol.js';
-import { vllmMetricsPage } from '../../../epp/src/datalayer/sample-exposition.js';
+import { vllmMetricsPage } from '../../fixtures/sample-exposition.js';
 import { metricsUrl, DEFAULT_SOURCE_CONFIG } from '../../../epp/src/datalayer/source.js';
 import { ScrapeWorker } from '../../../epp/src/datalayer/worker.js';
 import { sleep, startFakeModelServer, waitFor, type FakeModelServer } from './helpers.js';

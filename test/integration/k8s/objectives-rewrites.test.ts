@@ -5,7 +5,7 @@
 // vLLM-format /metrics (the pool's pods point at them), whose queue lengths saturate the pool.
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { vllmMetricsPage } from '../../../epp/src/datalayer/sample-exposition.js';
+import { vllmMetricsPage } from '../../fixtures/sample-exposition.js';
 import { startFakeModelServer, type FakeModelServer } from '../../epp/datalayer/helpers.js';
 import { createNamespace, freePort, sleep, startKubeApiServer, waitFor, type KubeApiServer } from './harness.js';
 import { createObjective, createPod, createPool, createRewrite, deleteObjective, deleteRewrite } from './objects.js';

@@ -1,5 +1,5 @@
 // `core-metrics-extractor`: which series carry queue depth, running requests, KV usage, LoRA and
-// cache shape, per engine (GIE parameters and defaults, gie-epp.md §4.1). Specs are validated
+// cache shape, per engine (GIE parameters and defaults, `pkg/epp/framework/plugins/datalayer/extractor/metrics/factories.go`, v1.5.0). Specs are validated
 // here, at config load, so a typo fails startup with the field's path instead of turning into a
 // scrape error 20 times a second. Configuration only; the scrape workers apply it.
 import { z } from 'zod';

@@ -7,7 +7,7 @@
 //   trunc(capacity × (1 + headroom)); unlike utilization-detector it does NOT fail open — when
 //   every endpoint is full the profile finds no endpoint (the request gets 429).
 // Source: GIE v1.5.0 framework/plugins/flowcontrol/saturationdetector/concurrency/{README.md,
-// config.go,detector.go}; gie-epp.md §5.2.
+// config.go,detector.go}; docs/configuration.md.
 // Parameters (defaults): concurrencyMode ("requests" | "tokens", "requests"), maxConcurrency (100,
 // integer > 0), maxTokenConcurrency (1000000, integer > 0), headroom (0.0, ≥ 0).
 import { z } from 'zod';

@@ -1,7 +1,7 @@
 // least-request: a picker that sends the request to the endpoint with the fewest requests the
 // EPP has routed there and not yet seen finish (Candidate.inflight.requests), ties broken
 // uniformly at random. It reacts to the EPP's own decisions immediately, unlike scraped queue
-// metrics. Source: AIBrix's `least-request` routing algorithm (routers.md §1.2;
+// metrics. Source: AIBrix's `least-request` routing algorithm (AIBrix `pkg/plugins/gateway/algorithms/least_request.go`;
 // vllm-project/aibrix pkg/plugins/gateway/algorithms/least_request.go), which is a selection
 // strategy (min count, random tie-break), not a scorer; GIE/llm-d have no plugin of this name
 // (their scorer counterpart is llm-d's active-request-scorer). Scores of the profile are ignored.

@@ -10,7 +10,7 @@
 // threshold × (1 + headroom) (kept iff queue < limit and KV < limit); if that would remove every
 // candidate it fails open and returns them all, so the scorers pick the least bad.
 // Source: GIE v1.5.0 framework/plugins/flowcontrol/saturationdetector/utilization/{README.md,
-// config.go,detector.go}; gie-epp.md §4.2 and §5.2. A non-finite metric counts as saturated/stale.
+// config.go,detector.go}; docs/configuration.md. A non-finite metric counts as saturated/stale.
 // Parameters (defaults): queueDepthThreshold (5, integer > 0), kvCacheUtilThreshold (0.8, in (0, 1]),
 // metricsStalenessThreshold ("200ms", Go duration > 0), headroom (0.0, ≥ 0).
 import { z } from 'zod';

@@ -6,21 +6,21 @@
 // main thread (what the worker design avoids), and a separate idle probe process measures its
 // own loop delay meanwhile (the machine's noise floor under that load).
 //
-//   node dist/epp/src/datalayer/bench.js [--endpoints 64,512] [--workers 1,2] [--inline] [--interval 50] [--seconds 10]
+//   node dist/epp/bench/datalayer.js [--endpoints 64,512] [--workers 1,2] [--inline] [--interval 50] [--seconds 10]
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Datastore } from '../datastore/datastore.js';
-import type { Endpoint } from '../framework/endpoint.js';
-import { formatEndpointAddress } from '../protocol/endpoint-address.js';
-import { EppMetrics } from '../observability/metrics.js';
-import { MetricsCollector } from './collector.js';
-import { BUILTIN_ENGINE_CONFIGS } from './engines.js';
-import { vllmMetricsPage } from './sample-exposition.js';
-import { DEFAULT_SOURCE_CONFIG, metricsUrl } from './source.js';
-import { ScrapeWorker } from './worker.js';
+import { Datastore } from '../src/datastore/datastore.js';
+import type { Endpoint } from '../src/framework/endpoint.js';
+import { formatEndpointAddress } from '../src/protocol/endpoint-address.js';
+import { EppMetrics } from '../src/observability/metrics.js';
+import { MetricsCollector } from '../src/datalayer/collector.js';
+import { BUILTIN_ENGINE_CONFIGS } from '../src/datalayer/engines.js';
+import { vllmMetricsPage } from '../../test/fixtures/sample-exposition.js';
+import { DEFAULT_SOURCE_CONFIG, metricsUrl } from '../src/datalayer/source.js';
+import { ScrapeWorker } from '../src/datalayer/worker.js';
 
 interface Args {
   endpoints: number[];
