@@ -10,6 +10,14 @@ export interface Plugin {
   readonly name: string;
 }
 
+/**
+ * A type guard for an extension point: a plugin implements it when it has all of the point's
+ * methods (plugins are plain objects; one plugin may implement several points).
+ */
+export function implementing<T extends Plugin>(...methods: readonly (keyof T & string)[]): (p: Plugin) => p is T {
+  return (p: Plugin): p is T => methods.every((m) => typeof (p as unknown as Record<string, unknown>)[m] === 'function');
+}
+
 /** Per-decision scratch space plugins use to share derived data (e.g. prefix matches). */
 export type CycleState = Map<string, unknown>;
 
@@ -74,21 +82,11 @@ export interface SaturationDetector extends Plugin {
   saturation(candidates: readonly Candidate[], now: number): number;
 }
 
-export function isFilter(p: Plugin): p is Filter {
-  return typeof (p as Filter).filter === 'function';
-}
-export function isScorer(p: Plugin): p is Scorer {
-  return typeof (p as Scorer).score === 'function';
-}
-export function isPicker(p: Plugin): p is Picker {
-  return typeof (p as Picker).pick === 'function';
-}
-export function isProfileHandler(p: Plugin): p is ProfileHandler {
-  return typeof (p as ProfileHandler).pickProfiles === 'function';
-}
-export function isSaturationDetector(p: Plugin): p is SaturationDetector {
-  return typeof (p as SaturationDetector).saturation === 'function';
-}
+export const isFilter = implementing<Filter>('filter');
+export const isScorer = implementing<Scorer>('score');
+export const isPicker = implementing<Picker>('pick');
+export const isProfileHandler = implementing<ProfileHandler>('pickProfiles');
+export const isSaturationDetector = implementing<SaturationDetector>('saturation');
 
 // ---- Request-control extension points around a scheduling cycle (GIE's PrepareDataPlugin and
 // PreRequest). The director creates the cycle's CycleState, runs every PrepareDataPlugin before
@@ -115,12 +113,6 @@ export interface LifecyclePlugin extends Plugin {
 
 export const TRACE_STATE_PREFIX = 'trace.';
 
-export function isPrepareDataPlugin(p: Plugin): p is PrepareDataPlugin {
-  return typeof (p as PrepareDataPlugin).prepareRequestData === 'function';
-}
-export function isPreRequestPlugin(p: Plugin): p is PreRequestPlugin {
-  return typeof (p as PreRequestPlugin).preRequest === 'function';
-}
-export function isLifecyclePlugin(p: Plugin): p is LifecyclePlugin {
-  return typeof (p as LifecyclePlugin).start === 'function' && typeof (p as LifecyclePlugin).close === 'function';
-}
+export const isPrepareDataPlugin = implementing<PrepareDataPlugin>('prepareRequestData');
+export const isPreRequestPlugin = implementing<PreRequestPlugin>('preRequest');
+export const isLifecyclePlugin = implementing<LifecyclePlugin>('start', 'close');

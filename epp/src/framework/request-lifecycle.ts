@@ -6,7 +6,7 @@
 // endpoint-served), and load accounting must follow it. Per-request bookkeeping lives in the
 // request's RequestState, never in closures. The built-in plugins (epp/src/requestcontrol/
 // plugins/) are in-flight load, per-request metrics and the model-name restore.
-import type { Plugin } from './plugins.js';
+import { implementing, type Plugin } from './plugins.js';
 import type { Candidate } from './endpoint.js';
 import type { InferenceRequest } from './request.js';
 import type { RequestState } from './cycle-state.js';
@@ -66,21 +66,9 @@ export interface ResponseCompletePlugin extends Plugin {
   responseComplete(req: RoutedRequest, outcome: RequestOutcome): void;
 }
 
-export function isAdmissionPlugin(p: Plugin): p is AdmissionPlugin {
-  return typeof (p as AdmissionPlugin).admit === 'function';
-}
-export function isRequestRoutedPlugin(p: Plugin): p is RequestRoutedPlugin {
-  return typeof (p as RequestRoutedPlugin).requestRouted === 'function';
-}
-export function isEndpointServedPlugin(p: Plugin): p is EndpointServedPlugin {
-  return typeof (p as EndpointServedPlugin).endpointServed === 'function';
-}
-export function isResponseReceivedPlugin(p: Plugin): p is ResponseReceivedPlugin {
-  return typeof (p as ResponseReceivedPlugin).responseReceived === 'function';
-}
-export function isResponseStreamingPlugin(p: Plugin): p is ResponseStreamingPlugin {
-  return typeof (p as ResponseStreamingPlugin).responseStreaming === 'function';
-}
-export function isResponseCompletePlugin(p: Plugin): p is ResponseCompletePlugin {
-  return typeof (p as ResponseCompletePlugin).responseComplete === 'function';
-}
+export const isAdmissionPlugin = implementing<AdmissionPlugin>('admit');
+export const isRequestRoutedPlugin = implementing<RequestRoutedPlugin>('requestRouted');
+export const isEndpointServedPlugin = implementing<EndpointServedPlugin>('endpointServed');
+export const isResponseReceivedPlugin = implementing<ResponseReceivedPlugin>('responseReceived');
+export const isResponseStreamingPlugin = implementing<ResponseStreamingPlugin>('responseStreaming');
+export const isResponseCompletePlugin = implementing<ResponseCompletePlugin>('responseComplete');
