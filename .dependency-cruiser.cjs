@@ -12,7 +12,7 @@ const EPP_LAYERS = [
   ['framework', 'util'],
   ['protocol', 'observability'],
   ['datastore'],
-  ['datalayer', 'kvcache'],
+  ['datalayer', 'prefix'],
   ['k8s'],
   ['scheduling'],
   ['requestcontrol'],
@@ -52,6 +52,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^epp/src/', pathNot: layered.map(folderPath) },
       to: {},
+    },
+    {
+      name: 'prefix-rooms',
+      comment: 'inside epp/src/prefix: keys/ (block-key production) imports neither index/ nor events/; index/ (the indexes) does not import events/ (KV-event ingestion writes into the indexes, never the reverse)',
+      severity: 'error',
+      from: { path: '^epp/src/prefix/(keys|index)/' },
+      to: { path: '^epp/src/prefix/(events|index)/', pathNot: '^epp/src/prefix/$1/' },
     },
     {
       name: 'product-not-into-tools-tests-e2e',

@@ -1,4 +1,4 @@
-// Benchmark of the prefix indexes (epp/src/kvcache): memory per indexed block-endpoint pair and
+// Benchmark of the prefix indexes (epp/src/prefix/index): memory per indexed block-endpoint pair and
 // longest-prefix lookup latency for an 8K-token prompt (512 blocks of 16) at 1 M and 10 M pairs
 // across 64 endpoints; KV-event ingestion rate on one core (msgpack decode + re-keying with the
 // wasm xxh64, the worker's work) and the event-loop cost of applying the resulting ops.
@@ -6,10 +6,10 @@
 // Run: node dist/epp/bench/prefix-index.js [--pairs 1000000,10000000] [--out docs/benchmarks/prefix-index.md]
 import { seededRandom } from '../src/util/seeded-random.js';
 import { writeFileSync } from 'node:fs';
-import { BlockIndex } from '../src/kvcache/block-index.js';
-import { Ingestor, OpWriter, applyOps } from '../src/kvcache/ingest.js';
-import { PreciseIndex } from '../src/kvcache/precise-index.js';
-import { WasmHasher } from '../src/kvcache/wasm-hash.js';
+import { BlockIndex } from '../src/prefix/index/block-index.js';
+import { Ingestor, OpWriter, applyOps } from '../src/prefix/events/ingest.js';
+import { PreciseIndex } from '../src/prefix/index/precise-index.js';
+import { WasmHasher } from '../src/prefix/keys/wasm-hash.js';
 import { encode } from '@msgpack/msgpack';
 
 const ENDPOINTS = 64;

@@ -9,7 +9,7 @@ import { loadEndpointPickerConfig, registerBuiltinPlugins, type LoadedConfig } f
 import { isCoreMetricsExtractor, isMetricsDataSource, registerDataLayerPlugins, type MetricsDataSourcePlugin } from './datalayer/plugins/index.js';
 import { MetricsCollector } from './datalayer/collector.js';
 import { EppMetrics } from './observability/metrics.js';
-import { registerPrefixIndexMetrics } from './kvcache/prefix-metrics.js';
+import { registerPrefixIndexMetrics } from './prefix/metrics.js';
 import { createLogger, silentLogger, type Logger, type LogLevel } from './observability/logger.js';
 import { PluginRegistry, type PluginContext } from './framework/registry.js';
 import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type LifecyclePlugin } from './framework/plugins.js';

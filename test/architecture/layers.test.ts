@@ -66,10 +66,23 @@ describe('architecture rules', () => {
 
   it('rejects imports between folders of the same layer', () => {
     const vs = scratch({
-      'epp/src/datalayer/a.ts': "import { b } from '../kvcache/b.js';\nexport const a = b;\n",
-      'epp/src/kvcache/b.ts': 'export const b = 1;\n',
+      'epp/src/datalayer/a.ts': "import { b } from '../prefix/b.js';\nexport const a = b;\n",
+      'epp/src/prefix/b.ts': 'export const b = 1;\n',
     });
     assert.deepEqual(rules(vs), ['epp-layer-datalayer']);
+  });
+
+  it('rejects the prefix rooms importing against their order (keys ← index ← events)', () => {
+    const vs = scratch({
+      'epp/src/prefix/keys/a.ts': "import { b } from '../index/b.js';\nexport const a = b;\n",
+      'epp/src/prefix/index/b.ts': "import { c } from '../events/c.js';\nimport { d } from '../keys/d.js';\nexport const b = c + d;\n",
+      'epp/src/prefix/events/c.ts': "import { d } from '../keys/d.js';\nexport const c = d;\n",
+      'epp/src/prefix/keys/d.ts': 'export const d = 1;\n',
+    });
+    assert.deepEqual(
+      vs.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`).sort(),
+      ['prefix-rooms: epp/src/prefix/index/b.ts → epp/src/prefix/events/c.ts', 'prefix-rooms: epp/src/prefix/keys/a.ts → epp/src/prefix/index/b.ts'],
+    );
   });
 
   it('rejects a folder of epp/src that has no layer', () => {

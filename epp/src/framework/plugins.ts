@@ -3,6 +3,7 @@
 // [0, 1]), then one Picker. Everything here is synchronous: a decision never awaits.
 import type { Candidate } from './endpoint.js';
 import type { InferenceRequest } from './request.js';
+import type { RequestState } from './cycle-state.js';
 
 /** Every plugin has the config `type` it was registered under and its instance `name`. */
 export interface Plugin {
@@ -18,8 +19,12 @@ export function implementing<T extends Plugin>(...methods: readonly (keyof T & s
   return (p: Plugin): p is T => methods.every((m) => typeof (p as unknown as Record<string, unknown>)[m] === 'function');
 }
 
-/** Per-decision scratch space plugins use to share derived data (e.g. prefix matches). */
-export type CycleState = Map<string, unknown>;
+/**
+ * The request's typed state (cycle-state.ts): PrepareData plugins write it, the scheduler's
+ * plugins read it, and the same object travels on to the response-side plugins
+ * (RoutedRequest.state). Entries are read and written through `stateKey<T>()` keys, never cast.
+ */
+export type CycleState = RequestState;
 
 export interface Filter extends Plugin {
   /** Returns the candidates to keep, in order. May return `candidates` itself when it keeps all. */
@@ -89,11 +94,11 @@ export const isProfileHandler = implementing<ProfileHandler>('pickProfiles');
 export const isSaturationDetector = implementing<SaturationDetector>('saturation');
 
 // ---- Request-control extension points around a scheduling cycle (GIE's PrepareDataPlugin and
-// PreRequest). The director creates the cycle's CycleState, runs every PrepareDataPlugin before
+// PreRequest). The director creates the request's state once, runs every PrepareDataPlugin before
 // the scheduler (they may hop off the event loop, e.g. to tokenize in a worker, by returning a
-// promise), passes the same state to the scheduler, and calls every PreRequestPlugin with the
-// decision before the request goes upstream. CycleState entries whose key starts with `trace.`
-// are copied into the decision trace.
+// promise), passes the same state to the scheduler, calls every PreRequestPlugin with the
+// decision before the request goes upstream, and hands the state on to the response-side
+// plugins (RoutedRequest.state). Notes (`state.note`) are copied into the decision trace.
 
 export interface PrepareDataPlugin extends Plugin {
   /** Derives per-request data (e.g. prefix block keys) into `state`, once per request. */
@@ -111,7 +116,6 @@ export interface LifecyclePlugin extends Plugin {
   close(): Promise<void>;
 }
 
-export const TRACE_STATE_PREFIX = 'trace.';
 
 export const isPrepareDataPlugin = implementing<PrepareDataPlugin>('prepareRequestData');
 export const isPreRequestPlugin = implementing<PreRequestPlugin>('preRequest');

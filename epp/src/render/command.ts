@@ -3,7 +3,7 @@
 // `vllm launch render` that tokenizes exactly as tokenroute's filter and EPP (for
 // llm-d-inference-sim's --render-url, llm-d's token-producer `vllm.http`).
 import { Command, InvalidArgumentError } from 'commander';
-import { defaultTemplate, type ModelBinding } from '../kvcache/request-keys.js';
+import { defaultTemplate, type ModelBinding } from '../prefix/keys/request-keys.js';
 import { startRenderServer } from './server.js';
 
 const TOKENIZERS = new Set(['qwen3', 'qwen2_5', 'llama3_1', 'deepseek_v3']);

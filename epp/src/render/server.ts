@@ -6,11 +6,11 @@
 //   POST /tokenize                    {model, prompt | messages} → {count, max_model_len, tokens, token_strs}
 //   GET  /health                      → 200
 // Response shapes are the ones vLLM's render server returns and the simulator parses. Work runs
-// in the shared tokenizer worker pool (kvcache/tokenizer-pool.ts), never on the event loop.
+// in the shared tokenizer worker pool (prefix/keys/tokenizer-pool.ts), never on the event loop.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BodyKind, ModelBinding } from '../kvcache/request-keys.js';
-import { acquireTokenizerPool, releaseTokenizerPool, type TokenizerPool } from '../kvcache/tokenizer-pool.js';
+import type { BodyKind, ModelBinding } from '../prefix/keys/request-keys.js';
+import { acquireTokenizerPool, releaseTokenizerPool, type TokenizerPool } from '../prefix/keys/tokenizer-pool.js';
 
 export interface RenderServerOptions {
   readonly port: number;

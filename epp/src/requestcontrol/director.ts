@@ -74,7 +74,7 @@ export class Director implements RequestController {
     if (candidates.list.length === 0) return this.reject(ERRORS.REQUEST_NO_READY_ENDPOINT, 'no ready endpoints in the pool', '', '');
     // GIE: a bodiless request (e.g. GET /v1/models) is not parsed or scheduled; any endpoint serves.
     const target = candidates.list[randomInt(candidates.list.length)];
-    return this.route(input, {
+    return this.route(input, new RequestState(), {
       incomingModel: '',
       targetModel: '',
       priority: 0,
@@ -128,7 +128,9 @@ export class Director implements RequestController {
     const rejected = this.opts.lifecycle.admit(req, candidates.list, started);
     if (rejected) return this.reject(rejected.error, rejected.message, body.model, targetModel);
 
-    const state: CycleState = new Map();
+    // One state per request: PrepareData fills it, the scheduler reads it, and it travels on to
+    // the response-side plugins with the routed request.
+    const state: CycleState = new RequestState();
     const pending = this.prepare(req, candidates.list, state);
     if (!pending) return this.decide(input, req, candidates.list, state);
     // Endpoints may have left the pool while data was prepared off the event loop (e.g. a pod
@@ -174,7 +176,7 @@ export class Director implements RequestController {
     }
 
     const rewritten = targetModel !== body.model;
-    return this.route(input, {
+    return this.route(input, state, {
       incomingModel: body.model,
       targetModel,
       priority,
@@ -201,7 +203,7 @@ export class Director implements RequestController {
   }
 
   /** The decision for a routed request; the lifecycle's plugins take it from here. */
-  private route(input: RequestInput, route: Route): Decision {
+  private route(input: RequestInput, state: CycleState, route: Route): Decision {
     const handle = this.opts.lifecycle.begin({
       requestId: input.requestId,
       incomingModel: route.incomingModel,
@@ -211,7 +213,7 @@ export class Director implements RequestController {
       requestBytes: route.requestBytes,
       endpoint: route.targets[0],
       routedAt: this.now(),
-      state: new RequestState(),
+      state,
     });
     return {
       kind: 'route',

@@ -20,7 +20,7 @@ import type {
   SchedulingResult,
   Scorer,
 } from '../framework/plugins.js';
-import { TRACE_STATE_PREFIX } from '../framework/plugins.js';
+import { RequestState } from '../framework/cycle-state.js';
 
 /**
  * `extension_point` label values of inference_extension_plugin_duration_seconds, exactly as GIE
@@ -76,7 +76,7 @@ export interface DecisionTrace {
   primaryProfile?: string;
   /** 'error' when a plugin threw. */
   outcome?: 'success' | ScheduleFailureReason | 'error';
-  /** CycleState entries under `trace.` (e.g. which source gave the prefix block keys). */
+  /** The request state's notes (e.g. which source gave the prefix block keys). */
   notes?: Record<string, unknown>;
 }
 
@@ -165,7 +165,7 @@ export class Scheduler {
    * Chooses endpoints for `req` among `candidates`. Never throws. `state` is the cycle's scratch
    * space; the director passes the one its PrepareData plugins filled.
    */
-  schedule(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState = new Map()): ScheduleOutcome {
+  schedule(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState = new RequestState()): ScheduleOutcome {
     if (candidates.length === 0) {
       return { ok: false, reason: 'no-candidates', status: 503, message: 'failed to find endpoint candidates for serving the request' };
     }
@@ -191,9 +191,8 @@ export class Scheduler {
     if (trace) {
       trace.outcome = outcome.ok ? 'success' : outcome.error !== undefined ? 'error' : outcome.reason;
       if (outcome.ok) trace.primaryProfile = outcome.result.primaryProfile;
-      for (const [k, v] of state) {
-        if (k.startsWith(TRACE_STATE_PREFIX)) (trace.notes ??= {})[k.slice(TRACE_STATE_PREFIX.length)] = v;
-      }
+      const notes = state.notes();
+      if (notes) trace.notes = notes;
       this.logger.debug({ requestId: req.requestId, decision: trace }, 'scheduling decision');
     }
     return outcome;

@@ -19,6 +19,7 @@ import { silentLogger } from '../../../epp/src/observability/logger.js';
 import type { UtilizationDetector } from '../../../epp/src/scheduling/plugins/utilization-detector.js';
 import type { ConcurrencyDetector } from '../../../epp/src/scheduling/plugins/concurrency-detector.js';
 import { candidates, context, registerStubDataLayer, request } from '../scheduling/helpers.js';
+import { RequestState } from '../../../epp/src/framework/cycle-state.js';
 
 const HEAD = 'apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\n';
 
@@ -330,7 +331,7 @@ schedulingProfiles:
     // token-load threshold 1000: 250 in-flight tokens score 0.75.
     const scorer = cfg.profiles.get('p')!.scorers[0].scorer;
     const out = new Float64Array(1);
-    scorer.score(request(), candidates([{ inflightTokens: 250 }]), new Map(), out);
+    scorer.score(request(), candidates([{ inflightTokens: 250 }]), new RequestState(), out);
     assert.equal(out[0], 0.75);
   });
 

@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../../../epp/src/observability/logger
 import type { Plugin, Scorer } from '../../../epp/src/framework/plugins.js';
 import { PluginRegistry, definePlugin, type PluginContext, type PluginType } from '../../../epp/src/framework/registry.js';
 import { seededRandom } from '../../../epp/src/util/seeded-random.js';
+import { RequestState } from '../../../epp/src/framework/cycle-state.js';
 
 export { seededRandom };
 
@@ -100,7 +101,7 @@ export function make<T extends Plugin>(pluginType: PluginType, params: unknown =
 /** Runs a scorer and returns its raw scores (as the framework hands them: pre-zeroed buffer). */
 export function scores(scorer: Scorer, cands: readonly Candidate[], req: InferenceRequest = request()): number[] {
   const out = new Float64Array(cands.length);
-  scorer.score(req, cands, new Map(), out);
+  scorer.score(req, cands, new RequestState(), out);
   return Array.from(out);
 }
 

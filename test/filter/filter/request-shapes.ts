@@ -1,5 +1,5 @@
 // Request shapes shared by the filter tests and the filter ⇔ EPP parity test
-// (test/epp/kvcache/request-parity.test.ts): hostile/broken bodies with the filter's error kind.
+// (test/epp/prefix/keys/request-parity.test.ts): hostile/broken bodies with the filter's error kind.
 import type { HostRequest } from '../../../filter/host/index.js';
 
 const QWEN = 'Qwen/Qwen3-8B';

@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { Publisher } from 'zeromq';
 import { startRenderServer, type RenderServer } from '../../../epp/src/render/server.js';
 import type { PrecisePrefixCacheScorer } from '../../../epp/src/scheduling/plugins/precise-prefix-cache-scorer.js';
-import { splitKeys } from '../../../epp/src/kvcache/block-index.js';
+import { splitKeys } from '../../../epp/src/prefix/index/block-index.js';
 import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
-import { CONFIG_HEADER, pipeline, type Pipeline } from '../../epp/kvcache/pipeline.js';
+import { CONFIG_HEADER, pipeline, type Pipeline } from '../../epp/prefix/keys/pipeline.js';
 import { decoded, filterHost } from '../../filter/filter/helpers.js';
-import { eventBatch, seqFrame } from '../../epp/kvcache/vllm-events.js';
+import { eventBatch, seqFrame } from '../../epp/prefix/events/vllm-events.js';
 import { SIM_MODEL, complete, freePort, startHubStub, startSim, waitFor, type HubStub, type Sim } from './sims.js';
 
 const core = TokenrouteCore.load();

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { Publisher, Router } from 'zeromq';
 import { encode } from '@msgpack/msgpack';
 import type { PrecisePrefixCacheScorer } from '../../../epp/src/scheduling/plugins/precise-prefix-cache-scorer.js';
-import { FLAG_UNCERTAIN, splitKeys } from '../../../epp/src/kvcache/block-index.js';
+import { FLAG_UNCERTAIN, splitKeys } from '../../../epp/src/prefix/index/block-index.js';
 import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
-import { CONFIG_HEADER, pipeline, type Pipeline } from '../../epp/kvcache/pipeline.js';
-import { bytesHash, eventBatch, seqFrame } from '../../epp/kvcache/vllm-events.js';
+import { CONFIG_HEADER, pipeline, type Pipeline } from '../../epp/prefix/keys/pipeline.js';
+import { bytesHash, eventBatch, seqFrame } from '../../epp/prefix/events/vllm-events.js';
 import { freePort, waitFor } from './sims.js';
 
 const MODEL = 'Qwen/Qwen3-8B';

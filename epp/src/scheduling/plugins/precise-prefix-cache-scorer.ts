@@ -3,7 +3,7 @@
 // blocks from block 0 found in its KV cache, each weighted by its tier (GPU 1.0, CPU 0.8 by
 // default, llm-d's kvCacheBackendConfigs), ÷ the request's blocks, capped at 1. "Reports": the
 // index is fed by vLLM KV events (BlockStored / BlockRemoved / AllBlocksCleared over ZeroMQ,
-// kvcache/subscriber*.ts), so it follows evictions and restarts instead of guessing from routing
+// prefix/events/subscriber*.ts), so it follows evictions and restarts instead of guessing from routing
 // history. Event blocks are re-keyed with tokenroute's own chained keys (recomputed from the
 // events' token_ids with the shared wasm hash), so they match the keys the edge filter sends;
 // vLLM's hash algorithm and PYTHONHASHSEED do not matter. Optional speculative entries (the
@@ -18,11 +18,12 @@ import { z } from 'zod';
 import type { Candidate } from '../../framework/endpoint.js';
 import type { CycleState, LifecyclePlugin, PrepareDataPlugin, PreRequestPlugin, Scorer, SchedulingResult } from '../../framework/plugins.js';
 import { definePlugin } from '../../framework/registry.js';
+import { stateKey } from '../../framework/cycle-state.js';
 import { positiveInt } from '../../framework/params.js';
-import { PreciseIndex } from '../../kvcache/precise-index.js';
-import { KvEventSubscriber } from '../../kvcache/subscriber.js';
-import type { PrefixInputs } from '../../kvcache/prefix-inputs.js';
-import { duration, keyProducer, keySourceParameters, memoMatch, publishMatch } from '../../kvcache/plugin-support.js';
+import { PreciseIndex } from '../../prefix/index/precise-index.js';
+import { KvEventSubscriber } from '../../prefix/events/subscriber.js';
+import type { PrefixInputs } from '../../prefix/keys/prefix-inputs.js';
+import { duration, keyProducer, keySourceParameters, memoMatch, publishMatch } from '../../prefix/plugin-support.js';
 import type { InferenceRequest } from '../../framework/request.js';
 
 export const PRECISE_PREFIX_CACHE_SCORER_TYPE = 'precise-prefix-cache-scorer';
@@ -136,7 +137,8 @@ export const precisePrefixCacheScorerPlugin = definePlugin({
   type: PRECISE_PREFIX_CACHE_SCORER_TYPE,
   parameters: precisePrefixCacheScorerParameters,
   create(name, params, ctx): PrecisePrefixCacheScorer {
-    const stateKey = `precise-prefix-cache-scorer/${name}`;
+    const INPUTS = stateKey<PrefixInputs>(`precise-prefix-cache-scorer/${name}`);
+    const MATCHED = stateKey<(c: readonly Candidate[]) => Float64Array>(`precise-prefix-cache-scorer/${name}/match`);
     const index = new PreciseIndex({
       maxPairs: params.maxPairs,
       capacityPerEndpoint: params.maxBlocksPerEndpoint,
@@ -163,9 +165,9 @@ export const precisePrefixCacheScorerPlugin = definePlugin({
       },
       prepareRequestData(req: InferenceRequest, _candidates: readonly Candidate[], state: CycleState) {
         const publish = (inputs: PrefixInputs) => {
-          state.set(stateKey, inputs);
+          state.write(INPUTS, inputs);
           const matched = memoMatch((c) => lookup(inputs, c));
-          state.set(stateKey + '/match', matched);
+          state.write(MATCHED, matched);
           publishMatch(state, { plugin: name, blockSize: params.blockSize, totalBlocks: inputs.n, promptTokens: inputs.promptTokens, matched });
         };
         const r = keys.producer.produce(req, state, params.blockSize);
@@ -173,14 +175,14 @@ export const precisePrefixCacheScorerPlugin = definePlugin({
         publish(r);
       },
       score(_req, candidates, state, out) {
-        const inputs = state.get(stateKey) as PrefixInputs | undefined;
-        const matched = state.get(stateKey + '/match') as ((c: readonly Candidate[]) => Float64Array) | undefined;
+        const inputs = state.read(INPUTS);
+        const matched = state.read(MATCHED);
         if (!inputs || !matched || inputs.n === 0) return;
         const m = matched(candidates);
         for (let i = 0; i < candidates.length; i++) out[i] = Math.min(1, m[i] / inputs.n);
       },
       preRequest(_req: InferenceRequest, result: SchedulingResult, state: CycleState) {
-        const inputs = state.get(stateKey) as PrefixInputs | undefined;
+        const inputs = state.read(INPUTS);
         if (!inputs || inputs.n === 0 || params.speculativeTtlMs <= 0) return;
         const target = result.profileResults.get(result.primaryProfile)?.targets[0];
         if (target) index.addSpeculative(target.endpoint.key, inputs.keys, inputs.n);

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import type { Candidate } from '../../framework/endpoint.js';
 import type { Filter } from '../../framework/plugins.js';
 import { definePlugin } from '../../framework/registry.js';
-import { readMatch } from '../../kvcache/plugin-support.js';
+import { readMatch } from '../../prefix/plugin-support.js';
 
 export const PREFIX_CACHE_AFFINITY_FILTER_TYPE = 'prefix-cache-affinity-filter';
 
@@ -41,7 +41,7 @@ export const prefixCacheAffinityFilterPlugin = definePlugin({
         const info = readMatch(state, params.prefixPluginName);
         if (!info || info.totalBlocks === 0 || candidates.length <= 1) return candidates;
         if (params.explorationProbability > 0 && ctx.random() < params.explorationProbability) {
-          state.set(`trace.${name}`, 'explore');
+          state.note(name, 'explore');
           return candidates;
         }
         const matched = info.matched(candidates);
@@ -59,10 +59,10 @@ export const prefixCacheAffinityFilterPlugin = definePlugin({
         }
         if (warm.length === 0 || warm.length === candidates.length) return candidates;
         if (bestWarm - bestCold > params.maxTTFTPenaltyMs) {
-          state.set(`trace.${name}`, 'saturated: stickiness broken');
+          state.note(name, 'saturated: stickiness broken');
           return candidates;
         }
-        state.set(`trace.${name}`, `sticky to ${warm.length} warm`);
+        state.note(name, `sticky to ${warm.length} warm`);
         return warm;
       },
     };

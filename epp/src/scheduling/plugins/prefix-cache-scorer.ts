@@ -9,19 +9,20 @@
 // endpoints that leave the pool are purged. Use it next to load scorers (queue-scorer,
 // kv-cache-utilization-scorer) so a hot prefix does not pile onto one saturated server.
 // Block keys come from the edge filter's verified headers, else the EPP's own tokenizer (worker
-// thread), else GIE's character blocks (kvcache/prefix-inputs.ts).
+// thread), else GIE's character blocks (prefix/keys/prefix-inputs.ts).
 // Parameters (GIE v1.5.0 approximateprefix defaults): autoTune (true), blockSizeTokens (16),
 //   maxPrefixBlocksToMatch (256), maxPrefixTokensToMatch (0 = use blocks), lruCapacityPerServer
 //   (31250), blockSize (deprecated characters: an error without blockSizeTokens); tokenroute:
-//   models, filterHeaders, tokenizerWorkers, tokenizeTimeout, charFallback (kvcache/plugin-support.ts).
+//   models, filterHeaders, tokenizerWorkers, tokenizeTimeout, charFallback (prefix/plugin-support.ts).
 import { z } from 'zod';
 import type { Candidate, Endpoint } from '../../framework/endpoint.js';
 import type { CycleState, LifecyclePlugin, PrepareDataPlugin, PreRequestPlugin, Scorer, SchedulingResult } from '../../framework/plugins.js';
 import { definePlugin } from '../../framework/registry.js';
+import { stateKey } from '../../framework/cycle-state.js';
 import { nonNegativeInt, positiveInt, POSITIVE_INTEGER } from '../../framework/params.js';
-import { BlockIndex } from '../../kvcache/block-index.js';
-import type { PrefixInputs } from '../../kvcache/prefix-inputs.js';
-import { keyProducer, keySourceParameters, memoMatch, publishMatch } from '../../kvcache/plugin-support.js';
+import { BlockIndex } from '../../prefix/index/block-index.js';
+import type { PrefixInputs } from '../../prefix/keys/prefix-inputs.js';
+import { keyProducer, keySourceParameters, memoMatch, publishMatch } from '../../prefix/plugin-support.js';
 import type { InferenceRequest } from '../../framework/request.js';
 
 export const PREFIX_CACHE_SCORER_TYPE = 'prefix-cache-scorer';
@@ -79,7 +80,8 @@ export const prefixCacheScorerPlugin = definePlugin({
   type: PREFIX_CACHE_SCORER_TYPE,
   parameters: prefixCacheScorerParameters,
   create(name, params, ctx): PrefixCacheScorer {
-    const stateKey = `prefix-cache-scorer/${name}`;
+    const INPUTS = stateKey<PrefixInputs>(`prefix-cache-scorer/${name}`);
+    const MATCHED = stateKey<(c: readonly Candidate[]) => Float64Array>(`prefix-cache-scorer/${name}/match`);
     const index = new BlockIndex({ capacityPerEndpoint: params.lruCapacityPerServer, initialPairs: 4096 });
     const keys = keyProducer(params, params.blockSizeTokens, maxBlocksOf(params, params.blockSizeTokens));
     const onEndpoints = (_added: readonly Endpoint[], removed: readonly Endpoint[]) => {
@@ -122,9 +124,9 @@ export const prefixCacheScorerPlugin = definePlugin({
       prepareRequestData(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState) {
         const blockSize = blockSizeFor(candidates);
         const publish = (inputs: PrefixInputs) => {
-          state.set(stateKey, inputs);
+          state.write(INPUTS, inputs);
           const matched = memoMatch((c) => lookup(inputs, c));
-          state.set(stateKey + '/match', matched);
+          state.write(MATCHED, matched);
           publishMatch(state, { plugin: name, blockSize, totalBlocks: inputs.n, promptTokens: inputs.promptTokens, matched });
         };
         const r = keys.producer.produce(req, state, blockSize);
@@ -132,14 +134,14 @@ export const prefixCacheScorerPlugin = definePlugin({
         publish(r);
       },
       score(_req, candidates, state, out) {
-        const inputs = state.get(stateKey) as PrefixInputs | undefined;
-        const matched = state.get(stateKey + '/match') as ((c: readonly Candidate[]) => Float64Array) | undefined;
+        const inputs = state.read(INPUTS);
+        const matched = state.read(MATCHED);
         if (!inputs || !matched || inputs.n === 0) return;
         const m = matched(candidates);
         for (let i = 0; i < candidates.length; i++) out[i] = m[i] / inputs.n;
       },
       preRequest(_req: InferenceRequest, result: SchedulingResult, state: CycleState) {
-        const inputs = state.get(stateKey) as PrefixInputs | undefined;
+        const inputs = state.read(INPUTS);
         if (!inputs) return;
         record(inputs, result.profileResults.get(result.primaryProfile)?.targets[0]);
         if (result.primaryProfile !== 'prefill') record(inputs, result.profileResults.get('prefill')?.targets[0]);

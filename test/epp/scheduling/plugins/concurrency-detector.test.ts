@@ -7,6 +7,7 @@ import {
   type ConcurrencyDetector,
 } from '../../../../epp/src/scheduling/plugins/concurrency-detector.js';
 import { NOW, candidates, make, request } from '../helpers.js';
+import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
 
 const detector = (params: unknown = {}) => make<ConcurrencyDetector>(concurrencyDetectorPlugin, params);
 
@@ -35,18 +36,18 @@ describe('concurrency-detector', () => {
   it('keeps endpoints strictly below capacity × (1 + headroom), truncated', () => {
     const d = detector({ maxConcurrency: 10, headroom: 0.25 }); // limit trunc(12.5) = 12
     const cands = candidates([{ inflightRequests: 11 }, { inflightRequests: 12 }, { inflightRequests: 0 }]);
-    assert.deepEqual(d.filter(request(), cands, new Map()), [cands[0], cands[2]]);
+    assert.deepEqual(d.filter(request(), cands, new RequestState()), [cands[0], cands[2]]);
   });
 
   it('filters on tokens in tokens mode', () => {
     const d = detector({ concurrencyMode: 'tokens', maxTokenConcurrency: 100 });
     const cands = candidates([{ inflightTokens: 99, inflightRequests: 500 }, { inflightTokens: 100 }]);
-    assert.deepEqual(d.filter(request(), cands, new Map()), [cands[0]]);
+    assert.deepEqual(d.filter(request(), cands, new RequestState()), [cands[0]]);
   });
 
   it('does not fail open: every endpoint full leaves none', () => {
     const d = detector({ maxConcurrency: 1 });
-    assert.deepEqual(d.filter(request(), candidates([{ inflightRequests: 1 }, { inflightRequests: 3 }]), new Map()), []);
+    assert.deepEqual(d.filter(request(), candidates([{ inflightRequests: 1 }, { inflightRequests: 3 }]), new RequestState()), []);
   });
 
   it('rejects an unknown mode and non-positive capacities', () => {

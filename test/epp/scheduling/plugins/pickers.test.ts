@@ -12,18 +12,19 @@ import { roundRobinPlugin } from '../../../../epp/src/scheduling/plugins/round-r
 import { leastRequestPlugin } from '../../../../epp/src/scheduling/plugins/least-request.js';
 import { pickerParameters } from '../../../../epp/src/framework/params.js';
 import { candidates, context, make, request, seededRandom } from '../helpers.js';
+import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
 
 const req = request();
 
 function pick(picker: Picker, cands: readonly Candidate[], totals: number[]): number[] {
-  return picker.pick(req, cands, Float64Array.from(totals), new Map()).map((c) => cands.indexOf(c));
+  return picker.pick(req, cands, Float64Array.from(totals), new RequestState()).map((c) => cands.indexOf(c));
 }
 
 /** How often each index comes first over `draws` picks. */
 function firstPickFrequencies(picker: Picker, cands: readonly Candidate[], totals: number[], draws: number): number[] {
   const counts = new Array<number>(cands.length).fill(0);
   const t = Float64Array.from(totals);
-  for (let i = 0; i < draws; i++) counts[cands.indexOf(picker.pick(req, cands, t, new Map())[0])] += 1;
+  for (let i = 0; i < draws; i++) counts[cands.indexOf(picker.pick(req, cands, t, new RequestState())[0])] += 1;
   return counts.map((c) => c / draws);
 }
 
@@ -61,7 +62,7 @@ describe('max-score-picker', () => {
   });
 
   it('returns nothing for no candidates', () => {
-    assert.deepEqual(make<Picker>(maxScorePickerPlugin).pick(req, [], new Float64Array(0), new Map()), []);
+    assert.deepEqual(make<Picker>(maxScorePickerPlugin).pick(req, [], new Float64Array(0), new RequestState()), []);
   });
 
   it('breaks ties uniformly at random and never picks a lower score', () => {

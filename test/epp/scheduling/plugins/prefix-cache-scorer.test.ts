@@ -10,7 +10,7 @@ import { prefixCacheScorerPlugin, type PrefixCacheScorer } from '../../../../epp
 import { precisePrefixCacheScorerPlugin } from '../../../../epp/src/scheduling/plugins/precise-prefix-cache-scorer.js';
 import { prefixCacheAffinityFilterPlugin } from '../../../../epp/src/scheduling/plugins/prefix-cache-affinity-filter.js';
 import { createLogger } from '../../../../epp/src/observability/logger.js';
-import { CONFIG_HEADER, pipeline, type Pipeline } from '../../kvcache/pipeline.js';
+import { CONFIG_HEADER, pipeline, type Pipeline } from '../../prefix/keys/pipeline.js';
 
 // Loopback addresses: the dial-mode example config connects to each endpoint's publisher port.
 const EPS = [1, 2, 3, 4].map((i) => ({ address: `127.0.6.${i}`, port: 8000 }));

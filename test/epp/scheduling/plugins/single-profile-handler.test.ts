@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { ProfileRunResult, SchedulerProfileSpec } from '../../../../epp/src/framework/plugins.js';
 import { SingleProfileHandler, singleProfileHandlerPlugin } from '../../../../epp/src/scheduling/plugins/single-profile-handler.js';
 import { candidates, make, request } from '../helpers.js';
+import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
 
 const spec = (name: string): SchedulerProfileSpec => ({
   name,
@@ -24,31 +25,31 @@ describe('single-profile-handler', () => {
 
   it('runs the only profile', () => {
     const h = make<SingleProfileHandler>(singleProfileHandlerPlugin);
-    assert.deepEqual(h.pickProfiles(request(), new Map([['a', a]]), none, new Map()), [a]);
+    assert.deepEqual(h.pickProfiles(request(), new Map([['a', a]]), none, new RequestState()), [a]);
   });
 
   it('runs the profile the request names', () => {
     const h = new SingleProfileHandler('h');
     h.setDefaultProfile('a');
-    assert.deepEqual(h.pickProfiles(request({ profile: 'b' }), two, none, new Map()), [b]);
+    assert.deepEqual(h.pickProfiles(request({ profile: 'b' }), two, none, new RequestState()), [b]);
   });
 
   it('falls back to the default when the request names no profile or an unknown one', () => {
     const h = new SingleProfileHandler('h');
     h.setDefaultProfile('b');
-    assert.deepEqual(h.pickProfiles(request(), two, none, new Map()), [b]);
-    assert.deepEqual(h.pickProfiles(request({ profile: 'nope' }), two, none, new Map()), [b]);
+    assert.deepEqual(h.pickProfiles(request(), two, none, new RequestState()), [b]);
+    assert.deepEqual(h.pickProfiles(request({ profile: 'nope' }), two, none, new RequestState()), [b]);
   });
 
   it('runs nothing with several profiles and no default or match', () => {
     const h = new SingleProfileHandler('h');
-    assert.deepEqual(h.pickProfiles(request(), two, none, new Map()), []);
+    assert.deepEqual(h.pickProfiles(request(), two, none, new RequestState()), []);
   });
 
   it('stops after one round', () => {
     const h = new SingleProfileHandler('h');
     const results = new Map([['a', { targets: candidates([{}]) }]]);
-    assert.deepEqual(h.pickProfiles(request(), new Map([['a', a]]), results, new Map()), []);
+    assert.deepEqual(h.pickProfiles(request(), new Map([['a', a]]), results, new RequestState()), []);
   });
 
   it('makes the profile result the decision, or fails when it chose nothing', () => {

@@ -7,6 +7,7 @@ import {
   type UtilizationDetector,
 } from '../../../../epp/src/scheduling/plugins/utilization-detector.js';
 import { NOW, candidate, candidates, close, context, make, request } from '../helpers.js';
+import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
 
 const detector = (params: unknown = {}, now = NOW) => make<UtilizationDetector>(utilizationDetectorPlugin, params, context({ now: () => now }));
 
@@ -92,28 +93,28 @@ describe('utilization-detector filter', () => {
       { waiting: NaN }, // broken scrape
       {}, // kept
     ]);
-    assert.deepEqual(d.filter(request(), cands, new Map()), [cands[0], cands[6]]);
+    assert.deepEqual(d.filter(request(), cands, new RequestState()), [cands[0], cands[6]]);
   });
 
   it('relaxes the limits by headroom', () => {
     const d = detector({ headroom: 0.2 }); // queue limit 6, kv limit 0.96
     const cands = candidates([{ waiting: 5 }, { waiting: 6 }, { kv: 0.95 }, { kv: 0.96 }]);
-    assert.deepEqual(d.filter(request(), cands, new Map()), [cands[0], cands[2]]);
+    assert.deepEqual(d.filter(request(), cands, new RequestState()), [cands[0], cands[2]]);
   });
 
   it('returns the same array when it removes nothing', () => {
     const cands = candidates([{}, {}]);
-    assert.equal(detector().filter(request(), cands, new Map()), cands);
+    assert.equal(detector().filter(request(), cands, new RequestState()), cands);
   });
 
   it('fails open: returns every candidate when all would be removed', () => {
     const cands = candidates([{ waiting: 50 }, { updatedAt: 0 }]);
-    assert.equal(detector().filter(request(), cands, new Map()), cands);
+    assert.equal(detector().filter(request(), cands, new RequestState()), cands);
   });
 
   it('uses the context clock for staleness', () => {
     const cands = candidates([{ updatedAt: NOW }, { updatedAt: NOW - 1500 }]);
     const d = detector({ metricsStalenessThreshold: '1s' }, NOW + 600);
-    assert.deepEqual(d.filter(request(), cands, new Map()), [cands[0]]);
+    assert.deepEqual(d.filter(request(), cands, new RequestState()), [cands[0]]);
   });
 });

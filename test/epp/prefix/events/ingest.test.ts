@@ -1,14 +1,14 @@
-// Ingestion (epp/src/kvcache/ingest.ts + precise-index.ts): events re-keyed into tokenroute's
+// Ingestion (epp/src/prefix/events/ingest.ts + precise-index.ts): events re-keyed into tokenroute's
 // chain (equal to the filter's keys for the same tokens), chaining across events through the
 // engine-key map, removals, clears, 1:m block sizes, orphans, sequence verdicts, and the op
 // stream applied to a PreciseIndex with speculative entries.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { Ingestor, OpWriter, SeqTracker, applyOps } from '../../../epp/src/kvcache/ingest.js';
-import { PreciseIndex } from '../../../epp/src/kvcache/precise-index.js';
-import { WasmHasher } from '../../../epp/src/kvcache/wasm-hash.js';
-import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
-import { candidates } from '../scheduling/helpers.js';
+import { Ingestor, OpWriter, SeqTracker, applyOps } from '../../../../epp/src/prefix/events/ingest.js';
+import { PreciseIndex } from '../../../../epp/src/prefix/index/precise-index.js';
+import { WasmHasher } from '../../../../epp/src/prefix/keys/wasm-hash.js';
+import { TokenrouteCore } from '../../../../filter/core/tokenroute-core.js';
+import { candidates } from '../../scheduling/helpers.js';
 import { eventBatch } from './vllm-events.js';
 
 const hasher = WasmHasher.load();

@@ -4,7 +4,7 @@
 // round-robin with a bound; a job that is not answered in time resolves as a failure (the caller
 // falls back to character blocks) and its late answer is ignored.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
+import { TokenrouteCore } from '../../../../filter/core/tokenroute-core.js';
 import { computeRequestKeys, type KeyJob, type KeyResult } from './request-keys.js';
 
 interface JobMessage {

@@ -1,12 +1,12 @@
-// WasmHasher (epp/src/kvcache/wasm-hash.ts): the key chain computed with the core wasm's xxh64
+// WasmHasher (epp/src/prefix/keys/wasm-hash.ts): the key chain computed with the core wasm's xxh64
 // equals TokenrouteCore.blockKeys and the TypeScript reference (test/fixtures/blocks-ref.ts), also
 // when continued from a parent key; GIE's character-block keys follow their definition.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { WasmHasher } from '../../../epp/src/kvcache/wasm-hash.js';
-import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
-import { blockKeys as refKeys, blockSeed as refSeed, xxh64 as refXxh64 } from '../../fixtures/blocks-ref.js';
-import { seededRandom } from '../scheduling/helpers.js';
+import { WasmHasher } from '../../../../epp/src/prefix/keys/wasm-hash.js';
+import { TokenrouteCore } from '../../../../filter/core/tokenroute-core.js';
+import { blockKeys as refKeys, blockSeed as refSeed, xxh64 as refXxh64 } from '../../../fixtures/blocks-ref.js';
+import { seededRandom } from '../../scheduling/helpers.js';
 
 const hasher = WasmHasher.load();
 const core = TokenrouteCore.load();

@@ -1,10 +1,10 @@
-// BlockIndex (epp/src/kvcache/block-index.ts): longest-prefix lookups, per-endpoint LRU bounds,
+// BlockIndex (epp/src/prefix/index/block-index.ts): longest-prefix lookups, per-endpoint LRU bounds,
 // removal with backward-shift deletion, tier/speculative/uncertain weights, endpoint removal and
 // the global bound — checked against a plain Map model on random operation sequences.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { BlockIndex, FLAG_CPU, FLAG_GPU, FLAG_UNCERTAIN, splitKeys } from '../../../epp/src/kvcache/block-index.js';
-import { seededRandom } from '../scheduling/helpers.js';
+import { BlockIndex, FLAG_CPU, FLAG_GPU, FLAG_UNCERTAIN, splitKeys } from '../../../../epp/src/prefix/index/block-index.js';
+import { seededRandom } from '../../scheduling/helpers.js';
 
 function keys(...ks: bigint[]): Uint32Array {
   return splitKeys(ks);

@@ -8,8 +8,8 @@
 // (OpWriter) that the event loop applies to the BlockIndex with no decoding work left.
 import { EngineKeyMap } from './engine-map.js';
 import { EventBatchDecoder, type DecodeProblem, type KvEvent } from './events.js';
-import { FLAG_CPU, FLAG_GPU } from './block-index.js';
-import type { WasmHasher } from './wasm-hash.js';
+import { FLAG_CPU, FLAG_GPU } from '../index/block-index.js';
+import type { WasmHasher } from '../keys/wasm-hash.js';
 
 export const OP_ADD = 1;
 export const OP_REMOVE = 2;

@@ -6,11 +6,11 @@
 // and all must agree on token count, exact flag, block keys — or on the error kind.
 import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { computeRequestKeys, type BodyKind } from '../../../epp/src/kvcache/request-keys.js';
-import { TokenrouteCore, type RequestKeysResult } from '../../../filter/core/tokenroute-core.js';
-import type { HostRequest, ProxyWasmHost } from '../../../filter/host/index.js';
-import { MODELS, decoded, filterHost } from '../../filter/filter/helpers.js';
-import { BAD_INPUTS } from '../../filter/filter/request-shapes.js';
+import { computeRequestKeys, type BodyKind } from '../../../../epp/src/prefix/keys/request-keys.js';
+import { TokenrouteCore, type RequestKeysResult } from '../../../../filter/core/tokenroute-core.js';
+import type { HostRequest, ProxyWasmHost } from '../../../../filter/host/index.js';
+import { MODELS, decoded, filterHost } from '../../../filter/filter/helpers.js';
+import { BAD_INPUTS } from '../../../filter/filter/request-shapes.js';
 
 const QWEN = 'Qwen/Qwen3-8B';
 const QWEN25 = 'Qwen/Qwen2.5-7B-Instruct';

@@ -1,17 +1,18 @@
-// EPP-side keys (epp/src/kvcache/request-keys.ts via the worker pool and PrefixInputProducer)
+// EPP-side keys (epp/src/prefix/keys/request-keys.ts via the worker pool and PrefixInputProducer)
 // are bit-identical to the edge filter's: the real filter.wasm runs in the Node proxy-wasm host
 // on the same bodies, and its signed x-tokenroute-blocks are compared with what the EPP computes
 // without them. Also: verified headers are used as-is, unverified ones are not, and without a
 // configured model the producer falls back to GIE's character blocks.
 import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { computeRequestKeys, type BodyKind } from '../../../epp/src/kvcache/request-keys.js';
-import { PrefixInputProducer, type PrefixInputs } from '../../../epp/src/kvcache/prefix-inputs.js';
-import { acquireTokenizerPool, releaseTokenizerPool } from '../../../epp/src/kvcache/tokenizer-pool.js';
-import { WasmHasher } from '../../../epp/src/kvcache/wasm-hash.js';
-import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
-import { HMAC_KEY, MODELS, chat, completion, decoded, filterHost } from '../../filter/filter/helpers.js';
-import { request } from '../scheduling/helpers.js';
+import { computeRequestKeys, type BodyKind } from '../../../../epp/src/prefix/keys/request-keys.js';
+import { PrefixInputProducer, type PrefixInputs } from '../../../../epp/src/prefix/keys/prefix-inputs.js';
+import { acquireTokenizerPool, releaseTokenizerPool } from '../../../../epp/src/prefix/keys/tokenizer-pool.js';
+import { WasmHasher } from '../../../../epp/src/prefix/keys/wasm-hash.js';
+import { TokenrouteCore } from '../../../../filter/core/tokenroute-core.js';
+import { HMAC_KEY, MODELS, chat, completion, decoded, filterHost } from '../../../filter/filter/helpers.js';
+import { request } from '../../scheduling/helpers.js';
+import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
 
 const core = TokenrouteCore.load();
 const bindings = new Map(Object.entries(MODELS).map(([name, v]) => [name, { tokenizer: v.tokenizer }]));
@@ -75,23 +76,23 @@ describe('PrefixInputProducer', () => {
     const host = await filterHost({ blockSize: 16 });
     const result = await host.runRequest(chat(model, body));
     const headers = new Map(result.headersAfter);
-    const state = new Map<string, unknown>();
+    const state = new RequestState();
     const fromFilter = (await producer().produce(req(headers), state)) as PrefixInputs;
     assert.equal(fromFilter.source, 'filter');
-    assert.equal(state.get('trace.prefixSource'), 'filter');
-    const viaEpp = await producer().produce(req(new Map()), new Map());
+    assert.equal(state.notes()?.prefixSource, 'filter');
+    const viaEpp = await producer().produce(req(new Map()), new RequestState());
     assert.equal(viaEpp.source, 'epp-tokenizer');
     assert.deepEqual(Array.from(viaEpp.keys), Array.from(fromFilter.keys));
     // a tampered signature is not trusted
     headers.set('x-tokenroute-sig', 'AAAAAAAAAAAAAAAAAAAAAA');
-    const tampered = await producer().produce(req(headers), new Map());
+    const tampered = await producer().produce(req(headers), new RequestState());
     assert.equal(tampered.source, 'epp-tokenizer');
     assert.match(tampered.fallbackReason ?? '', /bad_signature/);
     assert.deepEqual(halves(new BigUint64Array(0)).length, 0);
   });
 
   it('falls back to character blocks without a configured model, and caches per block size', async () => {
-    const state = new Map<string, unknown>();
+    const state = new RequestState();
     const p = producer({ models: false, hmac: false });
     const r = p.produce(req(new Map()), state) as PrefixInputs;
     assert.equal(r.source, 'char-blocks');

@@ -1,9 +1,9 @@
-// KV-event decoding (epp/src/kvcache/events.ts): both encodings, every hash representation
+// KV-event decoding (epp/src/prefix/events/events.ts): both encodings, every hash representation
 // (small/large ints, negative int64, bytes), and bad input that must be counted, never thrown.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
-import { EventBatchDecoder, parseTopic, readSeq, type StoredEvent } from '../../../epp/src/kvcache/events.js';
+import { EventBatchDecoder, parseTopic, readSeq, type StoredEvent } from '../../../../epp/src/prefix/events/events.js';
 import { bytesHash, eventBatch, seqFrame } from './vllm-events.js';
 
 const dec = new EventBatchDecoder();

@@ -3,8 +3,8 @@
 // kept for dashboards written for the Go EPP; the tokenroute_* series break it down per plugin.
 import { Counter, Gauge } from 'prom-client';
 import type { Plugin } from '../framework/plugins.js';
-import type { BlockIndex } from './block-index.js';
-import type { KvEventSubscriber } from './subscriber.js';
+import type { BlockIndex } from './index/block-index.js';
+import type { KvEventSubscriber } from './events/subscriber.js';
 import type { EppMetrics } from '../observability/metrics.js';
 
 interface IndexedPlugin {

@@ -5,8 +5,7 @@
 // pod's BlockStored confirms them or the TTL expires), marks a pod's entries uncertain after a
 // sequence gap, and scores candidates by longest consecutive prefix with tier weights.
 import { BlockIndex, DEFAULT_WEIGHTS, FLAG_UNCERTAIN, type LookupWeights } from './block-index.js';
-import type { OpTarget } from './ingest.js';
-import type { Candidate } from '../framework/endpoint.js';
+import type { Candidate } from '../../framework/endpoint.js';
 
 export interface PreciseIndexOptions {
   readonly maxPairs?: number;
@@ -29,7 +28,8 @@ export interface PreciseIndexCounters {
   opsApplied: number;
 }
 
-export class PreciseIndex implements OpTarget {
+/** Implements events/ingest.ts's OpTarget structurally (the index room does not import the events room). */
+export class PreciseIndex {
   readonly index: BlockIndex;
   readonly weights: LookupWeights;
   readonly counters: PreciseIndexCounters = { unknownPod: 0, cleared: 0, uncertainMarks: 0, speculativeAdded: 0, speculativeExpired: 0, opsApplied: 0 };

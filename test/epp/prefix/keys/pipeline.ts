@@ -2,17 +2,17 @@
 // exactly as epp/src/main.ts wires them (PrepareData / PreRequest plugins, lifecycle start),
 // over a datastore of static endpoints. `route` sends one OpenAI body and returns the chosen
 // endpoint (and finishes the request so in-flight load is released unless told otherwise).
-import { Datastore } from '../../../epp/src/datastore/datastore.js';
-import { staticEndpoints } from '../../../epp/src/datastore/static-endpoints.js';
-import { loadEndpointPickerConfig, type LoadedConfig } from '../../../epp/src/config/index.js';
-import { builtinRegistry } from '../../../epp/src/main.js';
-import { Scheduler } from '../../../epp/src/scheduling/scheduler.js';
-import { Director } from '../../../epp/src/requestcontrol/director.js';
-import { requestLifecycle } from '../../../epp/src/requestcontrol/plugins/index.js';
-import { EppMetrics } from '../../../epp/src/observability/metrics.js';
-import { silentLogger, type Logger } from '../../../epp/src/observability/logger.js';
-import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type Plugin } from '../../../epp/src/framework/plugins.js';
-import type { RequestInput, RouteDecision } from '../../../epp/src/framework/request-controller.js';
+import { Datastore } from '../../../../epp/src/datastore/datastore.js';
+import { staticEndpoints } from '../../../../epp/src/datastore/static-endpoints.js';
+import { loadEndpointPickerConfig, type LoadedConfig } from '../../../../epp/src/config/index.js';
+import { builtinRegistry } from '../../../../epp/src/main.js';
+import { Scheduler } from '../../../../epp/src/scheduling/scheduler.js';
+import { Director } from '../../../../epp/src/requestcontrol/director.js';
+import { requestLifecycle } from '../../../../epp/src/requestcontrol/plugins/index.js';
+import { EppMetrics } from '../../../../epp/src/observability/metrics.js';
+import { silentLogger, type Logger } from '../../../../epp/src/observability/logger.js';
+import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type Plugin } from '../../../../epp/src/framework/plugins.js';
+import type { RequestInput, RouteDecision } from '../../../../epp/src/framework/request-controller.js';
 
 export interface Pipeline {
   readonly datastore: Datastore;

@@ -1,14 +1,14 @@
 // KvEventSubscriber: the event-loop side of KV-event ingestion. It starts the subscriber worker
-// (kvcache/subscriber-worker.ts), applies the op batches it sends to a PreciseIndex (acking each,
+// (prefix/events/subscriber-worker.ts), applies the op batches it sends to a PreciseIndex (acking each,
 // which is the worker's back-pressure), keeps the worker's dial list equal to the pool's ready
 // endpoints in dial mode, resolves topic pod ids to pool endpoints, drops endpoints that leave the
 // pool from the index, logs the worker's (already rate-limited) warnings and keeps its counters.
 import { Worker } from 'node:worker_threads';
-import type { PoolView } from '../framework/endpoint.js';
-import type { Endpoint } from '../framework/endpoint.js';
-import type { Logger } from '../observability/logger.js';
+import type { PoolView } from '../../framework/endpoint.js';
+import type { Endpoint } from '../../framework/endpoint.js';
+import type { Logger } from '../../observability/logger.js';
 import { applyOps } from './ingest.js';
-import type { PreciseIndex } from './precise-index.js';
+import type { PreciseIndex } from '../index/precise-index.js';
 import type { MainToWorker, SubscriberWorkerConfig, WorkerToMain } from './subscriber-worker.js';
 
 export interface KvEventSubscriberOptions {

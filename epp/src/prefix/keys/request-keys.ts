@@ -3,8 +3,8 @@
 // to the shared tokenroute core wasm (TokenrouteCore.requestKeys), which runs the filter's own
 // pipeline (filter/assembly/request/pipeline.ts → openai.ts, tokenize.ts, blocks.ts) with the
 // filter configuration this served model would have. Token count, exact flag, keys and error kinds
-// are therefore the filter's. Runs in the tokenizer worker (kvcache/tokenizer-pool.ts).
-import type { RequestModelConfig, TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
+// are therefore the filter's. Runs in the tokenizer worker (prefix/keys/tokenizer-pool.ts).
+import type { RequestModelConfig, TokenrouteCore } from '../../../../filter/core/tokenroute-core.js';
 
 /** How a served model name is tokenized and seeded (mirrors the filter's `models` entries). */
 export interface ModelBinding {

@@ -9,9 +9,10 @@
 //  4. `none`: nothing to key (e.g. an empty prompt).
 // The source, the reason a better one was not used, and the key count go into the decision trace
 // (CycleState entries under `trace.`).
-import { decodeTokenrouteHeaders, parseHmacKey } from '../protocol/tokenroute-headers.js';
-import type { InferenceRequest } from '../framework/request.js';
-import type { CycleState } from '../framework/plugins.js';
+import { decodeTokenrouteHeaders, parseHmacKey } from '../../protocol/tokenroute-headers.js';
+import type { InferenceRequest } from '../../framework/request.js';
+import type { CycleState } from '../../framework/plugins.js';
+import { stateKey, type StateKey } from '../../framework/cycle-state.js';
 import type { ModelBinding } from './request-keys.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
 import type { WasmHasher } from './wasm-hash.js';
@@ -73,7 +74,10 @@ function halvesOf(keys: BigUint64Array, max: number): Uint32Array {
   return out;
 }
 
-const STATE_PREFIX = 'prefix.inputs/';
+/** The request's inputs for one block size (a promise while a worker computes them). */
+function inputsKey(blockSize: number): StateKey<PrefixInputs | Promise<PrefixInputs>> {
+  return stateKey(`prefix.inputs/${blockSize}`);
+}
 
 export class PrefixInputProducer {
   private readonly opts: PrefixInputOptions;
@@ -86,26 +90,27 @@ export class PrefixInputProducer {
 
   /** The inputs for `blockSize`, cached in `state` (another plugin may have computed them). */
   static cached(state: CycleState, blockSize: number): PrefixInputs | undefined {
-    return state.get(STATE_PREFIX + blockSize) as PrefixInputs | undefined;
+    const v = state.read(inputsKey(blockSize));
+    return v instanceof Promise ? undefined : v;
   }
 
   /** Computes (or reuses) the request's inputs for `blockSize`; may hop to a worker. */
   produce(req: InferenceRequest, state: CycleState, blockSize = this.opts.blockSize): PrefixInputs | Promise<PrefixInputs> {
-    const key = STATE_PREFIX + blockSize;
-    const have = state.get(key) as PrefixInputs | Promise<PrefixInputs> | undefined;
+    const key = inputsKey(blockSize);
+    const have = state.read(key);
     if (have) return have;
     const result = this.compute(req, blockSize);
     const store = (r: PrefixInputs): PrefixInputs => {
-      state.set(key, r);
-      state.set('trace.prefixSource', r.source);
-      state.set('trace.prefixBlocks', r.n);
-      state.set('trace.prefixBlockSize', r.blockSize);
-      if (r.fallbackReason) state.set('trace.prefixFallback', r.fallbackReason);
+      state.write(key, r);
+      state.note('prefixSource', r.source);
+      state.note('prefixBlocks', r.n);
+      state.note('prefixBlockSize', r.blockSize);
+      if (r.fallbackReason) state.note('prefixFallback', r.fallbackReason);
       return r;
     };
     if (result instanceof Promise) {
       const p = result.then(store);
-      state.set(key, p);
+      state.write(key, p);
       return p;
     }
     return store(result);

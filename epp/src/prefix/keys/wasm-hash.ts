@@ -7,7 +7,7 @@
 // Also GIE's character-block fallback keys (GIE's approximate prefix producer, `pkg/epp/framework/plugins/requestcontrol/dataproducer/approximateprefix/`), with the same xxh64.
 import { readFileSync } from 'node:fs';
 import { instantiateSync } from '@assemblyscript/loader';
-import { defaultCoreWasmPath } from '../../../filter/core/tokenroute-core.js';
+import { defaultCoreWasmPath } from '../../../../filter/core/tokenroute-core.js';
 
 interface HashExports {
   memory: { buffer: ArrayBuffer };

@@ -1,6 +1,6 @@
 // The KV-event subscriber worker thread: ZeroMQ receive, msgpack decode, sequence checks and key
 // recomputation happen here, off the EPP's event loop; the loop only applies ready-made op batches
-// (kvcache/subscriber.ts). Two ways to connect (llm-d-kv-cache `pkg/kvcache/kvevents`; docs/configuration.md):
+// (prefix/events/subscriber.ts). Two ways to connect (llm-d-kv-cache `pkg/kvcache/kvevents`; docs/configuration.md):
 //  - bind: one SUB socket bound to `zmqEndpoint`; model servers dial it (vLLM with a non-wildcard
 //    endpoint, llm-d-inference-sim always). Events are attributed by the topic's pod id.
 //  - dial: one SUB socket per ready endpoint, connected to its publisher (`kv@<ip>:<port>@<model>`,
@@ -14,8 +14,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Dealer, Subscriber } from 'zeromq';
 import { Ingestor, OpWriter, SeqTracker, OP_CLEAR, OP_UNCERTAIN, type OpBatch } from './ingest.js';
 import { parseTopic, readSeq } from './events.js';
-import { WasmHasher } from './wasm-hash.js';
-import { RateLimitedLog } from '../observability/logger.js';
+import { WasmHasher } from '../keys/wasm-hash.js';
+import { RateLimitedLog } from '../../observability/logger.js';
 
 export interface SubscriberWorkerConfig {
   /** Bind a SUB socket here (e.g. tcp://0.0.0.0:5557) for publishers that dial; undefined = no. */

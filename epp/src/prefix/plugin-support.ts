@@ -6,10 +6,11 @@ import { z } from 'zod';
 import { parseGoDuration } from '../framework/duration.js';
 import type { Candidate } from '../framework/endpoint.js';
 import type { CycleState } from '../framework/plugins.js';
-import { defaultTemplate, type ModelBinding } from './request-keys.js';
-import { acquireTokenizerPool, releaseTokenizerPool, type TokenizerPool } from './tokenizer-pool.js';
-import { WasmHasher } from './wasm-hash.js';
-import { PrefixInputProducer, type FilterHeaderTrust } from './prefix-inputs.js';
+import { stateKey } from '../framework/cycle-state.js';
+import { defaultTemplate, type ModelBinding } from './keys/request-keys.js';
+import { acquireTokenizerPool, releaseTokenizerPool, type TokenizerPool } from './keys/tokenizer-pool.js';
+import { WasmHasher } from './keys/wasm-hash.js';
+import { PrefixInputProducer, type FilterHeaderTrust } from './keys/prefix-inputs.js';
 
 const TOKENIZERS = ['qwen3', 'qwen2_5', 'llama3_1', 'deepseek_v3'] as const;
 const TEMPLATES = ['qwen3', 'qwen2_5', 'llama3', 'deepseek_v3'] as const;
@@ -126,20 +127,21 @@ export interface PrefixMatchInfo {
   matched(candidates: readonly Candidate[]): Float64Array;
 }
 
-export const PREFIX_MATCH_STATE_KEY = 'prefix.match';
+/** Every prefix plugin's match info for the request, by plugin name. */
+export const PREFIX_MATCH = stateKey<Map<string, PrefixMatchInfo>>('prefix.match');
 
 /** Publishes a plugin's match info (the first publisher is the default for readers). */
 export function publishMatch(state: CycleState, info: PrefixMatchInfo): void {
-  let m = state.get(PREFIX_MATCH_STATE_KEY) as Map<string, PrefixMatchInfo> | undefined;
+  let m = state.read(PREFIX_MATCH);
   if (!m) {
     m = new Map();
-    state.set(PREFIX_MATCH_STATE_KEY, m);
+    state.write(PREFIX_MATCH, m);
   }
   m.set(info.plugin, info);
 }
 
 export function readMatch(state: CycleState, plugin: string | undefined): PrefixMatchInfo | undefined {
-  const m = state.get(PREFIX_MATCH_STATE_KEY) as Map<string, PrefixMatchInfo> | undefined;
+  const m = state.read(PREFIX_MATCH);
   if (!m) return undefined;
   if (plugin) return m.get(plugin);
   return m.values().next().value;
