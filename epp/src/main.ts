@@ -12,7 +12,7 @@ import { EppMetrics } from './observability/metrics.js';
 import { registerPrefixIndexMetrics } from './prefix/metrics.js';
 import { createLogger, silentLogger, type Logger, type LogLevel } from './observability/logger.js';
 import { PluginRegistry, type PluginContext } from './framework/registry.js';
-import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type LifecyclePlugin } from './framework/plugins.js';
+import { isLifecyclePlugin, isPreRequestPlugin, type LifecyclePlugin } from './framework/plugins.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { Director } from './requestcontrol/director.js';
 import { requestLifecycle } from './requestcontrol/plugins/index.js';
@@ -129,7 +129,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     datastore,
     parser: config.parser,
     scheduler,
-    prepareData: [...config.plugins.values()].filter(isPrepareDataPlugin),
+    prepareData: config.prepareData,
     preRequest: [...config.plugins.values()].filter(isPreRequestPlugin),
     lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: config.saturationDetector, logger }, config.plugins.values()),
     selectProfile: profileSelector({ routes: config.profileSelection.routes, profiles: new Set(config.profiles.keys()) }),

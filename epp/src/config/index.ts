@@ -12,8 +12,11 @@ export * from './loader.js';
 export * from './source.js';
 
 /** Registers the scheduling plugin types and the parser types. */
+import { registerPrefixPlugins } from '../prefix/plugins.js';
+
 export function registerBuiltinPlugins(registry: PluginRegistry): PluginRegistry {
   registerSchedulingPlugins(registry);
+  registerPrefixPlugins(registry);
   registerParserPlugins(registry);
   return registry;
 }

@@ -9,6 +9,8 @@ import type { z } from 'zod';
 import {
   isFilter,
   isPicker,
+  isPrepareDataPlugin,
+  type PrepareDataPlugin,
   isProfileHandler,
   isSaturationDetector,
   isScorer,
@@ -23,6 +25,8 @@ import {
 import type { PluginContext, PluginRegistry } from '../framework/registry.js';
 import { isProfileSelectionAware } from '../scheduling/plugins/single-profile-handler.js';
 import { isRequestParser, type RequestParser } from '../requestcontrol/parser.js';
+import { orderPrepareData } from '../requestcontrol/prepare-data-order.js';
+import { isPrefixKeyConsumer, isTokenProducer, TOKEN_PRODUCER_TYPE, type PrefixKeyConsumer, type TokenProducer } from '../prefix/token-producer.js';
 import { ConfigError, configIssue, fieldMessage, zodIssues, type ConfigIssue, type FieldPath } from './errors.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
 import {
@@ -79,6 +83,8 @@ export interface LoadedConfig {
   readonly profileHandler: ProfileHandler;
   readonly saturationDetector: SaturationDetector;
   readonly parser: RequestParser;
+  /** The PrepareData plugins in the order they run: producers before their consumers. */
+  readonly prepareData: readonly PrepareDataPlugin[];
   /** Undefined when the enableLegacyMetrics gate is on (the data layer is not used). */
   readonly dataLayer: DataLayerSpec | undefined;
   /** The flowControl section as written (validated shape only; not implemented yet). */
@@ -150,6 +156,8 @@ class Loader {
 
     const featureGates = this.featureGates(root.featureGates);
     this.plugins(root.plugins);
+    this.wireKeyProducers();
+    const prepareData = this.orderPrepareData();
     const profileConfigs = this.profileConfigs(root.schedulingProfiles);
     const selectionConfig = this.section(['profileSelection'], profileSelectionSchema, root.profileSelection);
     const saturationConfig = this.section(['saturationDetector'], saturationDetectorSchema, root.saturationDetector);
@@ -175,6 +183,7 @@ class Loader {
       profileHandler,
       saturationDetector,
       parser,
+      prepareData,
       dataLayer,
       flowControl,
       featureGates,
@@ -261,6 +270,8 @@ class Loader {
         this.error(ERRORS.CONFIG_UNKNOWN_PLUGIN_TYPE, [...path, 'type'], `unknown plugin type ${JSON.stringify(spec.type)} (known: ${this.registry.typeNames().join(', ')})`);
         return;
       }
+      const alias = this.registry.aliasOf(spec.type);
+      if (alias) this.warn([...path, 'type'], `${JSON.stringify(spec.type)} is read as ${JSON.stringify(alias.type)} (${alias.note})`);
       const rawParams = spec.parameters ?? {};
       if (rawParams === null || typeof rawParams !== 'object' || Array.isArray(rawParams)) {
         this.error(ERRORS.CONFIG_INVALID_VALUE, [...path, 'parameters'], 'expected a mapping');
@@ -274,6 +285,89 @@ class Loader {
       const plugin = this.create(path, pluginType.type, name, params.data);
       if (plugin) this.instances.set(name, plugin);
     });
+  }
+
+  /**
+   * Connects every prefix-key consumer (the prefix scorers) to a token-producer: the one the
+   * consumer names, else the only one declared, else an implicit one built from the consumer's
+   * own key-source parameters (consumers with the same ones share it), as GIE's loader
+   * auto-creates the producer a prefix scorer needs (pkg/epp/config/loader/configloader.go, v1.5.0).
+   */
+  private wireKeyProducers(): void {
+    const all = [...this.instances.values()];
+    const consumers = all.filter(isPrefixKeyConsumer);
+    if (consumers.length === 0) return;
+    const declared = all.filter(isTokenProducer);
+    const implicit = new Map<string, TokenProducer>();
+    for (const consumer of consumers) {
+      const at = this.pathOf(consumer.name);
+      let producer: TokenProducer | undefined;
+      if (consumer.tokenProducerName !== undefined) {
+        const named = this.instances.get(consumer.tokenProducerName);
+        if (!named || !isTokenProducer(named)) {
+          if (!named && this.declared.has(consumer.tokenProducerName)) continue; // failed to build: reported
+          this.error(ERRORS.CONFIG_DATA_DEPENDENCIES, [...at, 'parameters', 'tokenProducerName'], `${JSON.stringify(consumer.tokenProducerName)} is not a ${TOKEN_PRODUCER_TYPE} plugin`);
+          continue;
+        }
+        producer = named;
+      } else if (declared.length === 1) {
+        producer = declared[0];
+      } else if (declared.length > 1) {
+        this.error(ERRORS.CONFIG_DATA_DEPENDENCIES, [...at, 'parameters'], `several ${TOKEN_PRODUCER_TYPE} plugins (${declared.map((d) => d.name).join(', ')}): set tokenProducerName`);
+        continue;
+      } else {
+        producer = this.implicitProducer(consumer, implicit);
+        if (!producer) continue;
+      }
+      if (producer.implicitFor === undefined && consumer.keySources !== undefined) {
+        this.warn([...at, 'parameters'], `${Object.keys(consumer.keySources).join(', ')} ignored: ${TOKEN_PRODUCER_TYPE} ${JSON.stringify(producer.name)} produces the block keys (set them there)`);
+      }
+      producer.subscribe(consumer);
+    }
+  }
+
+  private implicitProducer(consumer: PrefixKeyConsumer, made: Map<string, TokenProducer>): TokenProducer | undefined {
+    const sources = consumer.keySources ?? {};
+    const key = JSON.stringify(sources);
+    const have = made.get(key);
+    if (have) {
+      have.implicitFor += `, ${consumer.name}`;
+      return have;
+    }
+    const pluginType = this.registry.get(TOKEN_PRODUCER_TYPE);
+    const at = this.pathOf(consumer.name);
+    if (!pluginType) {
+      this.error(ERRORS.CONFIG_DEFAULTS, at, `needs a ${TOKEN_PRODUCER_TYPE}, which is not registered`);
+      return undefined;
+    }
+    const params = pluginType.parameters.safeParse(sources);
+    if (!params.success) {
+      this.errors.push(...zodIssues([...at, 'parameters'], params.error.issues));
+      return undefined;
+    }
+    let name = TOKEN_PRODUCER_TYPE;
+    for (let i = 2; this.declared.has(name) || this.instances.has(name); i++) name = `${TOKEN_PRODUCER_TYPE}-${i}`;
+    const plugin = this.create(at, TOKEN_PRODUCER_TYPE, name, params.data);
+    if (!plugin || !isTokenProducer(plugin)) return undefined;
+    plugin.implicitFor = consumer.name;
+    this.instances.set(name, plugin);
+    made.set(key, plugin);
+    return plugin;
+  }
+
+  /** The PrepareData plugins, producers before consumers; a cycle or an orphan consumer is an error. */
+  private orderPrepareData(): PrepareDataPlugin[] {
+    const plugins = [...this.instances.values()].filter(isPrepareDataPlugin);
+    const r = orderPrepareData(plugins);
+    if (r.ok) return [...r.order];
+    this.error(ERRORS.CONFIG_DATA_DEPENDENCIES, ['plugins'], r.message);
+    return plugins;
+  }
+
+  /** plugins[i] of a declared name, or the name itself for one the loader added. */
+  private pathOf(name: string): FieldPath {
+    const d = this.declared.get(name);
+    return d ? ['plugins', d.index] : [name];
   }
 
   private create(path: FieldPath, type: string, name: string, params: unknown): Plugin | undefined {

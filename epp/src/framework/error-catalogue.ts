@@ -97,6 +97,11 @@ export const ERRORS = define({
     meaning: 'the dataLayer section uses a shape tokenroute does not support',
     fix: 'use one metrics-data-source feeding one core-metrics-extractor',
   },
+  CONFIG_DATA_DEPENDENCIES: {
+    area: 'config',
+    meaning: 'the plugins that prepare per-request data depend on each other in a cycle, a consumer has no producer, or it cannot tell which of several producers to use',
+    fix: 'remove one plugin of the cycle, declare the producer the message names (e.g. a token-producer), or name the producer in the consumer\'s parameters (tokenProducerName)',
+  },
 
   // ---- Command-line flags of `tokenroute` and its subcommands.
   CLI_INVALID_ARGUMENT: {

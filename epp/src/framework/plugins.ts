@@ -3,7 +3,7 @@
 // [0, 1]), then one Picker. Everything here is synchronous: a decision never awaits.
 import type { Candidate } from './endpoint.js';
 import type { InferenceRequest } from './request.js';
-import type { RequestState } from './cycle-state.js';
+import type { RequestState, StateKey } from './cycle-state.js';
 
 /** Every plugin has the config `type` it was registered under and its instance `name`. */
 export interface Plugin {
@@ -103,6 +103,15 @@ export const isSaturationDetector = implementing<SaturationDetector>('saturation
 export interface PrepareDataPlugin extends Plugin {
   /** Derives per-request data (e.g. prefix block keys) into `state`, once per request. */
   prepareRequestData(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState): void | Promise<void>;
+  /**
+   * The state entries this plugin writes and the ones it reads. The config loader orders the
+   * PrepareData plugins so producers run (and finish, when they go off the event loop) before
+   * their consumers, and refuses cycles and consumers without a producer — GIE's data
+   * dependency graph (gateway-api-inference-extension `pkg/epp/requestcontrol/
+   * request_control_config.go` PrepareDataPluginGraph, ProducerPlugin/ConsumerPlugin).
+   */
+  readonly produces?: readonly StateKey<unknown>[];
+  readonly consumes?: readonly StateKey<unknown>[];
 }
 
 export interface PreRequestPlugin extends Plugin {
@@ -118,5 +127,33 @@ export interface LifecyclePlugin extends Plugin {
 
 
 export const isPrepareDataPlugin = implementing<PrepareDataPlugin>('prepareRequestData');
+
+/** Size and churn of a plugin's prefix index, read at scrape time (observability/prefix metrics). */
+export interface PrefixIndexStats {
+  /** Block-endpoint pairs held. */
+  readonly pairs: number;
+  readonly bytes: number;
+  /** Entries evicted by the index's bound since start. */
+  readonly evictions: number;
+}
+
+/** KV-event ingestion counters of a plugin fed by model-server events. */
+export interface KvEventStats {
+  readonly engineMapBytes: number;
+  /** Messages and blocks by outcome (received, applied, malformed, gaps, ...), since start. */
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+/**
+ * A plugin that holds a prefix index publishes its figures through this contract; the metrics
+ * registration reads every such plugin at scrape time and never looks inside a plugin.
+ */
+export interface PrefixIndexPlugin extends Plugin {
+  prefixIndexStats(): PrefixIndexStats;
+  /** Undefined when the plugin is not fed by KV events (or has not started). */
+  kvEventStats(): KvEventStats | undefined;
+}
+
+export const isPrefixIndexPlugin = implementing<PrefixIndexPlugin>('prefixIndexStats', 'kvEventStats');
 export const isPreRequestPlugin = implementing<PreRequestPlugin>('preRequest');
 export const isLifecyclePlugin = implementing<LifecyclePlugin>('start', 'close');

@@ -25,6 +25,8 @@ export interface PluginType<S extends z.ZodType = z.ZodType> {
 
 export class PluginRegistry {
   private readonly types = new Map<string, PluginType>();
+  /** Older or other projects' names for a type (llm-d's `tokenizer` for `token-producer`). */
+  private readonly aliases = new Map<string, { readonly type: string; readonly note: string }>();
 
   register<S extends z.ZodType>(pluginType: PluginType<S>): this {
     if (this.types.has(pluginType.type)) throw new Error(`plugin type ${pluginType.type} registered twice`);
@@ -32,8 +34,22 @@ export class PluginRegistry {
     return this;
   }
 
+  /** Accepts `name` in configs as `type`; `note` is the warning a config using it gets. */
+  alias(name: string, type: string, note: string): this {
+    if (this.types.has(name) || this.aliases.has(name)) throw new Error(`plugin type ${name} registered twice`);
+    if (!this.types.has(type)) throw new Error(`alias ${name} names unregistered type ${type}`);
+    this.aliases.set(name, { type, note });
+    return this;
+  }
+
+  /** The type registered under `type`, or under the type `type` is an alias of. */
   get(type: string): PluginType | undefined {
-    return this.types.get(type);
+    return this.types.get(type) ?? this.types.get(this.aliases.get(type)?.type ?? '');
+  }
+
+  /** When `type` is an alias: the type it stands for and why it is kept. */
+  aliasOf(type: string): { readonly type: string; readonly note: string } | undefined {
+    return this.aliases.get(type);
   }
 
   typeNames(): string[] {

@@ -1,32 +1,13 @@
-// Prefix-index size, memory and KV-event counts on /metrics, read from the indexes at scrape time
-// (nothing is recorded on the request path). GIE's inference_extension_prefix_indexer_size is
+// Prefix-index size, memory and KV-event counts on /metrics, read at scrape time from every plugin
+// that implements the PrefixIndexPlugin contract (framework/plugins.ts); nothing is recorded on
+// the request path and no plugin is looked into. GIE's inference_extension_prefix_indexer_size is
 // kept for dashboards written for the Go EPP; the tokenroute_* series break it down per plugin.
 import { Counter, Gauge } from 'prom-client';
-import type { Plugin } from '../framework/plugins.js';
-import type { BlockIndex } from './index/block-index.js';
-import type { KvEventSubscriber } from './events/subscriber.js';
+import { isPrefixIndexPlugin, type Plugin, type PrefixIndexPlugin } from '../framework/plugins.js';
 import type { EppMetrics } from '../observability/metrics.js';
 
-interface IndexedPlugin {
-  readonly name: string;
-  readonly index: BlockIndex;
-  readonly subscriber?: KvEventSubscriber;
-}
-
-/** The prefix plugins' indexes: the approximate scorer holds a BlockIndex, the precise one wraps it. */
-function indexedPlugins(plugins: Iterable<Plugin>): IndexedPlugin[] {
-  const out: IndexedPlugin[] = [];
-  for (const p of plugins) {
-    const index = (p as { index?: { stats?: unknown; index?: BlockIndex } }).index;
-    if (!index) continue;
-    if (typeof index.stats === 'function') out.push({ name: p.name, index: index as unknown as BlockIndex });
-    else if (index.index) out.push({ name: p.name, index: index.index, get subscriber() { return (p as { subscriber?: KvEventSubscriber }).subscriber; } });
-  }
-  return out;
-}
-
 export function registerPrefixIndexMetrics(metrics: EppMetrics, plugins: Iterable<Plugin>): void {
-  const indexed = indexedPlugins(plugins);
+  const indexed: PrefixIndexPlugin[] = [...plugins].filter(isPrefixIndexPlugin);
   if (indexed.length === 0) return;
   const registers = [metrics.registry];
   new Gauge({
@@ -34,10 +15,10 @@ export function registerPrefixIndexMetrics(metrics: EppMetrics, plugins: Iterabl
     help: 'Size of the prefix indexer (block-endpoint pairs, all prefix plugins).',
     registers,
     collect() {
-      this.set(indexed.reduce((sum, p) => sum + p.index.stats().pairs, 0));
+      this.set(indexed.reduce((sum, p) => sum + p.prefixIndexStats().pairs, 0));
     },
   });
-  const perPlugin = (name: string, help: string, read: (p: IndexedPlugin) => number) =>
+  const perPlugin = (name: string, help: string, read: (p: PrefixIndexPlugin) => number) =>
     new Gauge({
       name,
       help,
@@ -47,10 +28,10 @@ export function registerPrefixIndexMetrics(metrics: EppMetrics, plugins: Iterabl
         for (const p of indexed) this.set({ plugin: p.name }, read(p));
       },
     });
-  perPlugin('tokenroute_prefix_index_pairs', 'Block-endpoint pairs in the prefix index.', (p) => p.index.stats().pairs);
-  perPlugin('tokenroute_prefix_index_bytes', 'Memory held by the prefix index, in bytes.', (p) => p.index.stats().bytes);
-  perPlugin('tokenroute_prefix_index_evictions', 'Entries evicted from the prefix index since start (LRU bound).', (p) => p.index.stats().evictions);
-  perPlugin('tokenroute_kv_events_engine_map_bytes', 'Memory of the engine-key → block-key map of the KV-event worker.', (p) => p.subscriber?.getStats().engineMapBytes ?? 0);
+  perPlugin('tokenroute_prefix_index_pairs', 'Block-endpoint pairs in the prefix index.', (p) => p.prefixIndexStats().pairs);
+  perPlugin('tokenroute_prefix_index_bytes', 'Memory held by the prefix index, in bytes.', (p) => p.prefixIndexStats().bytes);
+  perPlugin('tokenroute_prefix_index_evictions', 'Entries evicted from the prefix index since start (LRU bound).', (p) => p.prefixIndexStats().evictions);
+  perPlugin('tokenroute_kv_events_engine_map_bytes', 'Memory of the engine-key → block-key map of the KV-event worker.', (p) => p.kvEventStats()?.engineMapBytes ?? 0);
   const seen = new Map<string, number>();
   new Counter({
     name: 'tokenroute_kv_events_total',
@@ -59,7 +40,7 @@ export function registerPrefixIndexMetrics(metrics: EppMetrics, plugins: Iterabl
     registers,
     collect() {
       for (const p of indexed) {
-        for (const [outcome, value] of Object.entries(p.subscriber?.getStats().counters ?? {})) {
+        for (const [outcome, value] of Object.entries(p.kvEventStats()?.counters ?? {})) {
           const key = `${p.name}\u0000${outcome}`;
           const delta = value - (seen.get(key) ?? 0);
           if (delta > 0) this.inc({ plugin: p.name, outcome }, delta);

@@ -1,6 +1,7 @@
 // What the prefix plugins share: the parameter schemas for where block keys come from (`models`,
 // `filterHeaders`, tokenizer workers, timeouts — tokenroute extensions next to GIE's / llm-d's
-// parameters), the prefix-match information a prefix plugin publishes in the CycleState for
+// parameters, owned by token-producer and still accepted on the scorers of older configs), the
+// prefix-match information a prefix plugin publishes in the request state for
 // `prefix-cache-affinity-filter`, and a lazily loaded wasm hasher for the character fallback.
 import { z } from 'zod';
 import { parseGoDuration } from '../framework/duration.js';
@@ -56,6 +57,45 @@ export const keySourceParameters = {
   charFallback: z.boolean().default(true),
 };
 
+/**
+ * The same parameters on a prefix scorer, kept as written (no defaults), so the config loader can
+ * tell a scorer that sets them (an older config: they build its implicit token-producer) from one
+ * that leaves key production to a declared token-producer. Validated by checkKeySources.
+ */
+export const keySourceOverrides = Object.fromEntries(Object.keys(keySourceParameters).map((k) => [k, z.unknown().optional()])) as {
+  [K in keyof typeof keySourceParameters]: z.ZodOptional<z.ZodUnknown>;
+};
+
+const keySourceSchema = z.strictObject(keySourceParameters);
+
+/** Reports bad key-source values on a scorer under their own field names (a superRefine step). */
+export function checkKeySources(p: Readonly<Record<string, unknown>>, ctx: z.RefinementCtx): void {
+  const r = keySourceSchema.safeParse(setKeySources(p) ?? {});
+  if (r.success) return;
+  for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+}
+
+/** The key-source parameters a scorer set, as written (undefined when it set none). */
+export function setKeySources(p: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(keySourceParameters)) if (p[k] !== undefined) (out ??= {})[k] = p[k];
+  return out;
+}
+
+/**
+ * The embedded tokenizer family of a served model name (llm-d's `modelName`), or undefined.
+ * Families share one tokenizer across sizes: Qwen3-*, Qwen2.5-*, Llama-3.x (3.1–3.3 share the
+ * 128k vocabulary), DeepSeek-V3/R1.
+ */
+export function tokenizerFamilyOf(modelName: string): (typeof TOKENIZERS)[number] | undefined {
+  const n = modelName.toLowerCase().replace(/^.*\//, '');
+  if (/^qwen3([-_.]|$)/.test(n)) return 'qwen3';
+  if (/^qwen2[._-]?5([-_.]|$)/.test(n)) return 'qwen2_5';
+  if (/^(meta-)?llama-?3([._-][123])?([-_.]|$)/.test(n)) return 'llama3_1';
+  if (/^deepseek-(v3|r1)([-_.]|$)/.test(n)) return 'deepseek_v3';
+  return undefined;
+}
+
 export interface KeySourceParams {
   readonly models: Record<string, z.output<typeof modelBindingSchema>>;
   readonly filterHeaders: FilterHeaderTrust;
@@ -80,16 +120,10 @@ export function sharedWasmHasher(): WasmHasher {
 }
 
 /** A producer for a plugin, with the tokenizer pool acquired lazily and released on close. */
-export function keyProducer(
-  params: KeySourceParams,
-  blockSize: number,
-  maxBlocks: number,
-): { producer: PrefixInputProducer; start(): Promise<void>; close(): Promise<void> } {
+export function keyProducer(params: KeySourceParams): { producer: PrefixInputProducer; start(): Promise<void>; close(): Promise<void> } {
   const bindings = modelBindings(params.models);
   let pool: TokenizerPool | undefined;
   const producer = new PrefixInputProducer({
-    blockSize,
-    maxBlocks,
     models: bindings,
     headers: params.filterHeaders,
     tokenizeTimeoutMs: params.tokenizeTimeout,

@@ -30,7 +30,11 @@ export interface DirectorOptions {
   readonly datastore: Datastore;
   readonly parser: RequestParser;
   readonly scheduler: RequestScheduler;
-  /** Run before scheduling, once per request (may be async: e.g. tokenizing in a worker). */
+  /**
+   * Run before scheduling, once per request, in this order (the config loader puts producers
+   * before their consumers); one may be async (e.g. tokenizing in a worker), and the plugins
+   * after it wait for it.
+   */
   readonly prepareData?: readonly PrepareDataPlugin[];
   /** Run after a successful decision, before the request goes upstream. */
   readonly preRequest?: readonly PreRequestPlugin[];
@@ -142,20 +146,32 @@ export class Director implements RequestController {
     });
   }
 
-  /** Runs the PrepareData plugins; a promise when any of them went off the event loop. */
-  private prepare(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState): Promise<void> | undefined {
+  /**
+   * Runs the PrepareData plugins in order, synchronously until one goes off the event loop; the
+   * rest run when it is done. A promise when any of them did. A failing plugin is logged and the
+   * others still run (its consumers find nothing in the state and score nothing).
+   */
+  private prepare(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState, from = 0): Promise<void> | undefined {
     const plugins = this.opts.prepareData;
-    if (!plugins || plugins.length === 0) return undefined;
-    let waits: Promise<void>[] | undefined;
-    for (const p of plugins) {
+    if (!plugins) return undefined;
+    for (let i = from; i < plugins.length; i++) {
+      const p = plugins[i];
       try {
         const r = p.prepareRequestData(req, candidates, state);
-        if (r) (waits ??= []).push(r.catch((err) => this.opts.logger.warn({ plugin: p.name, err }, 'prepare-data plugin failed')));
+        if (r) {
+          return r.then(
+            () => this.prepare(req, candidates, state, i + 1),
+            (err) => {
+              this.opts.logger.warn({ plugin: p.name, err }, 'prepare-data plugin failed');
+              return this.prepare(req, candidates, state, i + 1);
+            },
+          );
+        }
       } catch (err) {
         this.opts.logger.warn({ plugin: p.name, err }, 'prepare-data plugin failed');
       }
     }
-    return waits ? Promise.all(waits).then(() => undefined) : undefined;
+    return undefined;
   }
 
   private decide(input: RequestInput, req: InferenceRequest, candidateList: readonly Candidate[], state: CycleState): Decision {

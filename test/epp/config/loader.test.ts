@@ -96,6 +96,7 @@ describe('built-in default config', () => {
         'prefix-cache-scorer',
         'metrics-data-source',
         'core-metrics-extractor',
+        'token-producer', // implicit: the prefix scorer's key producer (as GIE auto-creates its producer)
         'max-score-picker',
         'single-profile-handler',
         'utilization-detector',
@@ -316,11 +317,18 @@ schedulingProfiles:
       maxPrefixBlocksToMatch: 256,
       maxPrefixTokensToMatch: 0,
       lruCapacityPerServer: 31_250,
+      tokenProducerName: undefined,
+      keySources: undefined,
+    });
+    // Key sources are the (implicit) token-producer's, with their defaults.
+    const producer = cfg.plugins.get('token-producer') as unknown as { parameters: Record<string, unknown> };
+    assert.deepEqual(producer.parameters, {
       models: {},
       filterHeaders: { hmacKeys: [], trustUnsigned: false, maxAgeSeconds: 300 },
       tokenizerWorkers: 1,
       tokenizeTimeout: 100,
       charFallback: true,
+      unboundModelName: undefined,
     });
     assert.deepEqual((cfg.saturationDetector as UtilizationDetector).config, {
       queueDepthThreshold: 5,
@@ -353,6 +361,7 @@ schedulingProfiles:
       'running-requests-size-scorer',
       'single-profile-handler',
       'token-load-scorer',
+      'token-producer',
       'utilization-detector',
       'weighted-random-picker',
     ]);

@@ -1,5 +1,6 @@
-// The prefix-input producer shared by the prefix plugins: a request's block keys, computed once
-// per request and kept in the CycleState. Sources, in order:
+// The prefix-input producer behind the `token-producer` plugin: a request's block keys for every
+// block size its consumers (the prefix scorers) need, from one reading of the request — one
+// verification of the filter's headers, at most one tokenization. Sources, in order:
 //  1. `filter`: the x-tokenroute-* headers of the edge filter, decoded and HMAC-verified
 //     (epp/src/protocol/tokenroute-headers.ts), when their model and block size match;
 //  2. `epp-tokenizer`: the same tokenizer/template/hash wasm run by the EPP in a worker thread,
@@ -7,12 +8,11 @@
 //  3. `char-blocks`: GIE's approximation, xxh64 chained over blocks of blockSize × 4 bytes of the
 //     prefix text seeded by the target model (+ cache_salt);
 //  4. `none`: nothing to key (e.g. an empty prompt).
-// The source, the reason a better one was not used, and the key count go into the decision trace
-// (CycleState entries under `trace.`).
+// A need the filter's keys cannot meet (another block size) is met by the EPP tokenizer, which keys
+// the same tokens once per block size in the same worker job. The source, the reason a better one
+// was not used, and the key count go into the decision trace (the request state's notes).
 import { decodeTokenrouteHeaders, parseHmacKey } from '../../protocol/tokenroute-headers.js';
 import type { InferenceRequest } from '../../framework/request.js';
-import type { CycleState } from '../../framework/plugins.js';
-import { stateKey, type StateKey } from '../../framework/cycle-state.js';
 import type { ModelBinding } from './request-keys.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
 import type { WasmHasher } from './wasm-hash.js';
@@ -43,9 +43,13 @@ export interface FilterHeaderTrust {
   readonly maxAgeSeconds: number;
 }
 
-export interface PrefixInputOptions {
+/** What one consumer needs: keys at this block size, at most this many. */
+export interface KeyNeed {
   readonly blockSize: number;
   readonly maxBlocks: number;
+}
+
+export interface PrefixInputOptions {
   readonly models: ReadonlyMap<string, ModelBinding>;
   readonly headers: FilterHeaderTrust;
   readonly tokenizeTimeoutMs: number;
@@ -74,86 +78,101 @@ function halvesOf(keys: BigUint64Array, max: number): Uint32Array {
   return out;
 }
 
-/** The request's inputs for one block size (a promise while a worker computes them). */
-function inputsKey(blockSize: number): StateKey<PrefixInputs | Promise<PrefixInputs>> {
-  return stateKey(`prefix.inputs/${blockSize}`);
+/** The largest maxBlocks asked for each distinct block size, in first-asked order. */
+function mergeNeeds(needs: readonly KeyNeed[]): KeyNeed[] {
+  const out: KeyNeed[] = [];
+  for (const n of needs) {
+    const i = out.findIndex((o) => o.blockSize === n.blockSize);
+    if (i < 0) out.push({ blockSize: n.blockSize, maxBlocks: n.maxBlocks });
+    else if (out[i].maxBlocks < n.maxBlocks) out[i] = { blockSize: n.blockSize, maxBlocks: n.maxBlocks };
+  }
+  return out;
 }
+
+/** Inputs by block size. */
+export type PrefixInputsBySize = ReadonlyMap<number, PrefixInputs>;
 
 export class PrefixInputProducer {
   private readonly opts: PrefixInputOptions;
   private readonly hmac: Uint8Array[];
+  /** Tokenizer jobs sent (one per request at most); read by tests and metrics. */
+  tokenizations = 0;
 
   constructor(opts: PrefixInputOptions) {
     this.opts = opts;
     this.hmac = hmacKeysOf(opts.headers);
   }
 
-  /** The inputs for `blockSize`, cached in `state` (another plugin may have computed them). */
-  static cached(state: CycleState, blockSize: number): PrefixInputs | undefined {
-    const v = state.read(inputsKey(blockSize));
-    return v instanceof Promise ? undefined : v;
-  }
-
-  /** Computes (or reuses) the request's inputs for `blockSize`; may hop to a worker. */
-  produce(req: InferenceRequest, state: CycleState, blockSize = this.opts.blockSize): PrefixInputs | Promise<PrefixInputs> {
-    const key = inputsKey(blockSize);
-    const have = state.read(key);
-    if (have) return have;
-    const result = this.compute(req, blockSize);
-    const store = (r: PrefixInputs): PrefixInputs => {
-      state.write(key, r);
-      state.note('prefixSource', r.source);
-      state.note('prefixBlocks', r.n);
-      state.note('prefixBlockSize', r.blockSize);
-      if (r.fallbackReason) state.note('prefixFallback', r.fallbackReason);
-      return r;
-    };
-    if (result instanceof Promise) {
-      const p = result.then(store);
-      state.write(key, p);
-      return p;
-    }
-    return store(result);
-  }
-
-  private compute(req: InferenceRequest, blockSize: number): PrefixInputs | Promise<PrefixInputs> {
-    const max = this.opts.maxBlocks;
-    let reason: string;
-    const decoded = decodeTokenrouteHeaders(req.headers, { keys: this.hmac, maxAgeSeconds: this.opts.headers.maxAgeSeconds || undefined, maxBlocks: 4096 });
+  /**
+   * The request's inputs for each needed block size; a promise when the EPP tokenizer runs (in a
+   * worker, once for all block sizes). Never rejects.
+   */
+  produce(req: InferenceRequest, wanted: readonly KeyNeed[]): PrefixInputsBySize | Promise<PrefixInputsBySize> {
+    const needs = mergeNeeds(wanted);
+    const out = new Map<number, PrefixInputs>();
+    if (needs.length === 0) return out;
+    const maxFilterBlocks = needs.reduce((m, n) => Math.max(m, n.maxBlocks), 0);
+    const decoded = decodeTokenrouteHeaders(req.headers, { keys: this.hmac, maxAgeSeconds: this.opts.headers.maxAgeSeconds || undefined, maxBlocks: Math.max(4096, maxFilterBlocks) });
+    let reason: string | undefined;
     if (!decoded.ok) reason = `filter headers ${decoded.reason}`;
     else if (!decoded.value.signed && !this.opts.headers.trustUnsigned) reason = 'filter headers unsigned (no hmac key configured)';
     else if (decoded.value.error !== undefined) reason = `filter could not tokenize: ${decoded.value.error}`;
     else if (decoded.value.model !== req.incomingModel) reason = 'filter headers name another model';
-    else if (decoded.value.blockSize !== blockSize) reason = `filter block size ${decoded.value.blockSize} ≠ ${blockSize}`;
-    else {
-      const v = decoded.value;
-      const keys = halvesOf(v.blockKeys, max);
-      return { source: 'filter', blockSize, keys, n: keys.length >>> 1, promptTokens: v.tokens ?? v.blockKeys.length * blockSize, exact: v.exact ?? false };
+    const missing: KeyNeed[] = [];
+    for (const need of needs) {
+      if (reason === undefined && decoded.ok && decoded.value.blockSize === need.blockSize) {
+        const v = decoded.value;
+        const keys = halvesOf(v.blockKeys, need.maxBlocks);
+        out.set(need.blockSize, { source: 'filter', blockSize: need.blockSize, keys, n: keys.length >>> 1, promptTokens: v.tokens ?? v.blockKeys.length * need.blockSize, exact: v.exact ?? false });
+      } else {
+        missing.push(need);
+      }
     }
+    if (missing.length === 0) return out;
+    const why = reason ?? `filter block size ${decoded.ok ? decoded.value.blockSize : '?'} ≠ ${missing.map((m) => m.blockSize).join(', ')}`;
 
     const binding = this.opts.models.get(req.incomingModel) ?? this.opts.models.get(req.targetModel);
     const pool = binding ? this.opts.pool() : undefined;
-    if (!binding) reason += `; model ${JSON.stringify(req.incomingModel)} has no tokenizer configured`;
-    else if (!pool) reason += '; tokenizer workers unavailable';
+    let tokenizerWhy = why;
+    if (!binding) tokenizerWhy += `; model ${JSON.stringify(req.incomingModel)} has no tokenizer configured`;
+    else if (!pool) tokenizerWhy += '; tokenizer workers unavailable';
     else {
-      const job = { kind: req.body.kind, json: req.body.json, body: req.body.raw, model: req.incomingModel, binding, blockSize, maxBlocks: max };
+      const [first, ...rest] = missing;
+      const job = {
+        kind: req.body.kind,
+        json: req.body.json,
+        body: req.body.raw,
+        model: req.incomingModel,
+        binding,
+        blockSize: first.blockSize,
+        maxBlocks: first.maxBlocks,
+        alsoBlockSizes: rest,
+        cacheSalt: req.body.cacheSalt,
+      };
+      this.tokenizations++;
       return pool.run(job, this.opts.tokenizeTimeoutMs).then((r) => {
         if (r.ok) {
-          const keys = halvesOf(r.keys, max);
-          return { source: 'epp-tokenizer', blockSize, keys, n: keys.length >>> 1, promptTokens: r.tokens, exact: r.exact, fallbackReason: reason } as PrefixInputs;
+          missing.forEach((need, i) => {
+            const keys = halvesOf(i === 0 ? r.keys : r.also![i - 1], need.maxBlocks);
+            out.set(need.blockSize, { source: 'epp-tokenizer', blockSize: need.blockSize, keys, n: keys.length >>> 1, promptTokens: r.tokens, exact: r.exact, fallbackReason: why });
+          });
+        } else {
+          for (const need of missing) out.set(need.blockSize, this.charBlocks(req, need, `${why}; epp tokenizer: ${r.reason}`));
         }
-        return this.charBlocks(req, blockSize, `${reason}; epp tokenizer: ${r.reason}`);
+        return out;
       });
     }
-    return this.charBlocks(req, blockSize, reason);
+    for (const need of missing) out.set(need.blockSize, this.charBlocks(req, need, tokenizerWhy));
+    return out;
   }
 
-  private charBlocks(req: InferenceRequest, blockSize: number, reason: string): PrefixInputs {
+  private charBlocks(req: InferenceRequest, need: KeyNeed, reason: string): PrefixInputs {
+    const { blockSize, maxBlocks } = need;
     const text = req.body.prefixText;
     if (!this.opts.charFallback || !text) {
       return { source: 'none', blockSize, keys: new Uint32Array(0), n: 0, promptTokens: Math.ceil((text?.length ?? 0) / 4), exact: false, fallbackReason: reason };
     }
-    const keys = this.opts.hasher().charBlockKeys(text, blockSize * 4, req.targetModel, req.body.cacheSalt ?? '', this.opts.maxBlocks);
+    const keys = this.opts.hasher().charBlockKeys(text, blockSize * 4, req.targetModel, req.body.cacheSalt ?? '', maxBlocks);
     return { source: 'char-blocks', blockSize, keys, n: keys.length >>> 1, promptTokens: Math.ceil(text.length / 4), exact: false, fallbackReason: reason };
   }
 }

@@ -32,10 +32,25 @@ export interface KeyJob {
   readonly maxBlocks: number;
   /** Return the token ids too (the render endpoint); maxBlocks 0 skips the keys. */
   readonly wantIds?: boolean;
+  /**
+   * More block sizes to key the same tokens with (one tokenization, several chains: prefix
+   * plugins with different block sizes share one request). Needs `cacheSalt` as the body has it.
+   */
+  readonly alsoBlockSizes?: readonly { readonly blockSize: number; readonly maxBlocks: number }[];
+  /** The body's cache_salt (seeds the extra chains exactly as the pipeline seeds the first). */
+  readonly cacheSalt?: string;
 }
 
 export type KeyResult =
-  | { readonly ok: true; readonly tokens: number; readonly exact: boolean; readonly keys: BigUint64Array; readonly ids?: Uint32Array }
+  | {
+      readonly ok: true;
+      readonly tokens: number;
+      readonly exact: boolean;
+      readonly keys: BigUint64Array;
+      readonly ids?: Uint32Array;
+      /** Keys for `alsoBlockSizes`, same order. */
+      readonly also?: readonly BigUint64Array[];
+    }
   | {
       readonly ok: false;
       readonly reason: string;
@@ -77,13 +92,20 @@ export function computeRequestKeys(core: TokenrouteCore, job: KeyJob): KeyResult
     const path = PATHS[job.kind];
     if (!path) return { ok: false, reason: `no prompt to tokenize for ${job.kind} requests` };
     const body = job.body ?? Buffer.from(JSON.stringify(job.json), 'utf8');
+    const also = job.alsoBlockSizes ?? [];
     const r = core.requestKeys(path, body, filterConfigFor(job.model, job.binding), {
       blockSize: job.blockSize,
       maxBlocks: job.maxBlocks,
-      wantIds: job.wantIds,
+      wantIds: job.wantIds || also.length > 0,
     });
     if (!r.ok) return { ok: false, reason: `${r.error}: ${r.detail}`, error: r.error };
-    return { ok: true, tokens: r.tokens, exact: r.exact, keys: r.keys, ids: job.wantIds ? r.ids : undefined };
+    // The pipeline seeds its chain with (seedModel, lora, cache_salt) (filter/assembly/request/
+    // pipeline.ts → blocks.ts blockSeed); the other block sizes chain the same ids from the same seed.
+    const seedModel = job.binding.seedModel ?? job.model;
+    const extra = also.map((a) =>
+      core.blockKeys(r.ids!, { model: seedModel, lora: job.binding.lora ?? '', cacheSalt: job.cacheSalt ?? '', blockSize: a.blockSize, maxBlocks: a.maxBlocks }),
+    );
+    return { ok: true, tokens: r.tokens, exact: r.exact, keys: r.keys, ids: job.wantIds ? r.ids : undefined, also: also.length > 0 ? extra : undefined };
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }

@@ -13,18 +13,18 @@
 // prefix-cache-affinity-filter + token-load-scorer) so a hot prefix does not saturate one server.
 // Parameters: llm-d's (tokenProcessorConfig, indexerConfig, kvEventsConfig, speculativeIndexing,
 // speculativeTTL) and tokenroute's (maxPrefixBlocksToMatch, maxBlocksPerEndpoint, uncertainWeight,
-// kvEventsConfig.replayPort / engineBlockSize, plus the key-source parameters of plugin-support.ts).
+// kvEventsConfig.replayPort / engineBlockSize, tokenProducerName, plus — for configs without a
+// token-producer — the key-source parameters of plugin-support.ts). Block keys come from
+// token-producer at the event block size; the prepare/score/record steps it shares with
+// prefix-cache-scorer are prefix/prefix-scorer.ts.
 import { z } from 'zod';
-import type { Candidate } from '../../framework/endpoint.js';
-import type { CycleState, LifecyclePlugin, PrepareDataPlugin, PreRequestPlugin, Scorer, SchedulingResult } from '../../framework/plugins.js';
+import type { LifecyclePlugin } from '../../framework/plugins.js';
 import { definePlugin } from '../../framework/registry.js';
-import { stateKey } from '../../framework/cycle-state.js';
 import { positiveInt } from '../../framework/params.js';
 import { PreciseIndex } from '../../prefix/index/precise-index.js';
 import { KvEventSubscriber } from '../../prefix/events/subscriber.js';
-import type { PrefixInputs } from '../../prefix/keys/prefix-inputs.js';
-import { duration, keyProducer, keySourceParameters, memoMatch, publishMatch } from '../../prefix/plugin-support.js';
-import type { InferenceRequest } from '../../framework/request.js';
+import { checkKeySources, duration, keySourceOverrides, setKeySources } from '../../prefix/plugin-support.js';
+import { prefixScorer, type PrefixScorerPlugin } from '../../prefix/prefix-scorer.js';
 
 export const PRECISE_PREFIX_CACHE_SCORER_TYPE = 'precise-prefix-cache-scorer';
 
@@ -82,8 +82,10 @@ export const precisePrefixCacheScorerParameters = z
     maxPrefixBlocksToMatch: positiveInt(1024),
     maxBlocksPerEndpoint: positiveInt(1 << 20),
     uncertainWeight: z.number().min(0).max(1).default(0.5),
-    ...keySourceParameters,
+    tokenProducerName: z.string().min(1).optional(),
+    ...keySourceOverrides,
   })
+  .superRefine(checkKeySources)
   .transform((p) => {
     const weights = new Map(p.indexerConfig.kvCacheBackendConfigs.map((b) => [b.name.toLowerCase(), b.weight]));
     const ev = p.kvEventsConfig;
@@ -105,11 +107,8 @@ export const precisePrefixCacheScorerParameters = z
       maxPrefixBlocksToMatch: p.maxPrefixBlocksToMatch,
       maxBlocksPerEndpoint: p.maxBlocksPerEndpoint,
       uncertainWeight: p.uncertainWeight,
-      models: p.models,
-      filterHeaders: p.filterHeaders,
-      tokenizerWorkers: p.tokenizerWorkers,
-      tokenizeTimeout: p.tokenizeTimeout,
-      charFallback: p.charFallback,
+      tokenProducerName: p.tokenProducerName,
+      keySources: setKeySources(p),
     };
   });
 export type PrecisePrefixCacheScorerParameters = z.output<typeof precisePrefixCacheScorerParameters>;
@@ -126,7 +125,7 @@ function parseSelector(text: string): Record<string, string> {
   return out;
 }
 
-export interface PrecisePrefixCacheScorer extends Scorer, PrepareDataPlugin, PreRequestPlugin, LifecyclePlugin {
+export interface PrecisePrefixCacheScorer extends PrefixScorerPlugin, LifecyclePlugin {
   readonly parameters: PrecisePrefixCacheScorerParameters;
   readonly index: PreciseIndex;
   /** Set once started. */
@@ -137,8 +136,6 @@ export const precisePrefixCacheScorerPlugin = definePlugin({
   type: PRECISE_PREFIX_CACHE_SCORER_TYPE,
   parameters: precisePrefixCacheScorerParameters,
   create(name, params, ctx): PrecisePrefixCacheScorer {
-    const INPUTS = stateKey<PrefixInputs>(`precise-prefix-cache-scorer/${name}`);
-    const MATCHED = stateKey<(c: readonly Candidate[]) => Float64Array>(`precise-prefix-cache-scorer/${name}/match`);
     const index = new PreciseIndex({
       maxPairs: params.maxPairs,
       capacityPerEndpoint: params.maxBlocksPerEndpoint,
@@ -146,52 +143,43 @@ export const precisePrefixCacheScorerPlugin = definePlugin({
       speculativeTtlMs: params.speculativeTtlMs,
       now: ctx.now,
     });
-    // Keys compared with event keys must use the event block size; the filter's must match it.
-    const keys = keyProducer(params, params.blockSize, params.maxPrefixBlocksToMatch);
     let subscriber: KvEventSubscriber | undefined;
-    const lookup = (inputs: PrefixInputs, candidates: readonly Candidate[]): Float64Array => {
-      const out = new Float64Array(candidates.length);
-      index.match(inputs.keys, inputs.n, candidates, out);
-      return out;
-    };
-
-    return {
+    // Served model → the model name seeding its keys: events are re-keyed as the producer keys requests.
+    let seedModels: Record<string, string> = {};
+    // Keys compared with event keys must use the event block size; the filter's must match it.
+    const scorer = prefixScorer({
       type: PRECISE_PREFIX_CACHE_SCORER_TYPE,
       name,
+      keySources: params.keySources,
+      tokenProducerName: params.tokenProducerName,
+      keyNeed: () => ({ blockSize: params.blockSize, maxBlocks: params.maxPrefixBlocksToMatch }),
+      lookup(inputs, candidates) {
+        const out = new Float64Array(candidates.length);
+        index.match(inputs.keys, inputs.n, candidates, out);
+        return out;
+      },
+      score: (matched, total) => Math.min(1, matched / total),
+      record(inputs, c) {
+        if (params.speculativeTtlMs > 0) index.addSpeculative(c.endpoint.key, inputs.keys, inputs.n);
+      },
+      prefixIndexStats: () => index.index.stats(),
+      kvEventStats: () => subscriber?.getStats(),
+      producerBound(producer) {
+        seedModels = Object.fromEntries(
+          Object.entries(producer.parameters.models).flatMap(([served, b]) => (typeof b === 'object' && b.seedModel ? [[served, b.seedModel]] : [])),
+        );
+      },
+    });
+
+    return {
+      ...scorer,
       parameters: params,
       index,
       get subscriber() {
         return subscriber;
       },
-      prepareRequestData(req: InferenceRequest, _candidates: readonly Candidate[], state: CycleState) {
-        const publish = (inputs: PrefixInputs) => {
-          state.write(INPUTS, inputs);
-          const matched = memoMatch((c) => lookup(inputs, c));
-          state.write(MATCHED, matched);
-          publishMatch(state, { plugin: name, blockSize: params.blockSize, totalBlocks: inputs.n, promptTokens: inputs.promptTokens, matched });
-        };
-        const r = keys.producer.produce(req, state, params.blockSize);
-        if (r instanceof Promise) return r.then(publish);
-        publish(r);
-      },
-      score(_req, candidates, state, out) {
-        const inputs = state.read(INPUTS);
-        const matched = state.read(MATCHED);
-        if (!inputs || !matched || inputs.n === 0) return;
-        const m = matched(candidates);
-        for (let i = 0; i < candidates.length; i++) out[i] = Math.min(1, m[i] / inputs.n);
-      },
-      preRequest(_req: InferenceRequest, result: SchedulingResult, state: CycleState) {
-        const inputs = state.read(INPUTS);
-        if (!inputs || inputs.n === 0 || params.speculativeTtlMs <= 0) return;
-        const target = result.profileResults.get(result.primaryProfile)?.targets[0];
-        if (target) index.addSpeculative(target.endpoint.key, inputs.keys, inputs.n);
-        const prefill = result.primaryProfile !== 'prefill' ? result.profileResults.get('prefill')?.targets[0] : undefined;
-        if (prefill) index.addSpeculative(prefill.endpoint.key, inputs.keys, inputs.n);
-      },
       async start() {
         if (subscriber) return;
-        await keys.start();
         const sub = new KvEventSubscriber({
           index,
           datastore: ctx.datastore,
@@ -205,9 +193,7 @@ export const precisePrefixCacheScorerPlugin = definePlugin({
             blockSize: params.blockSize,
             engineBlockSize: params.engineBlockSize ?? params.blockSize,
             engineMapCapacity: params.engineMapCapacity,
-            seedModels: Object.fromEntries(
-              Object.entries(params.models).flatMap(([served, b]) => (typeof b === 'object' && b.seedModel ? [[served, b.seedModel]] : [])),
-            ),
+            seedModels,
             replayPort: params.replayPort,
             replayTimeoutMs: params.replayTimeoutMs,
             receiveHighWaterMark: 256,
@@ -225,7 +211,6 @@ export const precisePrefixCacheScorerPlugin = definePlugin({
         const sub = subscriber;
         subscriber = undefined;
         await sub?.close();
-        await keys.close();
       },
     };
   },

@@ -11,7 +11,7 @@ import { Director } from '../../../../epp/src/requestcontrol/director.js';
 import { requestLifecycle } from '../../../../epp/src/requestcontrol/plugins/index.js';
 import { EppMetrics } from '../../../../epp/src/observability/metrics.js';
 import { silentLogger, type Logger } from '../../../../epp/src/observability/logger.js';
-import { isLifecyclePlugin, isPrepareDataPlugin, isPreRequestPlugin, type Plugin } from '../../../../epp/src/framework/plugins.js';
+import { isLifecyclePlugin, isPreRequestPlugin, type Plugin } from '../../../../epp/src/framework/plugins.js';
 import type { RequestInput, RouteDecision } from '../../../../epp/src/framework/request-controller.js';
 
 export interface Pipeline {
@@ -39,7 +39,7 @@ export async function pipeline(configYaml: string, endpoints: { address: string;
     datastore,
     parser: config.parser,
     scheduler,
-    prepareData: plugins.filter(isPrepareDataPlugin),
+    prepareData: config.prepareData,
     preRequest: plugins.filter(isPreRequestPlugin),
     lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: { type: 'never', name: 'never', saturation: () => 0 }, logger }, plugins),
     selectProfile: () => undefined,

@@ -12,7 +12,6 @@ import { WasmHasher } from '../../../../epp/src/prefix/keys/wasm-hash.js';
 import { TokenrouteCore } from '../../../../filter/core/tokenroute-core.js';
 import { HMAC_KEY, MODELS, chat, completion, decoded, filterHost } from '../../../filter/filter/helpers.js';
 import { request } from '../../scheduling/helpers.js';
-import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
 
 const core = TokenrouteCore.load();
 const bindings = new Map(Object.entries(MODELS).map(([name, v]) => [name, { tokenizer: v.tokenizer }]));
@@ -57,8 +56,6 @@ describe('EPP-side block keys', () => {
 describe('PrefixInputProducer', () => {
   const producer = (opts: { models?: boolean; trustUnsigned?: boolean; hmac?: boolean } = {}) =>
     new PrefixInputProducer({
-      blockSize: 16,
-      maxBlocks: 256,
       models: opts.models === false ? new Map() : bindings,
       headers: { hmacKeys: opts.hmac === false ? [] : [HMAC_KEY], trustUnsigned: opts.trustUnsigned ?? false, maxAgeSeconds: 0 },
       tokenizeTimeoutMs: 10_000,
@@ -66,38 +63,72 @@ describe('PrefixInputProducer', () => {
       pool: () => pool,
       hasher: () => WasmHasher.load(),
     });
+  const NEED16 = [{ blockSize: 16, maxBlocks: 256 }];
 
   const body = { messages: [{ role: 'user', content: 'shared prefix '.repeat(100) }] };
   const model = 'Qwen/Qwen3-8B';
   const req = (headers: Map<string, string>) =>
     request({ incomingModel: model, targetModel: model, headers, body: { kind: 'chat-completions', model, prefixText: JSON.stringify(body.messages), stream: false, json: { model, ...body } } });
+  const at16 = async (p: PrefixInputProducer, headers: Map<string, string>): Promise<PrefixInputs> => (await p.produce(req(headers), NEED16)).get(16)!;
 
-  it('uses verified filter headers, else the EPP tokenizer (same keys), and says which in the trace', async () => {
+  it('uses verified filter headers, else the EPP tokenizer (same keys), and says why', async () => {
     const host = await filterHost({ blockSize: 16 });
     const result = await host.runRequest(chat(model, body));
     const headers = new Map(result.headersAfter);
-    const state = new RequestState();
-    const fromFilter = (await producer().produce(req(headers), state)) as PrefixInputs;
+    const fromFilter = await at16(producer(), headers);
     assert.equal(fromFilter.source, 'filter');
-    assert.equal(state.notes()?.prefixSource, 'filter');
-    const viaEpp = await producer().produce(req(new Map()), new RequestState());
+    const viaEpp = await at16(producer(), new Map());
     assert.equal(viaEpp.source, 'epp-tokenizer');
     assert.deepEqual(Array.from(viaEpp.keys), Array.from(fromFilter.keys));
     // a tampered signature is not trusted
     headers.set('x-tokenroute-sig', 'AAAAAAAAAAAAAAAAAAAAAA');
-    const tampered = await producer().produce(req(headers), new RequestState());
+    const tampered = await at16(producer(), headers);
     assert.equal(tampered.source, 'epp-tokenizer');
     assert.match(tampered.fallbackReason ?? '', /bad_signature/);
     assert.deepEqual(halves(new BigUint64Array(0)).length, 0);
   });
 
-  it('falls back to character blocks without a configured model, and caches per block size', async () => {
-    const state = new RequestState();
+  it('keys several block sizes from one tokenization, each equal to a tokenization at that size', async () => {
+    const p = producer();
+    const needs = [
+      { blockSize: 16, maxBlocks: 256 },
+      { blockSize: 64, maxBlocks: 8 },
+      { blockSize: 16, maxBlocks: 4 },
+    ];
+    const bySize = await p.produce(req(new Map()), needs);
+    assert.equal(p.tokenizations, 1, 'one worker job for every block size');
+    assert.deepEqual([...bySize.keys()], [16, 64]);
+    for (const [blockSize, maxBlocks] of [[16, 256], [64, 8]]) {
+      const alone = await pool.run({ kind: 'chat-completions', json: { model, ...body }, model, binding: bindings.get(model)!, blockSize, maxBlocks }, 10_000);
+      assert.ok(alone.ok);
+      assert.ok(alone.keys.length > 1);
+      assert.deepEqual(Array.from(bySize.get(blockSize)!.keys), Array.from(halves(alone.keys)), `block size ${blockSize}`);
+      assert.equal(bySize.get(blockSize)!.source, 'epp-tokenizer');
+    }
+  });
+
+  it('meets a block size the filter did not key with the EPP tokenizer, and the filter\'s size from its headers', async () => {
+    const host = await filterHost({ blockSize: 16 });
+    const headers = new Map((await host.runRequest(chat(model, body))).headersAfter);
+    const p = producer();
+    const bySize = await p.produce(req(headers), [
+      { blockSize: 16, maxBlocks: 256 },
+      { blockSize: 32, maxBlocks: 256 },
+    ]);
+    assert.equal(bySize.get(16)!.source, 'filter');
+    assert.equal(bySize.get(32)!.source, 'epp-tokenizer');
+    assert.match(bySize.get(32)!.fallbackReason ?? '', /filter block size 16/);
+    assert.equal(p.tokenizations, 1);
+  });
+
+  it('falls back to character blocks without a configured model, synchronously', () => {
     const p = producer({ models: false, hmac: false });
-    const r = p.produce(req(new Map()), state) as PrefixInputs;
-    assert.equal(r.source, 'char-blocks');
-    assert.ok(r.n > 0);
-    assert.equal(p.produce(req(new Map()), state), r, 'second call in a cycle reuses the result');
-    assert.equal(PrefixInputProducer.cached(state, 16), r);
+    const r = p.produce(req(new Map()), NEED16);
+    assert.ok(!(r instanceof Promise));
+    const at = r.get(16)!;
+    assert.equal(at.source, 'char-blocks');
+    assert.ok(at.n > 0);
+    assert.match(at.fallbackReason ?? '', /has no tokenizer configured/);
+    assert.equal(p.tokenizations, 0);
   });
 });

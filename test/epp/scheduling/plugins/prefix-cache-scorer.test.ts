@@ -32,16 +32,15 @@ async function make(yaml: string, logger = createLogger('silent')): Promise<Pipe
 }
 
 describe('prefix-cache-scorer parameters', () => {
-  it('defaults to GIE parameters plus the key-source extensions', () => {
+  it('defaults to GIE parameters; key-source extensions only when set', () => {
     const p = prefixCacheScorerPlugin.parameters.parse({});
     assert.equal(p.autoTune, true);
     assert.equal(p.blockSizeTokens, 16);
     assert.equal(p.maxPrefixBlocksToMatch, 256);
     assert.equal(p.maxPrefixTokensToMatch, 0);
     assert.equal(p.lruCapacityPerServer, 31_250);
-    assert.deepEqual(p.models, {});
-    assert.equal(p.tokenizeTimeout, 100);
-    assert.equal(p.filterHeaders.trustUnsigned, false);
+    assert.equal(p.keySources, undefined, 'key sources are token-producer\'s unless the scorer sets them');
+    assert.deepEqual(prefixCacheScorerPlugin.parameters.parse({ models: { m: 'qwen3' } }).keySources, { models: { m: 'qwen3' } });
   });
 
   it('rejects the deprecated blockSize alone, bad values and unknown keys', () => {

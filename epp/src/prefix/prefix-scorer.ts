@@ -1,0 +1,76 @@
+// What the approximate and the precise prefix scorers have in common, once: both consume the
+// block keys token-producer wrote for them (PREFIX_INPUTS), look them up in their own index for
+// the request's candidates (memoized per candidate list, so a filter and the scorer share one
+// lookup), publish the match for prefix-cache-affinity-filter (PREFIX_MATCH), score matched ÷
+// request blocks, and after the decision tell their index which endpoints will hold the prompt
+// (the primary target and, with P/D, the `prefill` profile's). Each scorer supplies only its
+// index: the lookup, the score's cap, what recording means, and its index's figures.
+import type { Candidate } from '../framework/endpoint.js';
+import type { CycleState, PrefixIndexPlugin, PrefixIndexStats, KvEventStats, PrepareDataPlugin, PreRequestPlugin, Scorer, SchedulingResult } from '../framework/plugins.js';
+import { stateKey } from '../framework/cycle-state.js';
+import type { InferenceRequest } from '../framework/request.js';
+import type { KeyNeed, PrefixInputs } from './keys/prefix-inputs.js';
+import { memoMatch, publishMatch, PREFIX_MATCH } from './plugin-support.js';
+import { PREFIX_INPUTS, type PrefixKeyConsumer, type TokenProducer } from './token-producer.js';
+
+export interface PrefixIndexBinding {
+  readonly type: string;
+  readonly name: string;
+  /** Block size and count to ask token-producer for (may follow the candidates: autoTune). */
+  keyNeed(candidates: readonly Candidate[]): KeyNeed;
+  /** Matched (weighted) blocks per candidate, same index. */
+  lookup(inputs: PrefixInputs, candidates: readonly Candidate[]): Float64Array;
+  /** The score for `matched` of `total` blocks (approximate: the fraction; precise: capped at 1). */
+  score(matched: number, total: number): number;
+  /** The prompt's blocks will be on `endpoint` (called for the target and the prefill endpoint). */
+  record(inputs: PrefixInputs, endpoint: Candidate): void;
+  prefixIndexStats(): PrefixIndexStats;
+  kvEventStats(): KvEventStats | undefined;
+  readonly keySources: Readonly<Record<string, unknown>> | undefined;
+  readonly tokenProducerName: string | undefined;
+  producerBound?(producer: TokenProducer): void;
+}
+
+export type PrefixScorerPlugin = Scorer & PrepareDataPlugin & PreRequestPlugin & PrefixKeyConsumer & PrefixIndexPlugin;
+
+interface Matched {
+  readonly inputs: PrefixInputs;
+  readonly matched: (candidates: readonly Candidate[]) => Float64Array;
+}
+
+export function prefixScorer(binding: PrefixIndexBinding): PrefixScorerPlugin {
+  const MATCH = stateKey<Matched>(`${binding.type}/${binding.name}/match`);
+  return {
+    type: binding.type,
+    name: binding.name,
+    keySources: binding.keySources,
+    tokenProducerName: binding.tokenProducerName,
+    consumes: [PREFIX_INPUTS],
+    produces: [PREFIX_MATCH],
+    keyNeed: (candidates) => binding.keyNeed(candidates),
+    producerBound: (producer) => binding.producerBound?.(producer),
+    prefixIndexStats: () => binding.prefixIndexStats(),
+    kvEventStats: () => binding.kvEventStats(),
+    prepareRequestData(_req: InferenceRequest, _candidates: readonly Candidate[], state: CycleState) {
+      const inputs = state.read(PREFIX_INPUTS)?.get(binding.name);
+      if (!inputs) return;
+      const matched = memoMatch((c) => binding.lookup(inputs, c));
+      state.write(MATCH, { inputs, matched });
+      publishMatch(state, { plugin: binding.name, blockSize: inputs.blockSize, totalBlocks: inputs.n, promptTokens: inputs.promptTokens, matched });
+    },
+    score(_req, candidates, state, out) {
+      const m = state.read(MATCH);
+      if (!m || m.inputs.n === 0) return;
+      const matched = m.matched(candidates);
+      for (let i = 0; i < candidates.length; i++) out[i] = binding.score(matched[i], m.inputs.n);
+    },
+    preRequest(_req: InferenceRequest, result: SchedulingResult, state: CycleState) {
+      const m = state.read(MATCH);
+      if (!m || m.inputs.n === 0) return;
+      const target = result.profileResults.get(result.primaryProfile)?.targets[0];
+      if (target) binding.record(m.inputs, target);
+      const prefill = result.primaryProfile !== 'prefill' ? result.profileResults.get('prefill')?.targets[0] : undefined;
+      if (prefill) binding.record(m.inputs, prefill);
+    },
+  };
+}
