@@ -1,6 +1,7 @@
 // Starts one EPP: config → plugins → scheduler → request control, the endpoint source
 // (standalone list, or the Kubernetes watchers of k8s/), the metrics collector, the ext_proc +
 // health gRPC servers and the Prometheus endpoint. Returns a handle whose close() stops everything it started.
+import type { LabelBounds } from './observability/label-bounds.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Datastore } from './datastore/datastore.js';
@@ -46,6 +47,8 @@ export interface EppOptions {
   readonly metricsStalenessThresholdMs: number;
   readonly scrapeWorkers: number;
   readonly maxRequestBodyBytes: number;
+  /** Bounds of client-chosen metric label values (--metrics-max-label-values / -length). */
+  readonly labelBounds?: LabelBounds;
   readonly logLevel: LogLevel;
   /** Tests inject a logger (e.g. silent). */
   readonly logger?: Logger;
@@ -99,7 +102,7 @@ export function builtinRegistry(): PluginRegistry {
 
 export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   const logger = opts.logger ?? createLogger(opts.logLevel);
-  const metrics = new EppMetrics({ defaultMetrics: true });
+  const metrics = new EppMetrics({ defaultMetrics: true, labelBounds: opts.labelBounds });
   const datastore = new Datastore();
   const ctx: PluginContext = { datastore, logger, random: Math.random, now: Date.now };
   const config = loadEndpointPickerConfig(opts.configText, builtinRegistry(), ctx);

@@ -1,5 +1,6 @@
 // `tokenroute epp`: the Endpoint Picker's flags, named as the Go EPP names them where the meaning
 // is the same (GIE `cmd/epp/runner/options.go` / `runner.go` flags, v1.5.0), turned into EppOptions.
+import { DEFAULT_LABEL_BOUNDS } from '../observability/label-bounds.js';
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseGoDuration } from '../framework/duration.js';
@@ -80,6 +81,8 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
     .addOption(new Option('--metrics-staleness-threshold <duration>', 'metrics older than this are not averaged into pool gauges').argParser(duration).default(2000, '2s'))
     .option('--scrape-workers <n>', 'worker threads that scrape and parse model-server metrics', positiveInt, 1)
     .option('--max-request-body-bytes <n>', 'largest request body accepted (larger → 400)', positiveInt, 64 * 1024 * 1024)
+    .option('--metrics-max-label-values <n>', 'distinct values a client-chosen metric label (model_name, error_code) may take; the rest are reported as "other"', positiveInt, DEFAULT_LABEL_BOUNDS.maxValues)
+    .option('--metrics-max-label-length <n>', 'longest value such a label may take; longer ones are reported as "other"', positiveInt, DEFAULT_LABEL_BOUNDS.maxLength)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .option('--v <n>', 'GIE-compatible verbosity (4 = debug with decision traces, 5 = trace); overrides --log-level', verbosity)
     .action(async (flags: Record<string, unknown>) => {
@@ -115,6 +118,7 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
         metricsStalenessThresholdMs: flags.metricsStalenessThreshold as number,
         scrapeWorkers: flags.scrapeWorkers as number,
         maxRequestBodyBytes: flags.maxRequestBodyBytes as number,
+        labelBounds: { maxValues: flags.metricsMaxLabelValues as number, maxLength: flags.metricsMaxLabelLength as number },
         logLevel: (flags.v as LogLevel | undefined) ?? (flags.logLevel as LogLevel),
       });
     });

@@ -160,6 +160,12 @@ export const ERRORS = define({
     meaning: 'the request body is not valid JSON, or lacks a field the API needs (e.g. model)',
     fix: 'send an OpenAI-style JSON body with a model field',
   },
+  REQUEST_FIELD_TOO_LONG: {
+    area: 'request',
+    status: 400,
+    meaning: 'a body field the EPP keeps or reports (model, cache_salt) is longer than the parser allows',
+    fix: 'send a shorter value, or raise the openai-parser parameter the message names (maxModelNameBytes, maxCacheSaltBytes)',
+  },
   REQUEST_BODY_TOO_LARGE: {
     area: 'request',
     status: 400,

@@ -3,6 +3,7 @@
 // One registry per EPP instance (tests run several in one process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram } from './fast-histogram.js';
+import { DEFAULT_LABEL_BOUNDS, LabelDomain, type LabelBounds } from './label-bounds.js';
 
 const MODEL_LABELS = ['model_name', 'target_model_name'] as const;
 
@@ -139,8 +140,50 @@ export class EppMetrics {
     registers: [this.registry],
   });
 
-  constructor(opts: { defaultMetrics?: boolean; commit?: string; buildRef?: string } = {}) {
+  readonly labelValuesFolded = new Counter({
+    name: 'tokenroute_metric_label_values_folded_total',
+    help: 'Label values reported as "other" because their domain was full (--metrics-max-label-values) or the value too long (--metrics-max-label-length).',
+    labelNames: ['domain'],
+    registers: [this.registry],
+  });
+  readonly limitRejections = new Counter({
+    name: 'tokenroute_request_limit_rejections_total',
+    help: 'Requests rejected because a field exceeded its configured limit (model_name_bytes, cache_salt_bytes, ...).',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
+
+  /** Model names as label values (model_name, target_model_name, target_model), bounded. */
+  private readonly models: LabelDomain;
+  /** Upstream status codes as error_code label values, bounded. */
+  private readonly errorCodes: LabelDomain;
+
+  constructor(opts: { defaultMetrics?: boolean; commit?: string; buildRef?: string; labelBounds?: LabelBounds } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     this.info.set({ commit: opts.commit ?? 'unknown', build_ref: opts.buildRef ?? 'unknown' }, 1);
+    const bounds = opts.labelBounds ?? DEFAULT_LABEL_BOUNDS;
+    const folded = (domain: string) => this.labelValuesFolded.inc({ domain });
+    this.models = new LabelDomain('model', bounds, folded);
+    this.errorCodes = new LabelDomain('error_code', bounds, folded);
+    const domains = [this.models, this.errorCodes];
+    new Gauge({
+      name: 'tokenroute_metric_label_values',
+      help: 'Distinct label values admitted per bounded domain (at most --metrics-max-label-values).',
+      labelNames: ['domain'],
+      registers: [this.registry],
+      collect() {
+        for (const d of domains) this.set({ domain: d.name }, d.size);
+      },
+    });
+  }
+
+  /** A model name as a label value: itself while its domain has room, else "other". */
+  modelLabel(model: string): string {
+    return this.models.value(model);
+  }
+
+  /** An error code (GIE's names or an upstream status) as a label value, bounded like models. */
+  errorCodeLabel(code: string): string {
+    return this.errorCodes.value(code);
   }
 }

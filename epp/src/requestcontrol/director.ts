@@ -93,7 +93,11 @@ export class Director implements RequestController {
   handleRequest(input: RequestInput): Decision | Promise<Decision> {
     const started = this.now();
     const parsed = this.opts.parser.parse(input.body, input.headers);
-    if (!parsed.ok) return this.reject(ERRORS.REQUEST_BODY_INVALID, parsed.message, '', '');
+    if (!parsed.ok) {
+      if (parsed.limit === undefined) return this.reject(ERRORS.REQUEST_BODY_INVALID, parsed.message, '', '');
+      this.opts.metrics.limitRejections.inc({ limit: parsed.limit });
+      return this.reject(ERRORS.REQUEST_FIELD_TOO_LONG, parsed.message, '', '');
+    }
     const body = parsed.body;
 
     const objective = input.headers.get(keys.OBJECTIVE_HEADER) || undefined;
@@ -108,7 +112,8 @@ export class Director implements RequestController {
       const rw = this.rewriteModel(body.model);
       if (rw) {
         targetModel = rw.target;
-        this.opts.metrics.modelRewriteDecisions.inc({ model_rewrite_name: rw.ruleName, model_name: body.model, target_model: rw.target });
+        const m = this.opts.metrics;
+        m.modelRewriteDecisions.inc({ model_rewrite_name: rw.ruleName, model_name: m.modelLabel(body.model), target_model: m.modelLabel(rw.target) });
       }
     }
 
@@ -247,7 +252,8 @@ export class Director implements RequestController {
   }
 
   private countReject(reject: RejectDecision, model: string, targetModel: string): RejectDecision {
-    this.opts.metrics.requestErrorTotal.inc({ model_name: model, target_model_name: targetModel, error_code: GIE_ERROR_CODES[reject.status] });
+    const m = this.opts.metrics;
+    m.requestErrorTotal.inc({ model_name: m.modelLabel(model), target_model_name: m.modelLabel(targetModel), error_code: GIE_ERROR_CODES[reject.status] });
     this.opts.logger.debug({ status: reject.status, errorCode: reject.code, reason: reject.message, model }, 'request rejected');
     return reject;
   }

@@ -4,24 +4,39 @@
 // hashes. Follows GIE v1.5.0's openai-parser (framework/plugins/requesthandling/parsers/openai/
 // openai.go) and prefix input (requestcontrol/dataproducer/approximateprefix/hashing.go).
 // Every failure is a 400 value, never a throw: malformed or non-object JSON, a missing or
-// non-string model, bodies over the size limit or nested deeper than the depth limit.
+// non-string model, bodies over the size limit or nested deeper than the depth limit, and a
+// model or cache_salt longer than its limit — both are copied into metric labels, logs, key
+// seeds and responses, so a client must not be able to make them arbitrarily large.
 import type { ApiKind, ParsedBody } from '../framework/request.js';
 import type { Plugin } from '../framework/plugins.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** Far above any real OpenAI body, far below what would overflow JSON.stringify's recursion. */
 export const DEFAULT_MAX_JSON_DEPTH = 256;
+/** Far above any served model name (Hugging Face ids are ≤ 96 characters plus the owner). */
+export const DEFAULT_MAX_MODEL_NAME_BYTES = 1024;
+export const DEFAULT_MAX_CACHE_SALT_BYTES = 1024;
 
 export interface ParseOptions {
   /** Bodies larger than this are rejected (default 32 MiB). */
   readonly maxBodyBytes?: number;
   /** JSON nested deeper than this is rejected (default 256 levels). */
   readonly maxDepth?: number;
+  /** A longer `model` (UTF-8 bytes) is rejected (default 1024). */
+  readonly maxModelNameBytes?: number;
+  /** A longer `cache_salt` (UTF-8 bytes) is rejected (default 1024). */
+  readonly maxCacheSaltBytes?: number;
 }
 
 export type ParseResult =
   | { readonly ok: true; readonly body: ParsedBody }
-  | { readonly ok: false; readonly status: 400; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly status: 400;
+      readonly message: string;
+      /** The limit a field exceeded (model_name_bytes, cache_salt_bytes), when that was the cause. */
+      readonly limit?: string;
+    };
 
 /** A configured parser plugin (`parser.pluginRef` in EndpointPickerConfig). */
 export interface RequestParser extends Plugin {
@@ -121,8 +136,16 @@ export function parseRequestBody(body: Buffer, path: string | undefined, options
 
   const model = obj.model;
   if (typeof model !== 'string') return bad('model not found in request body');
+  const maxModel = options.maxModelNameBytes ?? DEFAULT_MAX_MODEL_NAME_BYTES;
+  if (model.length > maxModel || Buffer.byteLength(model) > maxModel) {
+    return { ok: false, status: 400, message: `model is ${Buffer.byteLength(model)} bytes, over the ${maxModel}-byte limit (maxModelNameBytes)`, limit: 'model_name_bytes' };
+  }
   const salt = obj.cache_salt;
   if (salt !== undefined && salt !== null && typeof salt !== 'string') return bad('cache_salt must be a string');
+  const maxSalt = options.maxCacheSaltBytes ?? DEFAULT_MAX_CACHE_SALT_BYTES;
+  if (typeof salt === 'string' && (salt.length > maxSalt || Buffer.byteLength(salt) > maxSalt)) {
+    return { ok: false, status: 400, message: `cache_salt is ${Buffer.byteLength(salt)} bytes, over the ${maxSalt}-byte limit (maxCacheSaltBytes)`, limit: 'cache_salt_bytes' };
+  }
   const cacheSalt = typeof salt === 'string' && salt !== '' ? salt : undefined;
   const stream = obj.stream === true;
 

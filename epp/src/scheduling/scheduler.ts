@@ -346,13 +346,13 @@ export class Scheduler {
     if (!outcome.ok) {
       // GIE does not count a cycle that had no candidates at all (the director fails first).
       if (outcome.reason === 'no-candidates') return;
-      metrics.schedulerAttempts.inc({ status: 'failure', target_model_name: req.targetModel, pod_name: '', namespace: '', port: '' });
+      metrics.schedulerAttempts.inc({ status: 'failure', target_model_name: metrics.modelLabel(req.targetModel), pod_name: '', namespace: '', port: '' });
       return;
     }
     const ep = outcome.targets[0].endpoint;
     metrics.schedulerAttempts.inc({
       status: 'success',
-      target_model_name: req.targetModel,
+      target_model_name: metrics.modelLabel(req.targetModel),
       pod_name: ep.podName,
       namespace: ep.namespace,
       port: String(ep.port),

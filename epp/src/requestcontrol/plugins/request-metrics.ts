@@ -34,10 +34,10 @@ export class RequestMetrics implements RequestRoutedPlugin, ResponseReceivedPlug
   requestRouted(req: RoutedRequest): void {
     req.state.write(TALLY, { status: '', bytes: 0 });
     if (!req.incomingModel) return;
-    const labels = { model_name: req.incomingModel, target_model_name: req.targetModel };
+    const labels = this.labels(req);
     this.metrics.requestTotal.inc({ ...labels, priority: String(req.priority) });
     this.metrics.requestSizes.observe(labels, req.requestBytes);
-    this.metrics.runningRequests.inc({ model_name: req.incomingModel });
+    this.metrics.runningRequests.inc({ model_name: labels.model_name });
   }
 
   responseReceived(req: RoutedRequest, headers: ReadonlyMap<string, string>): void {
@@ -55,14 +55,19 @@ export class RequestMetrics implements RequestRoutedPlugin, ResponseReceivedPlug
   responseComplete(req: RoutedRequest, outcome: RequestOutcome): void {
     if (!req.incomingModel) return;
     const tally = req.state.read(TALLY) ?? { status: '', bytes: 0 };
-    const labels = { model_name: req.incomingModel, target_model_name: req.targetModel };
-    this.metrics.runningRequests.dec({ model_name: req.incomingModel });
+    const labels = this.labels(req);
+    this.metrics.runningRequests.dec({ model_name: labels.model_name });
     const ok = tally.status === '' || tally.status.startsWith('2');
     if (outcome === 'complete' && ok) {
       this.metrics.requestDuration.observe(labels, (this.now() - req.routedAt) / 1000);
       this.metrics.responseSizes.observe(labels, tally.bytes);
     } else if (!ok) {
-      this.metrics.requestErrorTotal.inc({ ...labels, error_code: tally.status });
+      this.metrics.requestErrorTotal.inc({ ...labels, error_code: this.metrics.errorCodeLabel(tally.status) });
     }
+  }
+
+  /** The model labels, bounded (a client chooses the model name). */
+  private labels(req: RoutedRequest): { model_name: string; target_model_name: string } {
+    return { model_name: this.metrics.modelLabel(req.incomingModel), target_model_name: this.metrics.modelLabel(req.targetModel) };
   }
 }
