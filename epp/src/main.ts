@@ -104,7 +104,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   const logger = opts.logger ?? createLogger(opts.logLevel);
   const metrics = new EppMetrics({ defaultMetrics: true, labelBounds: opts.labelBounds });
   const datastore = new Datastore();
-  const ctx: PluginContext = { datastore, logger, random: Math.random, now: Date.now };
+  const ctx: PluginContext = { datastore, logger, random: Math.random, now: Date.now, metrics };
   const config = loadEndpointPickerConfig(opts.configText, builtinRegistry(), ctx);
 
   let k8s: KubernetesMode | undefined;

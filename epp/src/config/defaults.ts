@@ -4,10 +4,16 @@
 // when no config is given at all.
 
 export const CONFIG_API_VERSION = 'inference.networking.x-k8s.io/v1alpha1';
+/** llm-d's apiVersions for the same kind (llm-d-router configs), accepted as well. */
+export const CONFIG_API_VERSIONS: readonly string[] = [CONFIG_API_VERSION, 'llm-d.ai/v1alpha1', 'llm-d.ai/v1'];
 export const CONFIG_KIND = 'EndpointPickerConfig';
 
-/** Feature gates GIE v1.5.0 registers; any other gate name is a config error. */
-export const FEATURE_GATES = ['dataLayer', 'enableLegacyMetrics', 'flowControl'] as const;
+/**
+ * Feature gates GIE v1.5.0 registers, and `prepareDataPlugins` (GIE's gate for PrepareData
+ * plugins, set by llm-d's P/D samples; PrepareData plugins always run here); any other gate
+ * name is a config error.
+ */
+export const FEATURE_GATES = ['dataLayer', 'enableLegacyMetrics', 'flowControl', 'prepareDataPlugins'] as const;
 export type FeatureGate = (typeof FEATURE_GATES)[number];
 
 export const DEFAULT_PROFILE_NAME = 'default';

@@ -10,6 +10,8 @@ import {
   isFilter,
   isPicker,
   isPrepareDataPlugin,
+  isPreRequestPlugin,
+  isReferencingPlugin,
   type PrepareDataPlugin,
   isProfileHandler,
   isSaturationDetector,
@@ -24,13 +26,16 @@ import {
 } from '../framework/plugins.js';
 import type { PluginContext, PluginRegistry } from '../framework/registry.js';
 import { isProfileSelectionAware } from '../scheduling/plugins/single-profile-handler.js';
+import { DISAGG_PROFILE_HANDLER_TYPE } from '../scheduling/plugins/disagg-profile-handler.js';
+import { PD_PROFILE_HANDLER_TYPE } from '../scheduling/plugins/pd-profile-handler.js';
+import { DISAGG_HEADERS_HANDLER_TYPE } from '../scheduling/plugins/disagg-headers-handler.js';
 import { isRequestParser, type RequestParser } from '../requestcontrol/parser.js';
 import { orderPrepareData } from '../requestcontrol/prepare-data-order.js';
 import { isPrefixKeyConsumer, isTokenProducer, TOKEN_PRODUCER_TYPE, type PrefixKeyConsumer, type TokenProducer } from '../prefix/token-producer.js';
 import { ConfigError, configIssue, fieldMessage, zodIssues, type ConfigIssue, type FieldPath } from './errors.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
 import {
-  CONFIG_API_VERSION,
+  CONFIG_API_VERSIONS,
   CONFIG_KIND,
   DEFAULT_CONFIG_YAML,
   DEFAULT_DATA_SOURCE_TYPE,
@@ -147,8 +152,9 @@ class Loader {
     for (const key of Object.keys(root)) {
       if (!(ROOT_KEYS as readonly string[]).includes(key)) this.error(ERRORS.CONFIG_UNKNOWN_FIELD, [key], 'unknown field');
     }
-    if (root.apiVersion !== CONFIG_API_VERSION) {
-      this.error(ERRORS.CONFIG_API_VERSION, ['apiVersion'], root.apiVersion === undefined ? `required, expected "${CONFIG_API_VERSION}"` : `expected "${CONFIG_API_VERSION}", got ${JSON.stringify(root.apiVersion)}`);
+    if (!CONFIG_API_VERSIONS.includes(root.apiVersion as string)) {
+      const expected = CONFIG_API_VERSIONS.map((v) => JSON.stringify(v)).join(' or ');
+      this.error(ERRORS.CONFIG_API_VERSION, ['apiVersion'], root.apiVersion === undefined ? `required, expected ${expected}` : `expected ${expected}, got ${JSON.stringify(root.apiVersion)}`);
     }
     if (root.kind !== CONFIG_KIND) {
       this.error(ERRORS.CONFIG_API_VERSION, ['kind'], root.kind === undefined ? `required, expected "${CONFIG_KIND}"` : `expected "${CONFIG_KIND}", got ${JSON.stringify(root.kind)}`);
@@ -167,6 +173,8 @@ class Loader {
 
     const profiles = this.buildProfiles(profileConfigs);
     const profileHandler = this.buildProfileHandler(profiles, selectionConfig !== undefined);
+    this.resolveReferences();
+    if (profileHandler) this.addDisaggHeaders(profileHandler);
     const profileSelection = this.buildProfileSelection(selectionConfig, profiles, profileHandler);
     const saturationDetector = this.buildSaturationDetector(saturationConfig?.pluginRef);
     const parser = this.buildParser(parserConfig?.pluginRef);
@@ -235,6 +243,7 @@ class Loader {
       else this.error(ERRORS.CONFIG_UNKNOWN_FEATURE_GATE, ['featureGates', i], `unknown feature gate ${JSON.stringify(gate)} (known: ${FEATURE_GATES.join(', ')})`);
     });
     if (gates.has('dataLayer')) this.warnings.push('featureGates: dataLayer is always on; the gate has no effect');
+    if (gates.has('prepareDataPlugins')) this.warnings.push('featureGates: prepareDataPlugins is always on; the gate has no effect');
     return gates;
   }
 
@@ -353,6 +362,29 @@ class Loader {
     this.instances.set(name, plugin);
     made.set(key, plugin);
     return plugin;
+  }
+
+  /** Lets plugins resolve the plugin and profile names their parameters give (deciders, profiles). */
+  private resolveReferences(): void {
+    const lookup = { plugin: (name: string) => this.instances.get(name), profiles: this.profileNames as ReadonlySet<string> };
+    for (const p of [...this.instances.values()].filter(isReferencingPlugin)) {
+      for (const issue of p.resolveReferences(lookup)) {
+        if (issue.kind === 'undefined' && issue.name !== undefined && this.declared.has(issue.name)) continue; // failed to build: reported
+        const code = issue.kind === 'undefined' ? ERRORS.CONFIG_UNDEFINED_REFERENCE : ERRORS.CONFIG_WRONG_PLUGIN_KIND;
+        this.error(code, [...this.pathOf(p.name), 'parameters', ...issue.path], issue.message);
+      }
+    }
+  }
+
+  /**
+   * A disaggregating profile handler needs the prefill endpoint sent to the decode side: llm-d
+   * v0.7 configs declare disagg-headers-handler for that, llm-d-router sets the headers without
+   * it; here it is added when missing.
+   */
+  private addDisaggHeaders(handler: ProfileHandler): void {
+    if (handler.type !== DISAGG_PROFILE_HANDLER_TYPE && handler.type !== PD_PROFILE_HANDLER_TYPE) return;
+    if ([...this.instances.values()].some((p) => p.type === DISAGG_HEADERS_HANDLER_TYPE)) return;
+    this.addDefault(DISAGG_HEADERS_HANDLER_TYPE, this.pathOf(handler.name), 'pre-request plugin', isPreRequestPlugin);
   }
 
   /** The PrepareData plugins, producers before consumers; a cycle or an orphan consumer is an error. */

@@ -3,7 +3,7 @@
 // [0, 1]), then one Picker. Everything here is synchronous: a decision never awaits.
 import type { Candidate } from './endpoint.js';
 import type { InferenceRequest } from './request.js';
-import type { RequestState, StateKey } from './cycle-state.js';
+import { stateKey, type RequestState, type StateKey } from './cycle-state.js';
 
 /** Every plugin has the config `type` it was registered under and its instance `name`. */
 export interface Plugin {
@@ -81,6 +81,15 @@ export interface ProfileHandler extends Plugin {
   processResults(req: InferenceRequest, results: ReadonlyMap<string, ProfileRunResult>): SchedulingResult | undefined;
 }
 
+/**
+ * Decides, once the decode profile has chosen its endpoint, whether a stage (prefill, encode)
+ * runs on an endpoint of its own (llm-d's deciderPlugin, `pkg/plugins/profile/decider-plugin.go`,
+ * v0.7.1). Reads what PrepareData left in `state` (prompt tokens, prefix matches).
+ */
+export interface DisaggDecider extends Plugin {
+  disaggregate(req: InferenceRequest, decode: Candidate, state: CycleState): boolean;
+}
+
 /** Pool-level saturation, used by admission to shed sheddable (priority < 0) requests. */
 export interface SaturationDetector extends Plugin {
   /** Pool saturation; ≥ 1 means saturated. */
@@ -92,6 +101,34 @@ export const isScorer = implementing<Scorer>('score');
 export const isPicker = implementing<Picker>('pick');
 export const isProfileHandler = implementing<ProfileHandler>('pickProfiles');
 export const isSaturationDetector = implementing<SaturationDetector>('saturation');
+export const isDisaggDecider = implementing<DisaggDecider>('disaggregate');
+
+/** What a plugin may look up when it resolves the names its parameters give. */
+export interface ReferenceLookup {
+  plugin(name: string): Plugin | undefined;
+  /** Every scheduling profile the config defines. */
+  readonly profiles: ReadonlySet<string>;
+}
+
+export interface ReferenceIssue {
+  /** Under the plugin's `parameters`, e.g. ['deciders', 'prefill']. */
+  readonly path: readonly (string | number)[];
+  readonly kind: 'undefined' | 'wrong-kind';
+  readonly message: string;
+  /** The plugin name that did not resolve (a declared plugin that failed to build is already reported). */
+  readonly name?: string;
+}
+
+/**
+ * A plugin whose parameters name other plugins or profiles (a profile handler's deciders and
+ * profiles). The config loader calls this once every plugin and profile exists and reports the
+ * issues with the field's path; GIE's factories resolve such names through plugin.Handle.
+ */
+export interface ReferencingPlugin extends Plugin {
+  resolveReferences(lookup: ReferenceLookup): readonly ReferenceIssue[];
+}
+
+export const isReferencingPlugin = implementing<ReferencingPlugin>('resolveReferences');
 
 // ---- Request-control extension points around a scheduling cycle (GIE's PrepareDataPlugin and
 // PreRequest). The director creates the request's state once, runs every PrepareDataPlugin before
@@ -117,6 +154,18 @@ export interface PrepareDataPlugin extends Plugin {
 export interface PreRequestPlugin extends Plugin {
   /** Sees the decision (e.g. to record the prompt's blocks for the chosen endpoint). Must not throw. */
   preRequest(req: InferenceRequest, result: SchedulingResult, state: CycleState): void;
+}
+
+/**
+ * Headers a PreRequest plugin sets on the request the proxy sends upstream (llm-d's plugins set
+ * request.Headers, e.g. x-prefiller-host-port); the director adds them to its answer.
+ */
+export const UPSTREAM_HEADERS = stateKey<Map<string, string>>('request.upstream-headers');
+
+export function setUpstreamHeader(state: CycleState, name: string, value: string): void {
+  let headers = state.read(UPSTREAM_HEADERS);
+  if (!headers) state.write(UPSTREAM_HEADERS, (headers = new Map()));
+  headers.set(name, value);
 }
 
 /** A plugin owning background work (sockets, workers) started after config load and stopped on shutdown. */

@@ -6,8 +6,22 @@ import type { Plugin } from './plugins.js';
 import type { Logger } from 'pino';
 import type { PoolView } from './endpoint.js';
 
+/** A counter a plugin registers by name (registered once, shared by every plugin asking for it). */
+export interface PluginCounter {
+  inc(labels: Readonly<Record<string, string>>, value?: number): void;
+}
+
+/** Metrics a plugin may record (the EPP's registry behind it; observability/metrics.ts). */
+export interface PluginMetrics {
+  counter(name: string, help: string, labelNames: readonly string[]): PluginCounter;
+  /** A client-chosen model name as a bounded label value. */
+  modelLabel(model: string): string;
+}
+
 /** What a plugin may use from the running EPP. */
 export interface PluginContext {
+  /** Absent in tests that do not look at metrics. */
+  readonly metrics?: PluginMetrics;
   readonly datastore: PoolView;
   readonly logger: Logger;
   /** Source of randomness; tests pass a seeded one. Returns [0, 1). */

@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram } from './fast-histogram.js';
 import { DEFAULT_LABEL_BOUNDS, LabelDomain, type LabelBounds } from './label-bounds.js';
+import type { PluginCounter, PluginMetrics } from '../framework/registry.js';
 
 const MODEL_LABELS = ['model_name', 'target_model_name'] as const;
 
@@ -13,8 +14,10 @@ const REQUEST_DURATION_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1
 const SIZE_BUCKETS = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216];
 const TOKEN_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32778, 65536, 131072, 262144, 524288, 1048576];
 
-export class EppMetrics {
+export class EppMetrics implements PluginMetrics {
   readonly registry = new Registry();
+  /** Counters plugins registered by name (PluginMetrics). */
+  private readonly pluginCounters = new Map<string, Counter<string>>();
 
   readonly requestTotal = new Counter({
     name: 'inference_objective_request_total',
@@ -175,6 +178,16 @@ export class EppMetrics {
         for (const d of domains) this.set({ domain: d.name }, d.size);
       },
     });
+  }
+
+  /** A counter for a plugin, registered on first use and shared by name (PluginMetrics). */
+  counter(name: string, help: string, labelNames: readonly string[]): PluginCounter {
+    let c = this.pluginCounters.get(name);
+    if (!c) {
+      c = new Counter({ name, help, labelNames: [...labelNames], registers: [this.registry] });
+      this.pluginCounters.set(name, c);
+    }
+    return c;
   }
 
   /** A model name as a label value: itself while its domain has room, else "other". */

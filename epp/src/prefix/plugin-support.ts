@@ -157,6 +157,8 @@ export interface PrefixMatchInfo {
   /** Request blocks considered. */
   readonly totalBlocks: number;
   readonly promptTokens: number;
+  /** True when promptTokens was counted by a tokenizer (edge filter, EPP), false for an estimate. */
+  readonly tokensExact: boolean;
   /** Matched (weighted) blocks per candidate, same index as `candidates`. */
   matched(candidates: readonly Candidate[]): Float64Array;
 }

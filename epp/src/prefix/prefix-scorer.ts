@@ -56,7 +56,7 @@ export function prefixScorer(binding: PrefixIndexBinding): PrefixScorerPlugin {
       if (!inputs) return;
       const matched = memoMatch((c) => binding.lookup(inputs, c));
       state.write(MATCH, { inputs, matched });
-      publishMatch(state, { plugin: binding.name, blockSize: inputs.blockSize, totalBlocks: inputs.n, promptTokens: inputs.promptTokens, matched });
+      publishMatch(state, { plugin: binding.name, blockSize: inputs.blockSize, totalBlocks: inputs.n, promptTokens: inputs.promptTokens, tokensExact: inputs.source === 'filter' || inputs.source === 'epp-tokenizer', matched });
     },
     score(_req, candidates, state, out) {
       const m = state.read(MATCH);

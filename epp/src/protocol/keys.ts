@@ -19,6 +19,16 @@ export const FAIRNESS_ID_HEADER = 'x-gateway-inference-fairness-id';
 export const MODEL_NAME_REWRITE_HEADER = 'x-gateway-model-name-rewrite';
 export const REQUEST_ID_HEADER = 'x-request-id';
 
+/**
+ * llm-d's disaggregation headers, set on the request to the decode endpoint for its routing
+ * sidecar (llm-d-inference-scheduler `pkg/common/common.go`, v0.7.1): the chosen prefill
+ * endpoint `ip:port`, the encoder endpoints `ip:port,ip:port`, and the data-parallel rank's
+ * `ip:port`. A client must never set them (request control strips its copies).
+ */
+export const PREFILL_ENDPOINT_HEADER = 'x-prefiller-host-port';
+export const ENCODER_ENDPOINTS_HEADER = 'x-encoder-hosts-ports';
+export const DATA_PARALLEL_ENDPOINT_HEADER = 'x-data-parallel-host-port';
+
 /** Default fairness id when the client sends none (GIE: `default-flow`). */
 export const DEFAULT_FAIRNESS_ID = 'default-flow';
 

@@ -8,7 +8,7 @@ import type { Datastore } from '../datastore/datastore.js';
 import { modelRewriter, type ModelRewriter } from '../datastore/model-rewriter.js';
 import type { Candidate } from '../framework/endpoint.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
-import type { CycleState, PrepareDataPlugin, PreRequestPlugin, SchedulingResult } from '../framework/plugins.js';
+import { UPSTREAM_HEADERS, type CycleState, type PrepareDataPlugin, type PreRequestPlugin } from '../framework/plugins.js';
 import type { InferenceRequest } from '../framework/request.js';
 import { RequestState } from '../framework/cycle-state.js';
 import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestController, type RequestInput, type RejectStatus } from '../framework/request-controller.js';
@@ -205,7 +205,8 @@ export class Director implements RequestController {
       requestBytes: input.body.length,
       targets: outcome.targets.map((t) => t.endpoint.key),
       body: rewritten ? Buffer.from(JSON.stringify({ ...body.json, model: targetModel })) : undefined,
-      extraHeaders: prefillHeaders(outcome.result),
+      // Headers the PreRequest plugins set for the upstream (e.g. disagg-headers-handler's).
+      extraHeaders: state.read(UPSTREAM_HEADERS) ?? NO_HEADERS,
     });
   }
 
@@ -293,9 +294,4 @@ function internalHeadersIn(headers: ReadonlyMap<string, string>): string[] {
   return out;
 }
 
-/** When a profile named `prefill` chose an endpoint (P/D), llm-d's header names it. */
-function prefillHeaders(result: SchedulingResult): ReadonlyMap<string, string> {
-  const prefill = result.primaryProfile !== 'prefill' ? result.profileResults.get('prefill') : undefined;
-  if (!prefill || prefill.targets.length === 0) return new Map();
-  return new Map([[keys.PREFILL_HEADER, prefill.targets.map((t) => t.endpoint.key).join(',')]]);
-}
+const NO_HEADERS: ReadonlyMap<string, string> = new Map();

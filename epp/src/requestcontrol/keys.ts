@@ -1,6 +1,6 @@
-// Header names request control reads or guards. GIE's names come from protocol/keys.ts (the one
-// place they are spelled); added here: llm-d's P/D header and the rule for internal headers.
-import { DESTINATION_ENDPOINT_KEY } from '../protocol/keys.js';
+// Header names request control reads or guards. GIE's and llm-d's names come from
+// protocol/keys.ts (the one place they are spelled); added here: the rule for internal headers.
+import { DATA_PARALLEL_ENDPOINT_HEADER, DESTINATION_ENDPOINT_KEY, ENCODER_ENDPOINTS_HEADER, PREFILL_ENDPOINT_HEADER } from '../protocol/keys.js';
 
 export {
   DESTINATION_ENDPOINT_KEY as DESTINATION_HEADER,
@@ -12,10 +12,13 @@ export {
   SUBSET_HINT_KEY,
 } from '../protocol/keys.js';
 
-/** llm-d's header naming the prefill endpoint(s) chosen for a disaggregated (P/D) request. */
-export const PREFILL_HEADER = 'x-gateway-prefill-endpoints';
-
 /** Routing headers a client must never be able to set for the upstream. */
 export function isInternalHeader(name: string): boolean {
-  return name.startsWith(DESTINATION_ENDPOINT_KEY) || name === PREFILL_HEADER || name.startsWith('x-tokenroute-');
+  return (
+    name.startsWith(DESTINATION_ENDPOINT_KEY) ||
+    name === PREFILL_ENDPOINT_HEADER ||
+    name === ENCODER_ENDPOINTS_HEADER ||
+    name === DATA_PARALLEL_ENDPOINT_HEADER ||
+    name.startsWith('x-tokenroute-')
+  );
 }

@@ -345,14 +345,24 @@ schedulingProfiles:
 
   it('registers every built-in type', () => {
     assert.deepEqual(registerBuiltinPlugins(new PluginRegistry()).typeNames(), [
+      'always-disagg-pd-decider',
+      'by-label',
       'concurrency-detector',
+      'decode-filter',
+      'disagg-headers-handler',
+      'disagg-profile-handler',
+      'encode-filter',
       'kv-cache-utilization-scorer',
+      'label-selector-filter',
       'least-request',
       'lora-affinity-scorer',
       'max-score-picker',
       'openai-parser',
       'passthrough-parser',
+      'pd-profile-handler',
       'precise-prefix-cache-scorer',
+      'prefill-filter',
+      'prefix-based-pd-decider',
       'prefix-cache-affinity-filter',
       'prefix-cache-scorer',
       'queue-scorer',
@@ -445,7 +455,7 @@ describe('invalid configs name the field', () => {
   const P = `${HEAD}plugins:\n- type: queue-scorer\n`;
 
   const cases: [string, string, string | RegExp][] = [
-    ['wrong apiVersion', P.replace('x-k8s.io/v1alpha1', 'k8s.io/v1'), 'apiVersion: expected "inference.networking.x-k8s.io/v1alpha1", got "inference.networking.k8s.io/v1"'],
+    ['wrong apiVersion', P.replace('x-k8s.io/v1alpha1', 'k8s.io/v1'), 'apiVersion: expected "inference.networking.x-k8s.io/v1alpha1" or "llm-d.ai/v1alpha1" or "llm-d.ai/v1", got "inference.networking.k8s.io/v1"'],
     ['missing kind', P.replace('kind: EndpointPickerConfig\n', ''), 'kind: required'],
     ['wrong kind', P.replace('kind: EndpointPickerConfig', 'kind: Config'), 'kind: expected "EndpointPickerConfig"'],
     ['unknown top-level key', `${P}data: {}\n`, 'data: unknown field'],
@@ -479,7 +489,7 @@ describe('invalid configs name the field', () => {
     ['undefined data source', `${P}dataLayer:\n  sources:\n  - pluginRef: scraper\n    extractors: [{pluginRef: queue-scorer}]\n`, 'dataLayer.sources[0].pluginRef: references undefined plugin "scraper"'],
     ['undefined extractor', `${P}- type: metrics-data-source\ndataLayer:\n  sources:\n  - pluginRef: metrics-data-source\n    extractors: [{pluginRef: nope}]\n`, 'dataLayer.sources[0].extractors[0].pluginRef: references undefined plugin "nope"'],
     ['unknown key in dataLayer', `${P}dataLayer: {source: []}\n`, 'dataLayer.source: unknown field'],
-    ['unknown feature gate', `${P}featureGates: [flowControl, turbo]\n`, 'featureGates[1]: unknown feature gate "turbo" (known: dataLayer, enableLegacyMetrics, flowControl)'],
+    ['unknown feature gate', `${P}featureGates: [flowControl, turbo]\n`, 'featureGates[1]: unknown feature gate "turbo" (known: dataLayer, enableLegacyMetrics, flowControl, prepareDataPlugins)'],
     ['feature gates not a list', `${P}featureGates: flowControl\n`, 'featureGates: expected a list of strings'],
     ['unknown key in flowControl', `${P}flowControl: {maxQueue: 3}\n`, 'flowControl.maxQueue: unknown field'],
     ['bad flowControl TTL', `${P}flowControl: {defaultRequestTTL: soon}\n`, 'flowControl.defaultRequestTTL: invalid duration "soon"'],

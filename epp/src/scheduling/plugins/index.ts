@@ -18,6 +18,16 @@ import { leastRequestPlugin } from './least-request.js';
 import { singleProfileHandlerPlugin } from './single-profile-handler.js';
 import { utilizationDetectorPlugin } from './utilization-detector.js';
 import { concurrencyDetectorPlugin } from './concurrency-detector.js';
+import { byLabelPlugin } from './by-label.js';
+import { BY_LABEL_SELECTOR_TYPE, LABEL_SELECTOR_FILTER_TYPE, labelSelectorFilterPlugin } from './label-selector-filter.js';
+import { decodeFilterPlugin } from './decode-filter.js';
+import { prefillFilterPlugin } from './prefill-filter.js';
+import { encodeFilterPlugin } from './encode-filter.js';
+import { disaggProfileHandlerPlugin } from './disagg-profile-handler.js';
+import { pdProfileHandlerPlugin } from './pd-profile-handler.js';
+import { prefixBasedPdDeciderPlugin } from './prefix-based-pd-decider.js';
+import { alwaysDisaggPdDeciderPlugin } from './always-disagg-pd-decider.js';
+import { DISAGG_HEADERS_HANDLER_TYPE, PREFILL_HEADER_HANDLER_TYPE, disaggHeadersHandlerPlugin } from './disagg-headers-handler.js';
 
 export * from './queue-scorer.js';
 export * from './kv-cache-utilization-scorer.js';
@@ -35,6 +45,17 @@ export * from './least-request.js';
 export * from './single-profile-handler.js';
 export * from './utilization-detector.js';
 export * from './concurrency-detector.js';
+export * from './by-label.js';
+export * from './label-selector-filter.js';
+export * from './roles.js';
+export * from './decode-filter.js';
+export * from './prefill-filter.js';
+export * from './encode-filter.js';
+export * from './disagg-profile-handler.js';
+export * from './pd-profile-handler.js';
+export * from './prefix-based-pd-decider.js';
+export * from './always-disagg-pd-decider.js';
+export * from './disagg-headers-handler.js';
 
 /** Every scheduling plugin type tokenroute ships, in registration order. */
 export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
@@ -54,9 +75,21 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   singleProfileHandlerPlugin,
   utilizationDetectorPlugin,
   concurrencyDetectorPlugin,
+  byLabelPlugin,
+  labelSelectorFilterPlugin,
+  decodeFilterPlugin,
+  prefillFilterPlugin,
+  encodeFilterPlugin,
+  disaggProfileHandlerPlugin,
+  pdProfileHandlerPlugin,
+  prefixBasedPdDeciderPlugin,
+  alwaysDisaggPdDeciderPlugin,
+  disaggHeadersHandlerPlugin,
 ];
 
 export function registerSchedulingPlugins(registry: PluginRegistry): PluginRegistry {
   for (const t of SCHEDULING_PLUGIN_TYPES) registry.register(t);
+  registry.alias(BY_LABEL_SELECTOR_TYPE, LABEL_SELECTOR_FILTER_TYPE, "llm-d's deprecated name; rename the type to label-selector-filter");
+  registry.alias(PREFILL_HEADER_HANDLER_TYPE, DISAGG_HEADERS_HANDLER_TYPE, "llm-d's deprecated name; rename the type to disagg-headers-handler");
   return registry;
 }

@@ -3,7 +3,7 @@
 // over a datastore of static endpoints. `route` sends one OpenAI body and returns the chosen
 // endpoint (and finishes the request so in-flight load is released unless told otherwise).
 import { Datastore } from '../../../../epp/src/datastore/datastore.js';
-import { staticEndpoints } from '../../../../epp/src/datastore/static-endpoints.js';
+import { staticEndpoints, type StaticEndpointSpec } from '../../../../epp/src/datastore/static-endpoints.js';
 import { loadEndpointPickerConfig, type LoadedConfig } from '../../../../epp/src/config/index.js';
 import { builtinRegistry } from '../../../../epp/src/main.js';
 import { Scheduler } from '../../../../epp/src/scheduling/scheduler.js';
@@ -21,18 +21,21 @@ export interface Pipeline {
   plugin<T extends Plugin>(name: string): T;
   /** Routes one request; returns the chosen endpoint key (throws on reject). */
   route(path: string, body: Record<string, unknown>, opts?: { headers?: Record<string, string>; keepInflight?: boolean }): Promise<string>;
+  /** Routes one request; returns the whole decision (throws on reject). */
+  decide(path: string, body: Record<string, unknown>, opts?: { headers?: Record<string, string>; keepInflight?: boolean }): Promise<RouteDecision>;
+  readonly metrics: EppMetrics;
   close(): Promise<void>;
 }
 
 let counter = 0;
 
-export async function pipeline(configYaml: string, endpoints: { address: string; port: number }[], logger: Logger = silentLogger()): Promise<Pipeline> {
+export async function pipeline(configYaml: string, endpoints: StaticEndpointSpec[], logger: Logger = silentLogger()): Promise<Pipeline> {
   const datastore = new Datastore();
   datastore.setEndpoints(staticEndpoints(endpoints, 'vllm', 'default'));
   datastore.markSynced();
-  const ctx = { datastore, logger, random: Math.random, now: Date.now };
-  const config = loadEndpointPickerConfig(configYaml, builtinRegistry(), ctx);
   const metrics = new EppMetrics({ defaultMetrics: false });
+  const ctx = { datastore, logger, random: Math.random, now: Date.now, metrics };
+  const config = loadEndpointPickerConfig(configYaml, builtinRegistry(), ctx);
   const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
   const plugins = [...config.plugins.values()];
   const director = new Director({
@@ -49,29 +52,34 @@ export async function pipeline(configYaml: string, endpoints: { address: string;
   });
   const lifecycle = plugins.filter(isLifecyclePlugin);
   for (const p of lifecycle) await p.start();
+  const decide = async (path: string, body: Record<string, unknown>, opts: { headers?: Record<string, string>; keepInflight?: boolean } = {}) => {
+    const buf = Buffer.from(JSON.stringify(body));
+    const input: RequestInput = {
+      headers: new Map(Object.entries({ ':method': 'POST', ':path': path, 'content-type': 'application/json', ...(opts.headers ?? {}) })),
+      requestId: `r-${++counter}`,
+      body: buf,
+      filterMetadata: {},
+      attributes: new Map(),
+      grpcMetadata: new Map(),
+    };
+    const d = await director.handleRequest(input);
+    if (d.kind !== 'route') throw new Error(`rejected ${d.status}: ${d.message}`);
+    if (!opts.keepInflight) d.handle.onEnd('complete');
+    return d;
+  };
   return {
     datastore,
     config,
     director,
+    metrics,
+    decide,
     plugin<T extends Plugin>(name: string) {
       const p = config.plugins.get(name);
       if (!p) throw new Error(`no plugin ${name}`);
       return p as T;
     },
     async route(path, body, opts = {}) {
-      const buf = Buffer.from(JSON.stringify(body));
-      const input: RequestInput = {
-        headers: new Map(Object.entries({ ':method': 'POST', ':path': path, 'content-type': 'application/json', ...(opts.headers ?? {}) })),
-        requestId: `r-${++counter}`,
-        body: buf,
-        filterMetadata: {},
-        attributes: new Map(),
-        grpcMetadata: new Map(),
-      };
-      const d = await director.handleRequest(input);
-      if (d.kind !== 'route') throw new Error(`rejected ${d.status}: ${d.message}`);
-      if (!opts.keepInflight) (d as RouteDecision).handle.onEnd('complete');
-      return d.endpoints[0];
+      return (await decide(path, body, opts)).endpoints[0];
     },
     async close() {
       await Promise.all(lifecycle.map((p) => p.close()));
