@@ -9,6 +9,7 @@ source "$here/lib.sh"
 bash "$here/etcd.sh"
 bash "$here/kube-apiserver.sh"
 bash "$here/inference-sim.sh"
+bash "$here/llm-d-samples.sh"
 if [[ "${SMOKE:-}" == 1 ]]; then
   bash "$here/smoke-kube-apiserver.sh"
   bash "$here/smoke-inference-sim.sh"

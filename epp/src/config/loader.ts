@@ -286,7 +286,7 @@ class Loader {
         this.error(ERRORS.CONFIG_INVALID_VALUE, [...path, 'parameters'], 'expected a mapping');
         return;
       }
-      const params = pluginType.parameters.safeParse(rawParams);
+      const params = this.parameters(pluginType.parameters, rawParams as Record<string, unknown>, [...path, 'parameters']);
       if (!params.success) {
         this.errors.push(...zodIssues([...path, 'parameters'], params.error.issues));
         return;
@@ -400,6 +400,30 @@ class Loader {
   private pathOf(name: string): FieldPath {
     const d = this.declared.get(name);
     return d ? ['plugins', d.index] : [name];
+  }
+
+  /**
+   * Validates plugin parameters. Keys a plugin does not know are warnings, not errors: GIE's and
+   * llm-d's factories decode parameters with Go's json.Unmarshal, which ignores them, and a
+   * config that starts there must start here (each ignored key is named in a warning, so a typo
+   * is still visible). Wrong types and values of known keys stay errors.
+   */
+  private parameters(schema: z.ZodType, raw: Record<string, unknown>, at: FieldPath): ReturnType<z.ZodType['safeParse']> {
+    const first = schema.safeParse(raw);
+    if (first.success) return first;
+    const unknown = first.error.issues.filter((i) => i.code === 'unrecognized_keys');
+    if (unknown.length === 0) return first;
+    const stripped = structuredClone(raw);
+    for (const issue of unknown) {
+      let obj: unknown = stripped;
+      for (const k of issue.path) obj = (obj as Record<PropertyKey, unknown> | undefined)?.[k as string];
+      if (obj === null || typeof obj !== 'object') continue;
+      for (const key of (issue as { keys: string[] }).keys) {
+        delete (obj as Record<string, unknown>)[key];
+        this.warn([...at, ...(issue.path as (string | number)[]), key], 'unknown parameter, ignored (as the Go EPP ignores it); check its spelling');
+      }
+    }
+    return schema.safeParse(stripped);
   }
 
   private create(path: FieldPath, type: string, name: string, params: unknown): Plugin | undefined {

@@ -83,7 +83,7 @@ describe('error catalogue', () => {
     assert.deepEqual(configCodes('{not yaml'), ['TR_ERR_CONFIG_YAML']);
     assert.deepEqual(configCodes('apiVersion: v9\nkind: EndpointPickerConfig\nplugins: []\n'), ['TR_ERR_CONFIG_API_VERSION']);
     assert.deepEqual(configCodes(`${HEAD}plugins:\n- type: no-such-plugin\n`), ['TR_ERR_CONFIG_UNKNOWN_PLUGIN_TYPE']);
-    assert.deepEqual(configCodes(`${HEAD}plugins:\n- type: queue-scorer\n  parameters: {bogus: 1}\n`), ['TR_ERR_CONFIG_UNKNOWN_FIELD']);
+    assert.deepEqual(configCodes(`${HEAD}plugins:\n- type: queue-scorer\n  bogus: 1\n`), ['TR_ERR_CONFIG_UNKNOWN_FIELD']);
     assert.deepEqual(configCodes(`${HEAD}plugins:\n- type: max-score-picker\n  parameters: {maxNumOfEndpoints: "2"}\n`), ['TR_ERR_CONFIG_INVALID_VALUE']);
     assert.deepEqual(
       configCodes(`${HEAD}plugins:\n- type: queue-scorer\n- type: queue-scorer\n`),

@@ -28,6 +28,10 @@ import { pdProfileHandlerPlugin } from './pd-profile-handler.js';
 import { prefixBasedPdDeciderPlugin } from './prefix-based-pd-decider.js';
 import { alwaysDisaggPdDeciderPlugin } from './always-disagg-pd-decider.js';
 import { DISAGG_HEADERS_HANDLER_TYPE, PREFILL_HEADER_HANDLER_TYPE, disaggHeadersHandlerPlugin } from './disagg-headers-handler.js';
+import { dataParallelProfileHandlerPlugin } from './data-parallel-profile-handler.js';
+import { loadAwareScorerPlugin } from './load-aware-scorer.js';
+import { activeRequestScorerPlugin } from './active-request-scorer.js';
+import { noHitLruScorerPlugin } from './no-hit-lru-scorer.js';
 
 export * from './queue-scorer.js';
 export * from './kv-cache-utilization-scorer.js';
@@ -56,6 +60,10 @@ export * from './pd-profile-handler.js';
 export * from './prefix-based-pd-decider.js';
 export * from './always-disagg-pd-decider.js';
 export * from './disagg-headers-handler.js';
+export * from './data-parallel-profile-handler.js';
+export * from './load-aware-scorer.js';
+export * from './active-request-scorer.js';
+export * from './no-hit-lru-scorer.js';
 
 /** Every scheduling plugin type tokenroute ships, in registration order. */
 export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
@@ -85,6 +93,10 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   prefixBasedPdDeciderPlugin,
   alwaysDisaggPdDeciderPlugin,
   disaggHeadersHandlerPlugin,
+  dataParallelProfileHandlerPlugin,
+  loadAwareScorerPlugin,
+  activeRequestScorerPlugin,
+  noHitLruScorerPlugin,
 ];
 
 export function registerSchedulingPlugins(registry: PluginRegistry): PluginRegistry {

@@ -30,23 +30,30 @@ export const PRECISE_PREFIX_CACHE_SCORER_TYPE = 'precise-prefix-cache-scorer';
 
 const positive = z.number().int().positive();
 
+const tokenProcessorConfig = z
+  .strictObject({
+    blockSize: positive.optional(),
+    blockSizeTokens: positive.optional(),
+    /** Accepted for llm-d compatibility; tokenroute keys do not depend on vLLM's seed. */
+    hashSeed: z.string().optional(),
+  })
+  .optional();
+
 export const precisePrefixCacheScorerParameters = z
   .strictObject({
-    tokenProcessorConfig: z
-      .strictObject({
-        blockSize: positive.optional(),
-        blockSizeTokens: positive.optional(),
-        /** Accepted for llm-d compatibility; tokenroute keys do not depend on vLLM's seed. */
-        hashSeed: z.string().optional(),
-      })
-      .prefault({}),
+    tokenProcessorConfig,
     indexerConfig: z
       .strictObject({
+        /** Where llm-d v0.3 and its sim samples put it (deprecated there); the top-level one wins. */
+        tokenProcessorConfig,
         kvBlockIndexConfig: z
           .strictObject({
             inMemoryConfig: z.strictObject({ size: positive.optional(), podCacheSize: positive.optional() }).prefault({}),
             enableMetrics: z.boolean().optional(),
-            metricsLoggingInterval: z.string().optional(),
+            /** A Go duration string, or nanoseconds as llm-d's samples give it; metrics are always on here. */
+            metricsLoggingInterval: z.union([z.string(), z.number()]).optional(),
+            /** llm-d's no-hit-LRU sample sets it here; the top-level maxPrefixBlocksToMatch wins. */
+            maxPrefixBlocksToMatch: positive.optional(),
           })
           .prefault({}),
         /** Deprecated in llm-d (tokenization moved out of the indexer); accepted and ignored. */
@@ -79,7 +86,7 @@ export const precisePrefixCacheScorerParameters = z
       .prefault({}),
     speculativeIndexing: z.boolean().default(false),
     speculativeTTL: duration('2s'),
-    maxPrefixBlocksToMatch: positiveInt(1024),
+    maxPrefixBlocksToMatch: positive.optional(),
     maxBlocksPerEndpoint: positiveInt(1 << 20),
     uncertainWeight: z.number().min(0).max(1).default(0.5),
     tokenProducerName: z.string().min(1).optional(),
@@ -90,7 +97,7 @@ export const precisePrefixCacheScorerParameters = z
     const weights = new Map(p.indexerConfig.kvCacheBackendConfigs.map((b) => [b.name.toLowerCase(), b.weight]));
     const ev = p.kvEventsConfig;
     return {
-      blockSize: p.tokenProcessorConfig.blockSizeTokens ?? p.tokenProcessorConfig.blockSize ?? 16,
+      blockSize: blockSizeOf(p.tokenProcessorConfig) ?? blockSizeOf(p.indexerConfig.tokenProcessorConfig) ?? 16,
       maxPairs: p.indexerConfig.kvBlockIndexConfig.inMemoryConfig.size ?? 16_000_000,
       gpuWeight: weights.get('gpu') ?? 1.0,
       cpuWeight: weights.get('cpu') ?? 0.8,
@@ -104,7 +111,7 @@ export const precisePrefixCacheScorerParameters = z
       engineBlockSize: ev.engineBlockSize,
       engineMapCapacity: ev.engineMapCapacity,
       speculativeTtlMs: p.speculativeIndexing ? p.speculativeTTL : 0,
-      maxPrefixBlocksToMatch: p.maxPrefixBlocksToMatch,
+      maxPrefixBlocksToMatch: p.maxPrefixBlocksToMatch ?? p.indexerConfig.kvBlockIndexConfig.maxPrefixBlocksToMatch ?? 1024,
       maxBlocksPerEndpoint: p.maxBlocksPerEndpoint,
       uncertainWeight: p.uncertainWeight,
       tokenProducerName: p.tokenProducerName,
@@ -112,6 +119,10 @@ export const precisePrefixCacheScorerParameters = z
     };
   });
 export type PrecisePrefixCacheScorerParameters = z.output<typeof precisePrefixCacheScorerParameters>;
+
+function blockSizeOf(t: { blockSize?: number; blockSizeTokens?: number } | undefined): number | undefined {
+  return t?.blockSizeTokens ?? t?.blockSize;
+}
 
 /** `k=v,k2=v2` (equality selectors only). */
 function parseSelector(text: string): Record<string, string> {
