@@ -1,6 +1,7 @@
 // Starts one EPP: config → plugins → scheduler → request control, the endpoint source
 // (standalone list, or the Kubernetes watchers of k8s/), the metrics collector, the ext_proc +
 // health gRPC servers and the Prometheus endpoint. Returns a handle whose close() stops everything it started.
+import { watchEndpointsFile, type EndpointsFileWatcher } from './datastore/endpoints-file.js';
 import type { LabelBounds } from './observability/label-bounds.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,6 +40,8 @@ export interface EppOptions {
   /** Kubernetes mode settings besides the pool name (k8s/mode.ts); used with --pool-name or --endpoint-selector. */
   readonly kubernetes?: KubernetesFlags;
   readonly staticEndpoints?: readonly StaticEndpointSpec[];
+  /** Standalone mode: a watched YAML file of endpoints with labels (datastore/endpoints-file.ts). */
+  readonly endpointsFile?: string;
   /** Engine of --static-endpoints; unset = the core-metrics-extractor's defaultEngine. */
   readonly staticEngine?: string;
   readonly disableEndpointSubsetFilter: boolean;
@@ -108,8 +111,12 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   const config = loadEndpointPickerConfig(opts.configText, builtinRegistry(), ctx);
 
   let k8s: KubernetesMode | undefined;
+  let endpointsFile: EndpointsFileWatcher | undefined;
+  if (opts.staticEndpoints?.length && opts.endpointsFile) throw new TokenrouteError(ERRORS.CLI_CONFLICTING_FLAGS, '--static-endpoints cannot be combined with --endpoints-file');
   if (opts.poolName || opts.kubernetes?.endpointSelector) {
-    if (opts.staticEndpoints?.length) throw new TokenrouteError(ERRORS.CLI_CONFLICTING_FLAGS, '--static-endpoints cannot be combined with --pool-name or --endpoint-selector');
+    if (opts.staticEndpoints?.length || opts.endpointsFile) {
+      throw new TokenrouteError(ERRORS.CLI_CONFLICTING_FLAGS, '--static-endpoints / --endpoints-file cannot be combined with --pool-name or --endpoint-selector');
+    }
     k8s = await startKubernetesMode({
       ...opts.kubernetes,
       poolName: opts.poolName,
@@ -119,9 +126,11 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
       logger,
       registry: metrics.registry,
     });
+  } else if (opts.endpointsFile) {
+    endpointsFile = await followEndpointsFile(opts.endpointsFile, datastore, metrics, logger, { engine: opts.staticEngine, namespace: opts.poolNamespace });
   } else {
     if (!opts.staticEndpoints || opts.staticEndpoints.length === 0) {
-      throw new TokenrouteError(ERRORS.STARTUP_NO_ENDPOINT_SOURCE, 'no endpoint source: give --static-endpoints host:port,... (standalone mode), --pool-name or --endpoint-selector (Kubernetes mode)');
+      throw new TokenrouteError(ERRORS.STARTUP_NO_ENDPOINT_SOURCE, 'no endpoint source: give --static-endpoints host:port,... or --endpoints-file (standalone mode), --pool-name or --endpoint-selector (Kubernetes mode)');
     }
     datastore.setEndpoints(staticEndpoints(opts.staticEndpoints, opts.staticEngine, opts.poolNamespace));
     datastore.markSynced();
@@ -150,6 +159,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   } catch (err) {
     await stopPlugins();
     await k8s?.close();
+    endpointsFile?.close();
     throw err;
   }
 
@@ -179,6 +189,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     await stopPlugins();
     await grpc?.close({ graceMs: 0 });
     await k8s?.close();
+    endpointsFile?.close();
     throw err;
   }
   k8s?.events.on('readiness', () => grpc?.health.refresh());
@@ -201,6 +212,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
       closing ??= (async () => {
         // Release the lease first so a follower takes over while this replica drains.
         await k8s?.close();
+        endpointsFile?.close();
         await grpc!.close();
         await collector?.stop();
         await stopPlugins();
@@ -233,6 +245,42 @@ function metricsCollectorFor(config: LoadedConfig, opts: EppOptions, datastore: 
     logger,
     metrics,
   });
+}
+
+/**
+ * Standalone mode with a watched endpoints file: the first version must be valid (else the EPP
+ * does not start); later invalid versions are refused with the field named and the pool kept.
+ * Counted in tokenroute_endpoints_file_reloads_total{outcome}.
+ */
+async function followEndpointsFile(
+  path: string,
+  datastore: Datastore,
+  metrics: EppMetrics,
+  logger: Logger,
+  defaults: { engine?: string; namespace?: string },
+): Promise<EndpointsFileWatcher> {
+  const reloads = metrics.counter('tokenroute_endpoints_file_reloads_total', 'Versions of --endpoints-file read, by outcome (applied, invalid).', ['outcome']);
+  const log = logger.child({ component: 'endpoints-file', path });
+  const { first, watcher } = await watchEndpointsFile(path, {
+    ...defaults,
+    onEndpoints(endpoints) {
+      datastore.setEndpoints(endpoints);
+      reloads.inc({ outcome: 'applied' });
+      log.info({ endpoints: endpoints.length }, 'endpoints file reloaded');
+    },
+    onInvalid(errors) {
+      reloads.inc({ outcome: 'invalid' });
+      log.warn({ code: ERRORS.STARTUP_ENDPOINTS_FILE.code, errors }, 'endpoints file refused; keeping the previous endpoints');
+    },
+  });
+  if (!first.ok) {
+    watcher.close();
+    throw new TokenrouteError(ERRORS.STARTUP_ENDPOINTS_FILE, `${path}: ${first.errors.join('; ')}`);
+  }
+  datastore.setEndpoints(first.endpoints);
+  datastore.markSynced();
+  reloads.inc({ outcome: 'applied' });
+  return watcher;
 }
 
 /** Starts a plugin's background work; a failure names the plugin and carries its code. */

@@ -74,6 +74,7 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
     .option('--leader-election-retry-period <duration>', 'interval of Lease renewals and acquisition attempts', duration, DEFAULT_RETRY_PERIOD_MS)
     .option('--endpoint-picker-service <name>', 'the Service in front of this EPP: pools whose endpointPickerRef names another Service are reported')
     .option('--static-endpoints <list>', 'standalone mode: the pool as host:port,host:port (IPv6 as [addr]:port)')
+    .option('--endpoints-file <path>', 'standalone mode: a YAML file of endpoints with labels (endpoints: [{address, port, labels, engine, name}]), watched and reloaded on change')
     .option('--static-engine <engine>', 'model-server engine of --static-endpoints (vllm, sglang, trtllm-serve, triton-tensorrt-llm); default: the core-metrics-extractor\'s defaultEngine')
     .option('--disable-endpoint-subset-filter [bool]', 'ignore the proxy\'s envoy.lb.subset_hint', boolFlag, false)
     .addOption(new Option('--refresh-metrics-interval <duration>', 'model-server metrics scrape interval').argParser(duration).default(50, '50ms'))
@@ -111,6 +112,7 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
           eppServiceName: flags.endpointPickerService as string | undefined,
         },
         staticEndpoints: flags.staticEndpoints ? parseStaticEndpointList(String(flags.staticEndpoints)) : undefined,
+        endpointsFile: flags.endpointsFile as string | undefined,
         staticEngine: flags.staticEngine as string | undefined,
         disableEndpointSubsetFilter: flags.disableEndpointSubsetFilter as boolean,
         refreshMetricsIntervalMs: flags.refreshMetricsInterval as number,

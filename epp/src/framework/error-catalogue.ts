@@ -118,8 +118,13 @@ export const ERRORS = define({
   // ---- Starting the EPP (or the gateway / render server).
   STARTUP_NO_ENDPOINT_SOURCE: {
     area: 'startup',
-    meaning: 'no endpoint source: neither --static-endpoints nor --pool-name / --endpoint-selector was given',
-    fix: 'give --static-endpoints host:port,... (standalone mode) or --pool-name (Kubernetes mode)',
+    meaning: 'no endpoint source: neither --static-endpoints, --endpoints-file nor --pool-name / --endpoint-selector was given',
+    fix: 'give --static-endpoints host:port,... or --endpoints-file (standalone mode), or --pool-name (Kubernetes mode)',
+  },
+  STARTUP_ENDPOINTS_FILE: {
+    area: 'startup',
+    meaning: 'the --endpoints-file is unreadable or invalid (at start the EPP refuses it; later versions are refused and the previous pool kept)',
+    fix: 'fix the field the message names: endpoints[].address (an IP), .port (1–65535), .labels (string map), .engine, .name',
   },
   STARTUP_TLS: {
     area: 'startup',
