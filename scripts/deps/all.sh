@@ -10,6 +10,7 @@ bash "$here/etcd.sh"
 bash "$here/kube-apiserver.sh"
 bash "$here/inference-sim.sh"
 bash "$here/llm-d-samples.sh"
+bash "$here/pd-sidecar.sh"
 if [[ "${SMOKE:-}" == 1 ]]; then
   bash "$here/smoke-kube-apiserver.sh"
   bash "$here/smoke-inference-sim.sh"

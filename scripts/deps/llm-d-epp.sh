@@ -30,7 +30,12 @@ EPP_MODULE="${LLMD_EPP_MODULE:-github.com/llm-d/llm-d-inference-scheduler}"
 # so the build module raises it. Set KVCACHE_VERSION= (empty) to keep v0.7.1's own pin.
 KVCACHE_VERSION="${KVCACHE_VERSION-v0.9.0}"
 KVCACHE_MODULE="github.com/llm-d/llm-d-kv-cache"
-OUT="$DEPS_BIN_DIR/llm-d-epp"
+# The command built (pd-sidecar.sh reuses this script for cmd/pd-sidecar), its binary name and a
+# flag its --help must list.
+LLMD_CMD="${LLMD_CMD:-epp}"
+LLMD_BIN="${LLMD_BIN:-llm-d-epp}"
+LLMD_HELP_FLAG="${LLMD_HELP_FLAG:---endpoint-selector}"
+OUT="$DEPS_BIN_DIR/$LLMD_BIN"
 
 # epp_ok: binary exists, embeds the pinned module version, and runs.
 epp_ok() {
@@ -38,16 +43,17 @@ epp_ok() {
   local mod_line
   mod_line="$(go version -m "$OUT" 2>/dev/null | awk '$1 == "mod" { print $2, $3 }')"
   [[ "$mod_line" == "$EPP_MODULE $EPP_VERSION" ]] || return 1
-  if [[ -n "$KVCACHE_VERSION" ]]; then
+  # The EPP links llm-d-kv-cache (raised above); the sidecar does not, so it only checks the module.
+  if [[ -n "$KVCACHE_VERSION" && "${LLMD_CHECK_KVCACHE:-1}" == 1 ]]; then
     go version -m "$OUT" 2>/dev/null | grep -qE "^\s+dep\s+$KVCACHE_MODULE\s+$KVCACHE_VERSION\s" || return 1
   fi
-  "$OUT" --help 2>&1 | grep -q -- '--endpoint-selector'
+  "$OUT" --help 2>&1 | grep -q -- "$LLMD_HELP_FLAG"
 }
 
 command -v go >/dev/null || { echo "llm-d-epp.sh: 'go' not found on PATH" >&2; exit 1; }
 
 if epp_ok; then
-  echo "llm-d-epp $EPP_MODULE@$EPP_VERSION: cached at $OUT ($(cat "$OUT.buildinfo" 2>/dev/null || echo "no build info"))"
+  echo "$LLMD_BIN $EPP_MODULE@$EPP_VERSION: cached at $OUT ($(cat "$OUT.buildinfo" 2>/dev/null || echo "no build info"))"
   exit 0
 fi
 
@@ -59,13 +65,13 @@ mkdir -p "$DEPS_BIN_DIR" "$BUILD_DIR"
 } > "$BUILD_DIR/go.mod"
 : > "$BUILD_DIR/go.sum"
 
-echo "llm-d-epp $EPP_MODULE@$EPP_VERSION: building in $BUILD_DIR (cold ~8 min on 2 cores, ~10 s with a warm Go build cache) ..."
+echo "$LLMD_BIN $EPP_MODULE@$EPP_VERSION: building in $BUILD_DIR (cold ~8 min on 2 cores, ~10 s with a warm Go build cache) ..."
 start=$(date +%s)
 (cd "$BUILD_DIR" && GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
-  go build -trimpath -ldflags "-s -w" -o "$OUT.tmp" "$EPP_MODULE/cmd/epp")
+  go build -trimpath -ldflags "-s -w" -o "$OUT.tmp" "$EPP_MODULE/cmd/$LLMD_CMD")
 mv -f "$OUT.tmp" "$OUT"
 
 epp_ok || { echo "llm-d-epp.sh: $OUT does not run or is not $EPP_MODULE@$EPP_VERSION" >&2; exit 1; }
 secs=$(( $(date +%s) - start ))
 echo "$EPP_MODULE@$EPP_VERSION (kv-cache ${KVCACHE_VERSION:-as pinned}) built in ${secs}s on $(date -u +%Y-%m-%dT%H:%M:%SZ) ($(nproc) cores, $(go env GOVERSION))" > "$OUT.buildinfo"
-echo "llm-d-epp $EPP_VERSION: built in ${secs}s -> $OUT"
+echo "$LLMD_BIN $EPP_VERSION: built in ${secs}s -> $OUT"

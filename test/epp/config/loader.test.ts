@@ -349,6 +349,7 @@ schedulingProfiles:
       'always-disagg-pd-decider',
       'by-label',
       'concurrency-detector',
+      'conditional-pd-decider',
       'data-parallel-profile-handler',
       'decode-filter',
       'disagg-headers-handler',

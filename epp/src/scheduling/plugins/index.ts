@@ -32,6 +32,7 @@ import { dataParallelProfileHandlerPlugin } from './data-parallel-profile-handle
 import { loadAwareScorerPlugin } from './load-aware-scorer.js';
 import { activeRequestScorerPlugin } from './active-request-scorer.js';
 import { noHitLruScorerPlugin } from './no-hit-lru-scorer.js';
+import { conditionalPdDeciderPlugin } from './conditional-pd-decider.js';
 
 export * from './queue-scorer.js';
 export * from './kv-cache-utilization-scorer.js';
@@ -64,6 +65,7 @@ export * from './data-parallel-profile-handler.js';
 export * from './load-aware-scorer.js';
 export * from './active-request-scorer.js';
 export * from './no-hit-lru-scorer.js';
+export * from './conditional-pd-decider.js';
 
 /** Every scheduling plugin type tokenroute ships, in registration order. */
 export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
@@ -97,6 +99,7 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   loadAwareScorerPlugin,
   activeRequestScorerPlugin,
   noHitLruScorerPlugin,
+  conditionalPdDeciderPlugin,
 ];
 
 export function registerSchedulingPlugins(registry: PluginRegistry): PluginRegistry {

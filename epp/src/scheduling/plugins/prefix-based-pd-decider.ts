@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { DisaggDecider } from '../../framework/plugins.js';
 import { definePlugin } from '../../framework/registry.js';
 import { nonNegativeInt } from '../../framework/params.js';
-import { readMatch } from '../../prefix/plugin-support.js';
+import { uncachedPrompt } from '../disagg/uncached.js';
 
 export const PREFIX_BASED_PD_DECIDER_TYPE = 'prefix-based-pd-decider';
 
@@ -33,17 +33,8 @@ export const prefixBasedPdDeciderPlugin = definePlugin({
       parameters: params,
       disaggregate(_req, decode, state) {
         if (params.nonCachedTokens === 0) return false;
-        const info = readMatch(state, params.prefixPluginName);
-        if (!info) {
-          state.note('disaggReason', 'no prefix match info (no prefix plugin ran)');
-          return false;
-        }
-        const cached = info.matched([decode])[0] * info.blockSize;
-        const uncached = info.promptTokens - cached;
-        state.note('disaggPromptTokens', info.promptTokens);
-        state.note('disaggCachedTokens', cached);
-        state.note('disaggTokensExact', info.tokensExact);
-        return info.promptTokens >= params.nonCachedTokens && uncached >= params.nonCachedTokens;
+        const p = uncachedPrompt(state, decode, params.prefixPluginName);
+        return p !== undefined && p.promptTokens >= params.nonCachedTokens && p.uncachedTokens >= params.nonCachedTokens;
       },
     };
   },

@@ -188,6 +188,35 @@ describe('disaggregated serving with disagg-profile-handler (llm-d sim-pd sample
   });
 });
 
+describe('conditional-pd-decider (tokenroute)', () => {
+  it('disaggregates long uncached prompts only while the prefill pool has room', async () => {
+    const lines: string[] = [];
+    const yaml = SIM_PD.replace('- type: prefix-based-pd-decider\n  parameters: {nonCachedTokens: 16}', '- type: conditional-pd-decider\n  parameters: {minUncachedTokens: 64, maxPrefillQueue: 3}').replace(
+      'prefill: prefix-based-pd-decider',
+      'prefill: conditional-pd-decider',
+    );
+    const p = await make(yaml, undefined, createLogger('debug', new Writable({ write: (c, _e, done) => (lines.push(String(c)), done()) })));
+    const setQueues = (prefillQueue: number) => {
+      for (const c of p.datastore.candidates()) {
+        p.datastore.updateMetrics(c.endpoint.key, { ...c.metrics, waitingRequests: PREFILLS.has(c.endpoint.key) ? prefillQueue : 0, updatedAt: Date.now() });
+      }
+    };
+    const notes = () => lines.map((l) => JSON.parse(l)).filter((l) => l.decision).at(-1)!.decision.notes;
+    setQueues(0);
+    assert.equal((await p.decide('/v1/completions', { model: MODEL, prompt: 'short' })).setHeaders.get('x-prefiller-host-port'), undefined);
+    assert.match(notes().disaggReason, /uncached \d+ < 64 tokens/);
+    const first = await p.decide('/v1/completions', { model: MODEL, prompt: 'A long document to summarise. '.repeat(60) });
+    assert.ok(PREFILLS.has(first.setHeaders.get('x-prefiller-host-port')!), 'room in the prefill pool: disaggregated');
+    setQueues(5);
+    const busy = await p.decide('/v1/completions', { model: MODEL, prompt: 'Another long document to summarise. '.repeat(60) });
+    assert.equal(busy.setHeaders.get('x-prefiller-host-port'), undefined, 'saturated prefill pool: prefill at home');
+    assert.match(notes().disaggReason, /prefill pool saturated \(best queue 5/);
+    setQueues(1);
+    const again = await p.decide('/v1/completions', { model: MODEL, prompt: 'A third long document to summarise. '.repeat(60) });
+    assert.ok(again.setHeaders.get('x-prefiller-host-port'), 'room again: disaggregated');
+  });
+});
+
 describe('pd-profile-handler and config checks', () => {
   const PD = `plugins:
 - type: prefill-filter
