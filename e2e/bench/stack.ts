@@ -171,8 +171,8 @@ current-context: envtest
   };
 }
 
-/** InferencePool CRD (GIE v1.4.0's, from the Go module cache) + pool + one Ready Pod per sim. */
-export async function createPool(kube: Kube, repoRoot: string, pool: string, sims: { ip: string; port: number }[], eppPort: number): Promise<void> {
+/** InferencePool CRD (GIE v1.4.0's, from the Go module cache) + pool + one Ready Pod per sim (with its extra labels, e.g. llm-d.ai/role). */
+export async function createPool(kube: Kube, repoRoot: string, pool: string, sims: { ip: string; port: number; labels?: Record<string, string> }[], eppPort: number): Promise<void> {
   const modcache = execFileSync('go', ['env', 'GOMODCACHE']).toString().trim();
   const gie = join(modcache, 'sigs.k8s.io', 'gateway-api-inference-extension@v1.4.0', 'config', 'crd', 'bases');
   let crd = join(gie, 'inference.networking.k8s.io_inferencepools.yaml');
@@ -207,7 +207,7 @@ export async function createPool(kube: Kube, repoRoot: string, pool: string, sim
     const name = `${pool}-${i}`;
     kube.api('POST', '/api/v1/namespaces/default/pods', JSON.stringify({
       apiVersion: 'v1', kind: 'Pod',
-      metadata: { name, labels: { app: pool }, annotations: { 'inference.networking.k8s.io/active-ports': String(s.port) } },
+      metadata: { name, labels: { ...(s.labels ?? {}), app: pool }, annotations: { 'inference.networking.k8s.io/active-ports': String(s.port) } },
       spec: { containers: [{ name: 'sim', image: 'llm-d-inference-sim:local' }] },
     }));
     kube.api('PATCH', `/api/v1/namespaces/default/pods/${name}/status`, JSON.stringify({

@@ -9,6 +9,7 @@ import { builtinRegistry } from '../../../../epp/src/main.js';
 import { Scheduler } from '../../../../epp/src/scheduling/scheduler.js';
 import { Director } from '../../../../epp/src/requestcontrol/director.js';
 import { requestLifecycle } from '../../../../epp/src/requestcontrol/plugins/index.js';
+import { profileSelector, ROUTE_NAME_ATTRIBUTE } from '../../../../epp/src/requestcontrol/profile-selection.js';
 import { EppMetrics } from '../../../../epp/src/observability/metrics.js';
 import { silentLogger, type Logger } from '../../../../epp/src/observability/logger.js';
 import { isLifecyclePlugin, isPreRequestPlugin, type Plugin } from '../../../../epp/src/framework/plugins.js';
@@ -20,9 +21,9 @@ export interface Pipeline {
   readonly director: Director;
   plugin<T extends Plugin>(name: string): T;
   /** Routes one request; returns the chosen endpoint key (throws on reject). */
-  route(path: string, body: Record<string, unknown>, opts?: { headers?: Record<string, string>; keepInflight?: boolean }): Promise<string>;
+  route(path: string, body: Record<string, unknown>, opts?: { headers?: Record<string, string>; keepInflight?: boolean; route?: string }): Promise<string>;
   /** Routes one request; returns the whole decision (throws on reject). */
-  decide(path: string, body: Record<string, unknown>, opts?: { headers?: Record<string, string>; keepInflight?: boolean }): Promise<RouteDecision>;
+  decide(path: string, body: Record<string, unknown>, opts?: { headers?: Record<string, string>; keepInflight?: boolean; route?: string }): Promise<RouteDecision>;
   readonly metrics: EppMetrics;
   close(): Promise<void>;
 }
@@ -45,21 +46,22 @@ export async function pipeline(configYaml: string, endpoints: StaticEndpointSpec
     prepareData: config.prepareData,
     preRequest: plugins.filter(isPreRequestPlugin),
     lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: { type: 'never', name: 'never', saturation: () => 0 }, logger }, plugins),
-    selectProfile: () => undefined,
+    selectProfile: profileSelector({ routes: config.profileSelection.routes, profiles: new Set(config.profiles.keys()) }),
     disableSubsetFilter: true,
     metrics,
     logger,
   });
   const lifecycle = plugins.filter(isLifecyclePlugin);
   for (const p of lifecycle) await p.start();
-  const decide = async (path: string, body: Record<string, unknown>, opts: { headers?: Record<string, string>; keepInflight?: boolean } = {}) => {
+  const decide = async (path: string, body: Record<string, unknown>, opts: { headers?: Record<string, string>; keepInflight?: boolean; route?: string } = {}) => {
     const buf = Buffer.from(JSON.stringify(body));
     const input: RequestInput = {
       headers: new Map(Object.entries({ ':method': 'POST', ':path': path, 'content-type': 'application/json', ...(opts.headers ?? {}) })),
       requestId: `r-${++counter}`,
       body: buf,
       filterMetadata: {},
-      attributes: new Map(),
+      // The Envoy route the request came through (ext_proc attribute xds.route_name).
+      attributes: new Map(opts.route !== undefined ? [[ROUTE_NAME_ATTRIBUTE, opts.route]] : []),
       grpcMetadata: new Map(),
     };
     const d = await director.handleRequest(input);

@@ -188,6 +188,24 @@ describe('disaggregated serving with disagg-profile-handler (llm-d sim-pd sample
   });
 });
 
+describe('per-route P/D (profileSelection)', () => {
+  it('runs a route-selected aggregated profile alone and the stages for every other route', async () => {
+    const yaml = SIM_PD.replace('schedulingProfiles:\n', 'schedulingProfiles:\n- name: aggregated\n  plugins: [{pluginRef: max-score-picker}, {pluginRef: queue-scorer}]\n').replace(
+      'dataLayer: {sources: []}',
+      'profileSelection:\n  routes: [{route: chat-cheap, profile: aggregated}]\ndataLayer: {sources: []}',
+    );
+    const p = await make(yaml);
+    const long = chat('Long enough to disaggregate. '.repeat(40), 'q');
+    const pd = await p.decide('/v1/chat/completions', long);
+    assert.ok(PREFILLS.has(pd.setHeaders.get('x-prefiller-host-port')!), 'default route: P/D');
+    const other = { ...long, messages: [{ role: 'user', content: 'Another long one. '.repeat(60) }] };
+    const agg = await p.decide('/v1/chat/completions', other, { route: 'chat-cheap' });
+    assert.equal(agg.setHeaders.get('x-prefiller-host-port'), undefined, 'the cheap route runs the aggregated profile');
+    const third = { ...long, messages: [{ role: 'user', content: 'A third long one. '.repeat(60) }] };
+    assert.ok(PREFILLS.has((await p.decide('/v1/chat/completions', third, { route: 'unmapped' })).setHeaders.get('x-prefiller-host-port')!), 'an unmapped route: P/D');
+  });
+});
+
 describe('conditional-pd-decider (tokenroute)', () => {
   it('disaggregates long uncached prompts only while the prefill pool has room', async () => {
     const lines: string[] = [];
