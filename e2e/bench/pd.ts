@@ -296,6 +296,10 @@ function summarize(runs: PolicyRun[], meta: Record<string, unknown>): string {
     }
   }
   lines.push('', 'Policies:', ...runs.map((r) => `- **${r.policy.label}** (\`${r.policy.id}\`): ${r.policy.describe}${r.notes.length ? ` (${r.notes.join('; ')})` : ''}`));
+  lines.push(
+    '',
+    'Reading it: stages run in order on the same servers, so later stages find more prompts cached (their TTFT falls as the load rises). The simulator models prefill and KV-transfer time but not the slowdown a prefill causes to the decodes sharing its server, so ITL cannot show P/D\'s main benefit here; TTFT and the share of requests worth disaggregating can.',
+  );
   lines.push('', '"disaggregated" is the share of decisions that sent the prefill to a prefill server (the EPP\'s own `llm_d_inference_scheduler_disagg_decision_total`), over the whole run; "prefill-pool cache hits" is the prefill servers\' `vllm:prefix_cache_hits ÷ vllm:prefix_cache_queries`.');
   return lines.join('\n') + '\n';
 }

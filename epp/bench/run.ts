@@ -22,6 +22,7 @@ import { EppMetrics } from '../src/observability/metrics.js';
 import { Scheduler } from '../src/scheduling/scheduler.js';
 import { Director } from '../src/requestcontrol/director.js';
 import { requestLifecycle } from '../src/requestcontrol/plugins/index.js';
+import { isPreRequestPlugin } from '../src/framework/plugins.js';
 import type { RequestInput } from '../src/framework/request-controller.js';
 import { findPackageRoot } from '../src/protocol/proto.js';
 import { seededRandom } from '../src/util/seeded-random.js';
@@ -53,11 +54,16 @@ function inProcess(n: number) {
   const metrics = new EppMetrics();
   const config = loadEndpointPickerConfig(BENCH_CONFIG, builtinRegistry(), { datastore, logger, random: Math.random, now: Date.now });
   const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
+  const plugins = [...config.plugins.values()];
   const director = new Director({
     datastore,
     parser: config.parser,
     scheduler,
-    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: config.saturationDetector, logger }),
+    // The whole path, as startEpp wires it: the prefix key producer and the scorers' PrepareData
+    // and PreRequest steps included.
+    prepareData: config.prepareData,
+    preRequest: plugins.filter(isPreRequestPlugin),
+    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: config.saturationDetector, logger }, plugins),
     selectProfile: () => undefined,
     disableSubsetFilter: false,
     metrics,
@@ -91,7 +97,8 @@ function inProcess(n: number) {
     const t0 = process.hrtime.bigint();
     const d = director.handleRequest(input);
     whole[i] = Number(process.hrtime.bigint() - t0) / 1000;
-    if (!(d instanceof Promise) && d.kind === 'route') d.handle.onEnd('complete');
+    if (d instanceof Promise) throw new Error('the bench config must not tokenize off the event loop');
+    if (d.kind === 'route') d.handle.onEnd('complete');
   }
   return { schedulerUs: percentiles(sched), requestControlUs: percentiles(whole) };
 }
@@ -185,7 +192,7 @@ Produced by \`npm run bench:epp\` (epp/bench/run.ts) on ${machine.date}.
 Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${machine.loadAverageBefore} before, ${machine.loadAverageAfter} after (a shared machine: read ratios, not absolutes).
 
 Config: GIE's default profile (queue-scorer ×2, kv-cache-utilization-scorer ×2, prefix-cache-scorer ×3, max-score-picker). Each endpoint's metrics change every 50 ms.
-In-process columns time \`Scheduler.schedule\` alone, and the whole request-control path (\`Director.handleRequest\`: parse a 4 KB chat body, admission, schedule, build the decision).
+In-process columns time \`Scheduler.schedule\` alone, and the whole request-control path (\`Director.handleRequest\`: parse a 4 KB chat body, admission, prefix keys (token-producer, character blocks here) and the prefix scorer's PrepareData, schedule, PreRequest, build the decision).
 ext_proc columns: the EPP in its own process pinned to CPU 0 (\`taskset -c 0\`), driven by the Go load generator (epp/bench/loadgen) pinned to CPU 1 over one HTTP/2 connection, with full Envoy-shaped FULL_DUPLEX_STREAMED streams (request headers + 4 KB body, then response headers + body). *Decision* is request headers sent → destination header received. Throughput at 64 streams in flight; *per core-second* divides it by the EPP process's measured CPU use.
 
 Without the prefix scorer (queue-scorer ×2 + kv-cache-utilization-scorer ×2), 8 endpoints: ext_proc c=1 decision p50 ${f2(loadOnly.latency.decisionP50)} ms / p99 ${f2(loadOnly.latency.decisionP99)} ms; c=64 ${loadOnly.throughput.perSecond.toFixed(0)} streams/s with the EPP at ${f2(loadOnly.eppCpuCores)} cores = **${loadOnly.perCoreSecond.toFixed(0)} streams per EPP core-second**. The difference to the 8-endpoint row below is the cost of GIE's approximate prefix hashing (JSON of the messages, 64-character blocks, chained xxh64, index lookup and update).

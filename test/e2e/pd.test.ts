@@ -125,6 +125,21 @@ describe('P/D through gateway → tokenroute EPP → llm-d pd-sidecar → prefil
     assert.deepEqual(diff(after.decode, before.decode), stack.decode.map((_, i) => (i === d ? 1 : 0)), 'the decode ran on the chosen decode server only');
   });
 
+  it('streams a disaggregated response back (SSE through sidecar and gateway)', async () => {
+    const r = await fetch(`${stack.gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: SIM_MODEL, max_tokens: 6, stream: true, prompt: `Streaming variant. ${LONG}` }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /text\/event-stream/);
+    const events = (await r.text()).split('\n\n').filter((e) => e.startsWith('data: '));
+    assert.ok(events.length >= 3, `${events.length} SSE events`);
+    assert.equal(events.at(-1), 'data: [DONE]');
+    assert.equal(traces.at(-1)!.disagg, 'prefill-decode');
+  });
+
   it('keeps a short prompt and a cached one on the decode server (no prefill server involved)', async () => {
     const before = await counts();
     assert.equal((await chat('Be brief.', 'Hi!')).status, 200);
