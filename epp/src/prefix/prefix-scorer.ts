@@ -31,16 +31,30 @@ export interface PrefixIndexBinding {
   producerBound?(producer: TokenProducer): void;
 }
 
-export type PrefixScorerPlugin = Scorer & PrepareDataPlugin & PreRequestPlugin & PrefixKeyConsumer & PrefixIndexPlugin;
+/** A prefix plugin that publishes its match for others (llm-d-router's *-prefix-cache-producer). */
+export type PrefixMatchProducerPlugin = PrepareDataPlugin & PreRequestPlugin & PrefixKeyConsumer & PrefixIndexPlugin;
+/** A prefix plugin that also scores with its own match. */
+export type PrefixScorerPlugin = PrefixMatchProducerPlugin & Scorer;
 
 interface Matched {
   readonly inputs: PrefixInputs;
   readonly matched: (candidates: readonly Candidate[]) => Float64Array;
 }
 
+/** The producer half: match, publish, record. */
+export function prefixMatchProducer(binding: PrefixIndexBinding): PrefixMatchProducerPlugin {
+  return build(binding).producer;
+}
+
+/** Producer and scorer in one plugin (prefix-cache-scorer, precise-prefix-cache-scorer). */
 export function prefixScorer(binding: PrefixIndexBinding): PrefixScorerPlugin {
+  const { producer, score } = build(binding);
+  return { ...producer, score };
+}
+
+function build(binding: PrefixIndexBinding): { producer: PrefixMatchProducerPlugin; score: Scorer['score'] } {
   const MATCH = stateKey<Matched>(`${binding.type}/${binding.name}/match`);
-  return {
+  const producer: PrefixMatchProducerPlugin = {
     type: binding.type,
     name: binding.name,
     keySources: binding.keySources,
@@ -48,7 +62,7 @@ export function prefixScorer(binding: PrefixIndexBinding): PrefixScorerPlugin {
     consumes: [PREFIX_INPUTS],
     produces: [PREFIX_MATCH],
     keyNeed: (candidates) => binding.keyNeed(candidates),
-    producerBound: (producer) => binding.producerBound?.(producer),
+    producerBound: (p) => binding.producerBound?.(p),
     prefixIndexStats: () => binding.prefixIndexStats(),
     kvEventStats: () => binding.kvEventStats(),
     prepareRequestData(_req: InferenceRequest, _candidates: readonly Candidate[], state: CycleState) {
@@ -57,12 +71,6 @@ export function prefixScorer(binding: PrefixIndexBinding): PrefixScorerPlugin {
       const matched = memoMatch((c) => binding.lookup(inputs, c));
       state.write(MATCH, { inputs, matched });
       publishMatch(state, { plugin: binding.name, blockSize: inputs.blockSize, totalBlocks: inputs.n, promptTokens: inputs.promptTokens, tokensExact: inputs.source === 'filter' || inputs.source === 'epp-tokenizer', matched });
-    },
-    score(_req, candidates, state, out) {
-      const m = state.read(MATCH);
-      if (!m || m.inputs.n === 0) return;
-      const matched = m.matched(candidates);
-      for (let i = 0; i < candidates.length; i++) out[i] = binding.score(matched[i], m.inputs.n);
     },
     preRequest(_req: InferenceRequest, result: SchedulingResult, state: CycleState) {
       const m = state.read(MATCH);
@@ -73,4 +81,11 @@ export function prefixScorer(binding: PrefixIndexBinding): PrefixScorerPlugin {
       if (prefill) binding.record(m.inputs, prefill);
     },
   };
+  const score: Scorer['score'] = (_req, candidates, state, out) => {
+    const m = state.read(MATCH);
+    if (!m || m.inputs.n === 0) return;
+    const matched = m.matched(candidates);
+    for (let i = 0; i < candidates.length; i++) out[i] = binding.score(matched[i], m.inputs.n);
+  };
+  return { producer, score };
 }

@@ -318,6 +318,7 @@ schedulingProfiles:
       maxPrefixTokensToMatch: 0,
       lruCapacityPerServer: 31_250,
       tokenProducerName: undefined,
+      prefixMatchInfoProducerName: undefined,
       keySources: undefined,
     });
     // Key sources are the (implicit) token-producer's, with their defaults.
@@ -347,6 +348,7 @@ schedulingProfiles:
     assert.deepEqual(registerBuiltinPlugins(new PluginRegistry()).typeNames(), [
       'active-request-scorer',
       'always-disagg-pd-decider',
+      'approx-prefix-cache-producer',
       'by-label',
       'concurrency-detector',
       'conditional-pd-decider',
@@ -365,6 +367,7 @@ schedulingProfiles:
       'openai-parser',
       'passthrough-parser',
       'pd-profile-handler',
+      'precise-prefix-cache-producer',
       'precise-prefix-cache-scorer',
       'prefill-filter',
       'prefix-based-pd-decider',

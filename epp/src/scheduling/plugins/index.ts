@@ -33,6 +33,8 @@ import { loadAwareScorerPlugin } from './load-aware-scorer.js';
 import { activeRequestScorerPlugin } from './active-request-scorer.js';
 import { noHitLruScorerPlugin } from './no-hit-lru-scorer.js';
 import { conditionalPdDeciderPlugin } from './conditional-pd-decider.js';
+import { approxPrefixCacheProducerPlugin } from './approx-prefix-cache-producer.js';
+import { precisePrefixCacheProducerPlugin } from './precise-prefix-cache-producer.js';
 
 export * from './queue-scorer.js';
 export * from './kv-cache-utilization-scorer.js';
@@ -66,6 +68,8 @@ export * from './load-aware-scorer.js';
 export * from './active-request-scorer.js';
 export * from './no-hit-lru-scorer.js';
 export * from './conditional-pd-decider.js';
+export * from './approx-prefix-cache-producer.js';
+export * from './precise-prefix-cache-producer.js';
 
 /** Every scheduling plugin type tokenroute ships, in registration order. */
 export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
@@ -100,6 +104,8 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   activeRequestScorerPlugin,
   noHitLruScorerPlugin,
   conditionalPdDeciderPlugin,
+  approxPrefixCacheProducerPlugin,
+  precisePrefixCacheProducerPlugin,
 ];
 
 export function registerSchedulingPlugins(registry: PluginRegistry): PluginRegistry {

@@ -19,12 +19,12 @@
 // prefix-cache-scorer are prefix/prefix-scorer.ts.
 import { z } from 'zod';
 import type { LifecyclePlugin } from '../../framework/plugins.js';
-import { definePlugin } from '../../framework/registry.js';
+import { definePlugin, type PluginContext } from '../../framework/registry.js';
 import { positiveInt } from '../../framework/params.js';
 import { PreciseIndex } from '../../prefix/index/precise-index.js';
 import { KvEventSubscriber } from '../../prefix/events/subscriber.js';
 import { checkKeySources, duration, keySourceOverrides, setKeySources } from '../../prefix/plugin-support.js';
-import { prefixScorer, type PrefixScorerPlugin } from '../../prefix/prefix-scorer.js';
+import { prefixMatchProducer, prefixScorer, type PrefixIndexBinding, type PrefixMatchProducerPlugin, type PrefixScorerPlugin } from '../../prefix/prefix-scorer.js';
 
 export const PRECISE_PREFIX_CACHE_SCORER_TYPE = 'precise-prefix-cache-scorer';
 
@@ -143,86 +143,100 @@ export interface PrecisePrefixCacheScorer extends PrefixScorerPlugin, LifecycleP
   readonly subscriber: KvEventSubscriber | undefined;
 }
 
+export interface PrecisePrefixProducer extends PrefixMatchProducerPlugin, LifecyclePlugin {
+  readonly parameters: PrecisePrefixCacheScorerParameters;
+  readonly index: PreciseIndex;
+  readonly subscriber: KvEventSubscriber | undefined;
+}
+
+/** The precise index plugin: with `scores`, precise-prefix-cache-scorer; without, precise-prefix-cache-producer. */
+export function createPrecisePrefix(type: string, name: string, params: PrecisePrefixCacheScorerParameters, ctx: PluginContext, scores: true): PrecisePrefixCacheScorer;
+export function createPrecisePrefix(type: string, name: string, params: PrecisePrefixCacheScorerParameters, ctx: PluginContext, scores: false): PrecisePrefixProducer;
+export function createPrecisePrefix(type: string, name: string, params: PrecisePrefixCacheScorerParameters, ctx: PluginContext, scores: boolean): PrecisePrefixCacheScorer | PrecisePrefixProducer {
+  const index = new PreciseIndex({
+    maxPairs: params.maxPairs,
+    capacityPerEndpoint: params.maxBlocksPerEndpoint,
+    weights: { gpu: params.gpuWeight, cpu: params.cpuWeight, speculative: params.gpuWeight, uncertain: params.uncertainWeight },
+    speculativeTtlMs: params.speculativeTtlMs,
+    now: ctx.now,
+  });
+  let subscriber: KvEventSubscriber | undefined;
+  // Served model → the model name seeding its keys: events are re-keyed as the producer keys requests.
+  let seedModels: Record<string, string> = {};
+  // Keys compared with event keys must use the event block size; the filter's must match it.
+  const binding: PrefixIndexBinding = {
+    type,
+    name,
+    keySources: params.keySources,
+    tokenProducerName: params.tokenProducerName,
+    keyNeed: () => ({ blockSize: params.blockSize, maxBlocks: params.maxPrefixBlocksToMatch }),
+    lookup(inputs, candidates) {
+      const out = new Float64Array(candidates.length);
+      index.match(inputs.keys, inputs.n, candidates, out);
+      return out;
+    },
+    score: (matched, total) => Math.min(1, matched / total),
+    record(inputs, c) {
+      if (params.speculativeTtlMs > 0) index.addSpeculative(c.endpoint.key, inputs.keys, inputs.n);
+    },
+    prefixIndexStats: () => index.index.stats(),
+    kvEventStats: () => subscriber?.getStats(),
+    producerBound(producer) {
+      seedModels = Object.fromEntries(
+        Object.entries(producer.parameters.models).flatMap(([served, b]) => (typeof b === 'object' && b.seedModel ? [[served, b.seedModel]] : [])),
+      );
+    },
+  };
+
+  return {
+    ...(scores ? prefixScorer(binding) : prefixMatchProducer(binding)),
+    parameters: params,
+    index,
+    get subscriber() {
+      return subscriber;
+    },
+    async start() {
+      if (subscriber) return;
+      const sub = new KvEventSubscriber({
+        index,
+        datastore: ctx.datastore,
+        logger: ctx.logger.child({ component: 'kv-events', plugin: name }),
+        socketPort: params.socketPort,
+        podLabelSelector: params.podLabelSelector,
+        config: {
+          bindEndpoint: params.bindEndpoint,
+          dial: params.dial,
+          topicFilter: params.topicFilter,
+          blockSize: params.blockSize,
+          engineBlockSize: params.engineBlockSize ?? params.blockSize,
+          engineMapCapacity: params.engineMapCapacity,
+          seedModels,
+          replayPort: params.replayPort,
+          replayTimeoutMs: params.replayTimeoutMs,
+          receiveHighWaterMark: 256,
+          maxMessageBytes: 1 << 20,
+          maxPendingOpWords: 1 << 22,
+          logIntervalMs: 30_000,
+          statsIntervalMs: 1000,
+          stallMs: 60_000,
+        },
+      });
+      await sub.start();
+      subscriber = sub;
+    },
+    async close() {
+      const sub = subscriber;
+      subscriber = undefined;
+      await sub?.close();
+    },
+  };
+}
+
 export const precisePrefixCacheScorerPlugin = definePlugin({
   type: PRECISE_PREFIX_CACHE_SCORER_TYPE,
   parameters: precisePrefixCacheScorerParameters,
   create(name, params, ctx): PrecisePrefixCacheScorer {
-    const index = new PreciseIndex({
-      maxPairs: params.maxPairs,
-      capacityPerEndpoint: params.maxBlocksPerEndpoint,
-      weights: { gpu: params.gpuWeight, cpu: params.cpuWeight, speculative: params.gpuWeight, uncertain: params.uncertainWeight },
-      speculativeTtlMs: params.speculativeTtlMs,
-      now: ctx.now,
-    });
-    let subscriber: KvEventSubscriber | undefined;
-    // Served model → the model name seeding its keys: events are re-keyed as the producer keys requests.
-    let seedModels: Record<string, string> = {};
-    // Keys compared with event keys must use the event block size; the filter's must match it.
-    const scorer = prefixScorer({
-      type: PRECISE_PREFIX_CACHE_SCORER_TYPE,
-      name,
-      keySources: params.keySources,
-      tokenProducerName: params.tokenProducerName,
-      keyNeed: () => ({ blockSize: params.blockSize, maxBlocks: params.maxPrefixBlocksToMatch }),
-      lookup(inputs, candidates) {
-        const out = new Float64Array(candidates.length);
-        index.match(inputs.keys, inputs.n, candidates, out);
-        return out;
-      },
-      score: (matched, total) => Math.min(1, matched / total),
-      record(inputs, c) {
-        if (params.speculativeTtlMs > 0) index.addSpeculative(c.endpoint.key, inputs.keys, inputs.n);
-      },
-      prefixIndexStats: () => index.index.stats(),
-      kvEventStats: () => subscriber?.getStats(),
-      producerBound(producer) {
-        seedModels = Object.fromEntries(
-          Object.entries(producer.parameters.models).flatMap(([served, b]) => (typeof b === 'object' && b.seedModel ? [[served, b.seedModel]] : [])),
-        );
-      },
-    });
-
-    return {
-      ...scorer,
-      parameters: params,
-      index,
-      get subscriber() {
-        return subscriber;
-      },
-      async start() {
-        if (subscriber) return;
-        const sub = new KvEventSubscriber({
-          index,
-          datastore: ctx.datastore,
-          logger: ctx.logger.child({ component: 'kv-events', plugin: name }),
-          socketPort: params.socketPort,
-          podLabelSelector: params.podLabelSelector,
-          config: {
-            bindEndpoint: params.bindEndpoint,
-            dial: params.dial,
-            topicFilter: params.topicFilter,
-            blockSize: params.blockSize,
-            engineBlockSize: params.engineBlockSize ?? params.blockSize,
-            engineMapCapacity: params.engineMapCapacity,
-            seedModels,
-            replayPort: params.replayPort,
-            replayTimeoutMs: params.replayTimeoutMs,
-            receiveHighWaterMark: 256,
-            maxMessageBytes: 1 << 20,
-            maxPendingOpWords: 1 << 22,
-            logIntervalMs: 30_000,
-            statsIntervalMs: 1000,
-            stallMs: 60_000,
-          },
-        });
-        await sub.start();
-        subscriber = sub;
-      },
-      async close() {
-        const sub = subscriber;
-        subscriber = undefined;
-        await sub?.close();
-      },
-    };
+    return createPrecisePrefix(PRECISE_PREFIX_CACHE_SCORER_TYPE, name, params, ctx, true);
   },
 });
+

@@ -20,12 +20,13 @@
 //   tokenizeTimeout, charFallback (prefix/plugin-support.ts).
 import { z } from 'zod';
 import type { Candidate, Endpoint } from '../../framework/endpoint.js';
-import type { LifecyclePlugin } from '../../framework/plugins.js';
-import { definePlugin } from '../../framework/registry.js';
+import type { LifecyclePlugin, ReferencingPlugin, Scorer } from '../../framework/plugins.js';
+import { definePlugin, type PluginContext } from '../../framework/registry.js';
 import { nonNegativeInt, positiveInt, POSITIVE_INTEGER } from '../../framework/params.js';
 import { BlockIndex } from '../../prefix/index/block-index.js';
 import { checkKeySources, keySourceOverrides, setKeySources } from '../../prefix/plugin-support.js';
-import { prefixScorer, type PrefixScorerPlugin } from '../../prefix/prefix-scorer.js';
+import { prefixMatchProducer, prefixScorer, type PrefixIndexBinding, type PrefixMatchProducerPlugin, type PrefixScorerPlugin } from '../../prefix/prefix-scorer.js';
+import { matchInfoScorer } from '../../prefix/match-info-scorer.js';
 
 export const PREFIX_CACHE_SCORER_TYPE = 'prefix-cache-scorer';
 
@@ -43,6 +44,8 @@ export const prefixCacheScorerParameters = z
     /** Deprecated character-based block size; only accepted next to blockSizeTokens. */
     blockSize: z.number({ error: 'expected an integer' }).int({ error: 'expected an integer' }).optional(),
     tokenProducerName: z.string().min(1).optional(),
+    /** llm-d-router: score with this producer's match instead of an index of one's own. */
+    prefixMatchInfoProducerName: z.string().min(1).optional(),
     ...keySourceOverrides,
   })
   .superRefine((p, ctx) => {
@@ -62,6 +65,7 @@ export const prefixCacheScorerParameters = z
     maxPrefixTokensToMatch: p.maxPrefixTokensToMatch,
     lruCapacityPerServer: p.lruCapacityPerServer,
     tokenProducerName: p.tokenProducerName,
+    prefixMatchInfoProducerName: p.prefixMatchInfoProducerName,
     keySources: setKeySources(p),
   }));
 export type PrefixCacheScorerParameters = z.output<typeof prefixCacheScorerParameters>;
@@ -77,63 +81,76 @@ export function maxBlocksOf(p: { maxPrefixBlocksToMatch: number; maxPrefixTokens
   return p.maxPrefixTokensToMatch > 0 ? Math.max(1, Math.floor(p.maxPrefixTokensToMatch / blockSize)) : p.maxPrefixBlocksToMatch;
 }
 
+/** The approximate index plugin: with `scores`, prefix-cache-scorer; without, approx-prefix-cache-producer. */
+export function createApproxPrefix(type: string, name: string, params: PrefixCacheScorerParameters, ctx: PluginContext, scores: true): PrefixCacheScorer;
+export function createApproxPrefix(type: string, name: string, params: PrefixCacheScorerParameters, ctx: PluginContext, scores: false): ApproxPrefixProducer;
+export function createApproxPrefix(type: string, name: string, params: PrefixCacheScorerParameters, ctx: PluginContext, scores: boolean): PrefixCacheScorer | ApproxPrefixProducer {
+  const index = new BlockIndex({ capacityPerEndpoint: params.lruCapacityPerServer, initialPairs: 4096 });
+  const onEndpoints = (_added: readonly Endpoint[], removed: readonly Endpoint[]) => {
+    for (const ep of removed) if (!ctx.datastore.get(ep.key)) index.removeEndpoint(ep.key);
+  };
+  ctx.datastore.on('endpoints', onEndpoints);
+
+  /** autoTune: the model servers' KV block size when they report one. */
+  const blockSizeFor = (candidates: readonly Candidate[]): number => {
+    if (params.autoTune) for (const c of candidates) if (c.metrics.cacheBlockSize > 0) return c.metrics.cacheBlockSize;
+    return params.blockSizeTokens;
+  };
+  const capacityFor = (c: Candidate): number => {
+    if (params.autoTune && c.metrics.cacheNumBlocks > 0) {
+      const bs = c.metrics.cacheBlockSize > 0 ? c.metrics.cacheBlockSize : params.blockSizeTokens;
+      return Math.max(1, Math.floor((c.metrics.cacheNumBlocks * bs) / blockSizeFor([c])));
+    }
+    return params.lruCapacityPerServer;
+  };
+
+  const binding: PrefixIndexBinding = {
+    type,
+    name,
+    keySources: params.keySources,
+    tokenProducerName: params.tokenProducerName,
+    keyNeed(candidates) {
+      const blockSize = blockSizeFor(candidates);
+      return { blockSize, maxBlocks: maxBlocksOf(params, blockSize) };
+    },
+    lookup(inputs, candidates) {
+      const out = new Float64Array(candidates.length);
+      const eps = new Int32Array(candidates.length);
+      for (let i = 0; i < candidates.length; i++) eps[i] = index.idOf(candidates[i].endpoint.key);
+      index.longestPrefix(inputs.keys, inputs.n, eps, out);
+      return out;
+    },
+    score: (matched, total) => matched / total,
+    record(inputs, c) {
+      const id = index.endpointId(c.endpoint.key);
+      const cap = capacityFor(c);
+      if (cap !== index.capacityOf(c.endpoint.key)) index.setCapacity(c.endpoint.key, cap);
+      for (let i = 0; i < inputs.n; i++) index.add(inputs.keys[2 * i], inputs.keys[2 * i + 1], id);
+    },
+    prefixIndexStats: () => index.stats(),
+    kvEventStats: () => undefined,
+  };
+  const lifecycle = {
+    parameters: params,
+    index,
+    async start() {},
+    async close() {
+      ctx.datastore.off('endpoints', onEndpoints);
+    },
+  };
+  return scores ? { ...prefixScorer(binding), ...lifecycle } : { ...prefixMatchProducer(binding), ...lifecycle };
+}
+
+export interface ApproxPrefixProducer extends PrefixMatchProducerPlugin, LifecyclePlugin {
+  readonly parameters: PrefixCacheScorerParameters;
+  readonly index: BlockIndex;
+}
+
 export const prefixCacheScorerPlugin = definePlugin({
   type: PREFIX_CACHE_SCORER_TYPE,
   parameters: prefixCacheScorerParameters,
-  create(name, params, ctx): PrefixCacheScorer {
-    const index = new BlockIndex({ capacityPerEndpoint: params.lruCapacityPerServer, initialPairs: 4096 });
-    const onEndpoints = (_added: readonly Endpoint[], removed: readonly Endpoint[]) => {
-      for (const ep of removed) if (!ctx.datastore.get(ep.key)) index.removeEndpoint(ep.key);
-    };
-    ctx.datastore.on('endpoints', onEndpoints);
-
-    /** autoTune: the model servers' KV block size when they report one. */
-    const blockSizeFor = (candidates: readonly Candidate[]): number => {
-      if (params.autoTune) for (const c of candidates) if (c.metrics.cacheBlockSize > 0) return c.metrics.cacheBlockSize;
-      return params.blockSizeTokens;
-    };
-    const capacityFor = (c: Candidate): number => {
-      if (params.autoTune && c.metrics.cacheNumBlocks > 0) {
-        const bs = c.metrics.cacheBlockSize > 0 ? c.metrics.cacheBlockSize : params.blockSizeTokens;
-        return Math.max(1, Math.floor((c.metrics.cacheNumBlocks * bs) / blockSizeFor([c])));
-      }
-      return params.lruCapacityPerServer;
-    };
-
-    const scorer = prefixScorer({
-      type: PREFIX_CACHE_SCORER_TYPE,
-      name,
-      keySources: params.keySources,
-      tokenProducerName: params.tokenProducerName,
-      keyNeed(candidates) {
-        const blockSize = blockSizeFor(candidates);
-        return { blockSize, maxBlocks: maxBlocksOf(params, blockSize) };
-      },
-      lookup(inputs, candidates) {
-        const out = new Float64Array(candidates.length);
-        const eps = new Int32Array(candidates.length);
-        for (let i = 0; i < candidates.length; i++) eps[i] = index.idOf(candidates[i].endpoint.key);
-        index.longestPrefix(inputs.keys, inputs.n, eps, out);
-        return out;
-      },
-      score: (matched, total) => matched / total,
-      record(inputs, c) {
-        const id = index.endpointId(c.endpoint.key);
-        const cap = capacityFor(c);
-        if (cap !== index.capacityOf(c.endpoint.key)) index.setCapacity(c.endpoint.key, cap);
-        for (let i = 0; i < inputs.n; i++) index.add(inputs.keys[2 * i], inputs.keys[2 * i + 1], id);
-      },
-      prefixIndexStats: () => index.stats(),
-      kvEventStats: () => undefined,
-    });
-    return {
-      ...scorer,
-      parameters: params,
-      index,
-      async start() {},
-      async close() {
-        ctx.datastore.off('endpoints', onEndpoints);
-      },
-    };
+  create(name, params, ctx): PrefixCacheScorer | (Scorer & ReferencingPlugin) {
+    if (params.prefixMatchInfoProducerName !== undefined) return matchInfoScorer(PREFIX_CACHE_SCORER_TYPE, name, params.prefixMatchInfoProducerName);
+    return createApproxPrefix(PREFIX_CACHE_SCORER_TYPE, name, params, ctx, true);
   },
 });
