@@ -4,7 +4,7 @@
 // endpoint (and finishes the request so in-flight load is released unless told otherwise).
 import { Datastore } from '../../../../epp/src/datastore/datastore.js';
 import { staticEndpoints, type StaticEndpointSpec } from '../../../../epp/src/datastore/static-endpoints.js';
-import { loadEndpointPickerConfig, type LoadedConfig } from '../../../../epp/src/config/index.js';
+import { ConfigError, loadEndpointPickerConfig, type LoadedConfig } from '../../../../epp/src/config/index.js';
 import { builtinRegistry } from '../../../../epp/src/main.js';
 import { Scheduler } from '../../../../epp/src/scheduling/scheduler.js';
 import { Director } from '../../../../epp/src/requestcontrol/director.js';
@@ -92,3 +92,14 @@ export async function pipeline(configYaml: string, endpoints: StaticEndpointSpec
 export const CONFIG_HEADER = `apiVersion: inference.networking.x-k8s.io/v1alpha1
 kind: EndpointPickerConfig
 `;
+
+/** The config errors of loading CONFIG_HEADER + `yaml` with the built-in registry ([] when it loads). */
+export function configErrors(yaml: string): string[] {
+  try {
+    loadEndpointPickerConfig(CONFIG_HEADER + yaml, builtinRegistry(), { datastore: new Datastore(), logger: silentLogger(), random: Math.random, now: Date.now });
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return [...err.errors];
+  }
+}

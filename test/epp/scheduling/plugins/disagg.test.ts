@@ -7,7 +7,7 @@ import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../../../epp/src/observability/logger.js';
-import { loadEndpointPickerConfig, ConfigError } from '../../../../epp/src/config/index.js';
+import { loadEndpointPickerConfig } from '../../../../epp/src/config/index.js';
 import { builtinRegistry } from '../../../../epp/src/main.js';
 import { selectorMatches, labelSelectorParameters } from '../../../../epp/src/scheduling/plugins/label-selector-filter.js';
 import { byLabelParameters } from '../../../../epp/src/scheduling/plugins/by-label.js';
@@ -15,7 +15,7 @@ import type { Filter } from '../../../../epp/src/framework/plugins.js';
 import type { Candidate } from '../../../../epp/src/framework/endpoint.js';
 import type { StaticEndpointSpec } from '../../../../epp/src/datastore/static-endpoints.js';
 import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
-import { CONFIG_HEADER, pipeline, type Pipeline } from '../../prefix/keys/pipeline.js';
+import { CONFIG_HEADER, configErrors, pipeline, type Pipeline } from '../../prefix/keys/pipeline.js';
 import { candidate, context, request } from '../helpers.js';
 
 const ROLE = 'llm-d.ai/role';
@@ -262,25 +262,15 @@ dataLayer: {sources: []}
     assert.deepEqual(await counter(p, 'llm_d_inference_scheduler_pd_decision_total'), { 'prefill-decode': 3 });
   });
 
-  const loadErrors = (yaml: string): string[] => {
-    try {
-      loadEndpointPickerConfig(CONFIG_HEADER + yaml, builtinRegistry(), context());
-      return [];
-    } catch (err) {
-      assert.ok(err instanceof ConfigError);
-      return [...err.errors];
-    }
-  };
-
   it('names the field of a bad decider reference, a missing decode profile, and mixed parameter shapes', () => {
-    assert.deepEqual(loadErrors(SIM_PD.replace('prefill: prefix-based-pd-decider', 'prefill: nope')), [
+    assert.deepEqual(configErrors(SIM_PD.replace('prefill: prefix-based-pd-decider', 'prefill: nope')), [
       'plugins[7].parameters.deciders.prefill: decider plugin "nope" is not declared in plugins',
     ]);
-    assert.deepEqual(loadErrors(SIM_PD.replace('prefill: prefix-based-pd-decider', 'prefill: queue-scorer')), [
+    assert.deepEqual(configErrors(SIM_PD.replace('prefill: prefix-based-pd-decider', 'prefill: queue-scorer')), [
       'plugins[7].parameters.deciders.prefill: plugin "queue-scorer" (type queue-scorer) is not a decider',
     ]);
-    assert.match(loadErrors(SIM_PD.replace('- name: decode', '- name: dec'))[0], /plugins\[7\]\.parameters\.profiles\.decode: the decode profile "decode" is not defined/);
-    assert.match(loadErrors(SIM_PD.replace('deciders: {prefill: prefix-based-pd-decider}', 'deciders: {prefill: prefix-based-pd-decider}\n    decodeProfile: decode'))[0], /cannot mix the deprecated flat parameters/);
+    assert.match(configErrors(SIM_PD.replace('- name: decode', '- name: dec'))[0], /plugins\[7\]\.parameters\.profiles\.decode: the decode profile "decode" is not defined/);
+    assert.match(configErrors(SIM_PD.replace('deciders: {prefill: prefix-based-pd-decider}', 'deciders: {prefill: prefix-based-pd-decider}\n    decodeProfile: decode'))[0], /cannot mix the deprecated flat parameters/);
   });
 
   it('accepts llm-d apiVersions and the flat (deprecated) disagg-profile-handler shape', () => {

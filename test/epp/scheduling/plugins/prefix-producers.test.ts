@@ -4,11 +4,8 @@
 // follow the first request, the producer's match feeds the scorer, and references are checked.
 import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { loadEndpointPickerConfig, ConfigError } from '../../../../epp/src/config/index.js';
-import { builtinRegistry } from '../../../../epp/src/main.js';
 import { isScorer } from '../../../../epp/src/framework/plugins.js';
-import { CONFIG_HEADER, pipeline, type Pipeline } from '../../prefix/keys/pipeline.js';
-import { context } from '../helpers.js';
+import { CONFIG_HEADER, configErrors, pipeline, type Pipeline } from '../../prefix/keys/pipeline.js';
 
 const EPS = [1, 2, 3, 4].map((i) => ({ address: `127.0.10.${i}`, port: 8000 }));
 const MODEL = 'Qwen/Qwen3-8B';
@@ -56,20 +53,11 @@ describe('approx-prefix-cache-producer + prefix-cache-scorer(prefixMatchInfoProd
   });
 
   it('refuses a prefixMatchInfoProducerName that names nothing or a plugin that publishes no match', () => {
-    const errors = (yaml: string) => {
-      try {
-        loadEndpointPickerConfig(CONFIG_HEADER + yaml, builtinRegistry(), context());
-        return [];
-      } catch (err) {
-        assert.ok(err instanceof ConfigError);
-        return [...err.errors];
-      }
-    };
     const yaml = ROUTER('approx-prefix-cache-producer', '{autoTune: false}');
-    assert.deepEqual(errors(yaml.replace('prefixMatchInfoProducerName: approx-prefix-cache-producer', 'prefixMatchInfoProducerName: ghost')), [
+    assert.deepEqual(configErrors(yaml.replace('prefixMatchInfoProducerName: approx-prefix-cache-producer', 'prefixMatchInfoProducerName: ghost')), [
       'plugins[2].parameters.prefixMatchInfoProducerName: plugin "ghost" is not declared in plugins',
     ]);
-    assert.deepEqual(errors(yaml.replace('prefixMatchInfoProducerName: approx-prefix-cache-producer', 'prefixMatchInfoProducerName: queue-scorer')), [
+    assert.deepEqual(configErrors(yaml.replace('prefixMatchInfoProducerName: approx-prefix-cache-producer', 'prefixMatchInfoProducerName: queue-scorer')), [
       'plugins[2].parameters.prefixMatchInfoProducerName: plugin "queue-scorer" (type queue-scorer) does not produce prefix match info',
     ]);
   });
