@@ -116,6 +116,14 @@ export class EppMetrics implements PluginMetrics {
     SCHEDULER_BUCKETS,
     this.registry,
   );
+  /** Per scheduling profile (P/D: the prefill, decode and encode stages each their own). */
+  readonly profileDuration = new FastHistogram(
+    'tokenroute_scheduler_profile_duration_seconds',
+    'Latency of one scheduling profile run (filters, scorers, picker) in seconds, per profile: the stages of a disaggregated decision separately.',
+    ['profile'],
+    SCHEDULER_BUCKETS,
+    this.registry,
+  );
   readonly modelRewriteDecisions = new Counter({
     name: 'inference_extension_model_rewrite_decisions_total',
     help: 'Total number of model rewrite decisions.',

@@ -128,6 +128,8 @@ interface ProfilePlan {
   readonly filterTimers: (Observer | undefined)[];
   readonly scorerTimers: (Observer | undefined)[];
   readonly pickerTimer: Observer | undefined;
+  /** The whole profile run (tokenroute_scheduler_profile_duration_seconds{profile}). */
+  readonly profileTimer: Observer | undefined;
 }
 
 const NO_TARGETS: ProfileRunResult = Object.freeze({ targets: Object.freeze([]) as readonly Candidate[] });
@@ -212,7 +214,10 @@ export class Scheduler {
       if (next.length === 0) break;
       for (let i = 0; i < next.length; i++) {
         const spec = next[i];
-        results.set(spec.name, this.runProfile(this.planFor(spec), req, candidates, state, trace));
+        const plan = this.planFor(spec);
+        const t1 = plan.profileTimer ? performance.now() : 0;
+        results.set(spec.name, this.runProfile(plan, req, candidates, state, trace));
+        plan.profileTimer?.observe((performance.now() - t1) / 1000);
       }
     }
     if (results.size === 0) {
@@ -335,6 +340,7 @@ export class Scheduler {
       filterTimers: spec.filters.map((f: Filter) => this.timer(EXTENSION_POINTS.filter, f)),
       scorerTimers: spec.scorers.map((s: { scorer: Scorer }) => this.timer(EXTENSION_POINTS.scorer, s.scorer)),
       pickerTimer: this.timer(EXTENSION_POINTS.picker, spec.picker as Picker),
+      profileTimer: this.metrics?.profileDuration.labels(spec.name),
     };
   }
 

@@ -47,6 +47,8 @@ export async function startKubeEpp(o: KubeEppOptions): Promise<{ epp: RunningEpp
 export interface Decision {
   /** x-gateway-destination-endpoint, when routed. */
   readonly endpoint?: string;
+  /** Every header the EPP set on the upstream request (e.g. x-prefiller-host-port), when routed. */
+  readonly setHeaders?: ReadonlyMap<string, string>;
   /** ImmediateResponse HTTP status, when rejected. */
   readonly status?: number;
   /** The request body as forwarded upstream (the EPP may have rewritten `model`). */
@@ -63,9 +65,9 @@ const HEADERS = { ':method': 'POST', ':path': '/v1/chat/completions', 'content-t
  */
 export async function decide(
   client: ExtProcClient,
-  opts: { model?: string; headers?: Record<string, string>; respond?: (upstreamModel: string) => string } = {},
+  opts: { model?: string; content?: string; headers?: Record<string, string>; respond?: (upstreamModel: string) => string } = {},
 ): Promise<Decision> {
-  const body = JSON.stringify({ model: opts.model ?? 'llama', messages: [{ role: 'user', content: 'hello' }] });
+  const body = JSON.stringify({ model: opts.model ?? 'llama', messages: [{ role: 'user', content: opts.content ?? 'hello' }] });
   const d = new StreamDriver(client);
   d.send(headersMsg({ ...HEADERS, ...(opts.headers ?? {}) }, false));
   d.send(bodyMsg(body, true));
@@ -77,6 +79,7 @@ export async function decide(
     return { status: httpStatus(code) };
   }
   const endpoint = destinationOf(first);
+  const setHeaders = setHeadersOf(first.request_headers?.response?.header_mutation);
   let upstream = '';
   for (;;) {
     const r = await d.next(5000);
@@ -93,7 +96,7 @@ export async function decide(
   const clientBody = out?.streamed_response?.body ? Buffer.from(out.streamed_response.body).toString('utf8') : out?.body ? Buffer.from(out.body).toString('utf8') : undefined;
   d.end();
   await d.status;
-  return { endpoint, upstreamBody: upstream, clientBody };
+  return { endpoint, setHeaders, upstreamBody: upstream, clientBody };
 }
 
 function destinationOf(r: ProcessingResponse): string {

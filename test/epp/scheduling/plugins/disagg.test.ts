@@ -143,6 +143,10 @@ describe('disaggregated serving with disagg-profile-handler (llm-d sim-pd sample
     const trace = lines.map((l) => JSON.parse(l)).find((l) => l.decision)?.decision;
     assert.equal(trace.notes.disagg, 'prefill-decode');
     assert.deepEqual(await counter(p, 'llm_d_inference_scheduler_disagg_decision_total'), { 'prefill-decode': 1 });
+    const text = await p.metrics.registry.metrics();
+    for (const stage of ['decode', 'prefill']) {
+      assert.match(text, new RegExp(`^tokenroute_scheduler_profile_duration_seconds_count\\{profile="${stage}"\\} 1$`, 'm'), `per-stage latency of ${stage}`);
+    }
   });
 
   it('keeps a short prompt, and a repeat whose prefix the decode endpoint holds, on the decode endpoint', async () => {
