@@ -11,6 +11,7 @@ bash "$here/kube-apiserver.sh"
 bash "$here/inference-sim.sh"
 bash "$here/llm-d-samples.sh"
 bash "$here/pd-sidecar.sh"
+bash "$here/llm-d-epp.sh"
 if [[ "${SMOKE:-}" == 1 ]]; then
   bash "$here/smoke-kube-apiserver.sh"
   bash "$here/smoke-inference-sim.sh"
