@@ -21,33 +21,13 @@ import { newExtProcClient, type ExtProcClient } from '../epp/extproc/harness.js'
 import { startFakeModelServer, type FakeModelServer } from '../epp/datalayer/helpers.js';
 import { vllmMetricsPage } from '../fixtures/sample-exposition.js';
 import { decide } from './k8s/epp.js';
+import { llmdPdConfig } from '../fixtures/pd-config.js';
 import { createPool, deletePool, freePort, startKube, startProc, waitHttp, type Kube, type Proc } from '../../e2e/bench/stack.js';
 
 const ROOT = findPackageRoot(import.meta.url);
 const BIN = join(ROOT, '.cache', 'bin');
 const ROLE = 'llm-d.ai/role';
-const CONFIG = `apiVersion: inference.networking.x-k8s.io/v1alpha1
-kind: EndpointPickerConfig
-featureGates: [prepareDataPlugins]
-plugins:
-- type: disagg-headers-handler
-- type: prefix-cache-scorer
-  parameters: {blockSizeTokens: 16, autoTune: false}
-- type: queue-scorer
-- type: prefill-filter
-- type: decode-filter
-- type: max-score-picker
-- type: prefix-based-pd-decider
-  parameters: {nonCachedTokens: 64}
-- type: disagg-profile-handler
-  parameters:
-    deciders: {prefill: prefix-based-pd-decider}
-schedulingProfiles:
-- name: prefill
-  plugins: [{pluginRef: prefill-filter}, {pluginRef: max-score-picker}, {pluginRef: prefix-cache-scorer, weight: 2}, {pluginRef: queue-scorer, weight: 1}]
-- name: decode
-  plugins: [{pluginRef: decode-filter}, {pluginRef: max-score-picker}, {pluginRef: prefix-cache-scorer, weight: 2}, {pluginRef: queue-scorer, weight: 1}]
-`;
+const CONFIG = llmdPdConfig({ nonCachedTokens: 64, headersHandler: true });
 /** ip, role, waiting requests: the lowest queue of each role is the expected choice. */
 const PODS = [
   { ip: '127.0.0.141', role: 'prefill', waiting: 4 },

@@ -8,30 +8,11 @@ import assert from 'node:assert/strict';
 import { createNamespace, startKubeApiServer, waitFor, type KubeApiServer } from './harness.js';
 import { createPod, createPool, patchPodLabels } from './objects.js';
 import { decide, startKubeEpp } from './epp.js';
+import { llmdPdConfig } from '../../fixtures/pd-config.js';
 
 const NS = 'pd';
 const ROLE = 'llm-d.ai/role';
-const CONFIG = `apiVersion: llm-d.ai/v1alpha1
-kind: EndpointPickerConfig
-plugins:
-- type: prefix-cache-scorer
-  parameters: {blockSizeTokens: 16, autoTune: false}
-- type: queue-scorer
-- type: prefill-filter
-- type: decode-filter
-- type: max-score-picker
-- type: prefix-based-pd-decider
-  parameters: {nonCachedTokens: 64}
-- type: disagg-profile-handler
-  parameters:
-    deciders: {prefill: prefix-based-pd-decider}
-schedulingProfiles:
-- name: prefill
-  plugins: [{pluginRef: prefill-filter}, {pluginRef: max-score-picker}, {pluginRef: prefix-cache-scorer, weight: 2}, {pluginRef: queue-scorer}]
-- name: decode
-  plugins: [{pluginRef: decode-filter}, {pluginRef: max-score-picker}, {pluginRef: prefix-cache-scorer, weight: 2}, {pluginRef: queue-scorer}]
-dataLayer: {sources: []}
-`;
+const CONFIG = llmdPdConfig({ nonCachedTokens: 64, apiVersion: 'llm-d.ai/v1alpha1', dataLayerOff: true });
 
 let server: KubeApiServer;
 let k: Awaited<ReturnType<typeof startKubeEpp>>;
