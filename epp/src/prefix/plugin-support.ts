@@ -26,14 +26,24 @@ const modelBindingSchema = z.union([
   }),
 ]);
 
+/**
+ * A duration parameter in ms: a Go duration string ("100ms", "2s"), or a number of nanoseconds as
+ * Go's json.Unmarshal reads a time.Duration (llm-d's samples write some durations that way).
+ */
 export function duration(defaultText: string) {
+  const error = 'expected a Go duration string such as "100ms" (or nanoseconds)';
   return z
-    .string({ error: 'expected a Go duration string such as "100ms"' })
+    .union([z.string(), z.number()], { error })
     .default(defaultText)
-    .transform((s, ctx) => {
-      const r = parseGoDuration(s);
+    .transform((v, ctx) => {
+      if (typeof v === 'number') {
+        if (Number.isFinite(v) && v >= 0) return v / 1e6;
+        ctx.addIssue({ code: 'custom', message: `${error}, got ${v}` });
+        return z.NEVER;
+      }
+      const r = parseGoDuration(v);
       if (!r.ok || r.ms < 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a Go duration string such as "100ms", got ${JSON.stringify(s)}` });
+        ctx.addIssue({ code: 'custom', message: `expected a Go duration string such as "100ms", got ${JSON.stringify(v)}` });
         return z.NEVER;
       }
       return r.ms;

@@ -352,6 +352,7 @@ schedulingProfiles:
       'by-label',
       'concurrency-detector',
       'conditional-pd-decider',
+      'context-length-aware',
       'data-parallel-profile-handler',
       'decode-filter',
       'disagg-headers-handler',

@@ -35,6 +35,7 @@ import { noHitLruScorerPlugin } from './no-hit-lru-scorer.js';
 import { conditionalPdDeciderPlugin } from './conditional-pd-decider.js';
 import { approxPrefixCacheProducerPlugin } from './approx-prefix-cache-producer.js';
 import { precisePrefixCacheProducerPlugin } from './precise-prefix-cache-producer.js';
+import { contextLengthAwarePlugin } from './context-length-aware.js';
 
 export * from './queue-scorer.js';
 export * from './kv-cache-utilization-scorer.js';
@@ -70,6 +71,7 @@ export * from './no-hit-lru-scorer.js';
 export * from './conditional-pd-decider.js';
 export * from './approx-prefix-cache-producer.js';
 export * from './precise-prefix-cache-producer.js';
+export * from './context-length-aware.js';
 
 /** Every scheduling plugin type tokenroute ships, in registration order. */
 export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
@@ -106,6 +108,7 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   conditionalPdDeciderPlugin,
   approxPrefixCacheProducerPlugin,
   precisePrefixCacheProducerPlugin,
+  contextLengthAwarePlugin,
 ];
 
 export function registerSchedulingPlugins(registry: PluginRegistry): PluginRegistry {

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { loadAwareScorerPlugin } from '../../../../epp/src/scheduling/plugins/load-aware-scorer.js';
 import { activeRequestScorerPlugin } from '../../../../epp/src/scheduling/plugins/active-request-scorer.js';
 import { noHitLruScorerPlugin } from '../../../../epp/src/scheduling/plugins/no-hit-lru-scorer.js';
-import type { PreRequestPlugin, Scorer } from '../../../../epp/src/framework/plugins.js';
+import type { Filter, PreRequestPlugin, Scorer } from '../../../../epp/src/framework/plugins.js';
+import type { Candidate } from '../../../../epp/src/framework/endpoint.js';
+import { contextLengthAwarePlugin, parseContextRange } from '../../../../epp/src/scheduling/plugins/context-length-aware.js';
 import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
 import { publishMatch } from '../../../../epp/src/prefix/plugin-support.js';
 import { loadEndpointPickerConfig } from '../../../../epp/src/config/index.js';
@@ -63,6 +65,32 @@ describe('no-hit-lru-scorer', () => {
     score(s, w);
     choose(s, w, 2);
     assert.deepEqual(score(s, cold()), [0.5, 0, 1], 'a warm request does not touch the LRU');
+  });
+});
+
+describe('context-length-aware', () => {
+  const labelled = (range: string | undefined): Candidate => {
+    const c = candidates([{}])[0];
+    const labels: Record<string, string> = range === undefined ? {} : { 'llm-d.ai/context-length-range': range };
+    return { ...c, endpoint: { ...c.endpoint, labels } };
+  };
+  const cands = [labelled('0-2048'), labelled('2049-32768'), labelled(undefined), labelled('banana')];
+  const req = (chars: number) => request({ body: { kind: 'completions', model: 'm', prefixText: 'x', stream: false, json: { model: 'm', prompt: 'x'.repeat(chars) } } });
+
+  it("scores with llm-d's range formula on the estimated length (characters × 0.25)", () => {
+    const s = make<Scorer & Filter>(contextLengthAwarePlugin);
+    const got = scores(s, cands, req(4000)); // 1000 tokens
+    assert.ok(close(got[0], 0.3 + (0.7 * (1 / (1 + 2048 / 10_000)) + 0.3 * (1048 / 2048)) * 0.7, 1e-12), `in range: ${got[0]}`);
+    assert.ok(close(got[1], 0.3 / (1 + 1049 / 1000), 1e-12), `below range: ${got[1]}`);
+    assert.deepEqual(got.slice(2), [0.5, 0], 'unlabelled 0.5, malformed 0');
+    assert.equal(parseContextRange('10 - 20')?.max, 20);
+    assert.equal(parseContextRange('20-10'), undefined);
+  });
+
+  it('filters only with enableFiltering, keeping unlabelled endpoints', () => {
+    const keep = (p: object, chars: number) => make<Filter>(contextLengthAwarePlugin, p).filter(req(chars), cands, new RequestState()).map((c) => c.endpoint.labels['llm-d.ai/context-length-range'] ?? '-');
+    assert.deepEqual(keep({}, 40_000), ['0-2048', '2049-32768', '-', 'banana']);
+    assert.deepEqual(keep({ enableFiltering: true }, 40_000), ['2049-32768', '-']);
   });
 });
 

@@ -74,6 +74,14 @@ describe('prefix-cache-scorer parameters', () => {
     assert.equal(precisePrefixCacheScorerPlugin.parameters.safeParse({ kvEventsConfig: { engineType: 'sglang' } }).success, false);
   });
 
+  it('takes durations as Go strings or nanoseconds (as Go decodes a time.Duration)', () => {
+    const p = precisePrefixCacheScorerPlugin.parameters.parse({ speculativeIndexing: true, speculativeTTL: 3_000_000_000, kvEventsConfig: { replayTimeout: '250ms' } });
+    assert.equal(p.speculativeTtlMs, 3000);
+    assert.equal(p.replayTimeoutMs, 250);
+    assert.equal(precisePrefixCacheScorerPlugin.parameters.safeParse({ speculativeTTL: -1 }).success, false);
+    assert.equal(precisePrefixCacheScorerPlugin.parameters.safeParse({ speculativeTTL: 'soon' }).success, false);
+  });
+
   it('prefix-cache-affinity-filter defaults to llm-d router values', () => {
     assert.deepEqual(prefixCacheAffinityFilterPlugin.parameters.parse({}), {
       affinityThreshold: 0.8,
