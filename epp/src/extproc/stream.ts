@@ -524,14 +524,16 @@ export class ExtProcStream {
       return this.violation(GrpcStatus.FAILED_PRECONDITION, 'response_headers received twice on one stream');
     }
     this.reportServed(msg);
+    let added: ReadonlyMap<string, string> | void = undefined;
     if (!this.hooksBroken) {
       try {
-        handle.onResponseHeaders(decodeHeaderMap(h.headers).headers);
+        added = handle.onResponseHeaders(decodeHeaderMap(h.headers).headers);
       } catch (err) {
         this.hookFailed(err, 'onResponseHeaders');
       }
     }
-    this.send({ response_headers: { response: { header_mutation: WENT_INTO[this.field] } } });
+    const mutation = added && added.size > 0 ? buildHeaderMutation([[WENT_INTO_RESP_HEADERS_HEADER, 'true'], ...added], [], this.field) : WENT_INTO[this.field];
+    this.send({ response_headers: { response: { header_mutation: mutation } } });
     if (h.end_of_stream === true) {
       this.respPhase = 'done';
       this.respEosDelivered = true;

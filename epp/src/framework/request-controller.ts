@@ -61,8 +61,11 @@ export type Decision = RouteDecision | RejectDecision;
 /** Per-request state request control keeps between the request and the response path. */
 export interface RequestHandle {
   readonly requestId: string;
-  /** Called once the proxy's response headers arrive (lower-cased names; `:status` included). */
-  onResponseHeaders(headers: ReadonlyMap<string, string>): void;
+  /**
+   * Called once the proxy's response headers arrive (lower-cased names; `:status` included).
+   * Returns headers to add to the client's response (e.g. a session token), if any.
+   */
+  onResponseHeaders(headers: ReadonlyMap<string, string>): ReadonlyMap<string, string> | void;
   /**
    * Called for each response body chunk; returns the chunk to send downstream (the same buffer
    * when unchanged, e.g. no model rewrite to undo). `endOfStream` marks the last chunk.

@@ -48,9 +48,12 @@ export interface EndpointServedPlugin extends Plugin {
   endpointServed(req: RoutedRequest, endpoint: string): void;
 }
 
-/** The model server's response headers arrived (lower-cased names; `:status` included). */
+/**
+ * The model server's response headers arrived (lower-cased names; `:status` included). A plugin
+ * may return headers to add to the client's response (session-affinity-scorer's token).
+ */
 export interface ResponseReceivedPlugin extends Plugin {
-  responseReceived(req: RoutedRequest, headers: ReadonlyMap<string, string>): void;
+  responseReceived(req: RoutedRequest, headers: ReadonlyMap<string, string>): ReadonlyMap<string, string> | void;
 }
 
 /**

@@ -101,8 +101,18 @@ class LifecycleHandle implements RequestHandle {
     for (const p of this.points.routed) if (this.usable(p)) this.guard(p, 'RequestRouted', () => p.requestRouted(this.req));
   }
 
-  onResponseHeaders(headers: ReadonlyMap<string, string>): void {
-    for (const p of this.points.received) if (this.usable(p)) this.guard(p, 'ResponseReceived', () => p.responseReceived(this.req, headers));
+  onResponseHeaders(headers: ReadonlyMap<string, string>): ReadonlyMap<string, string> | void {
+    let added: Map<string, string> | undefined;
+    for (const p of this.points.received) {
+      if (!this.usable(p)) continue;
+      try {
+        const h = p.responseReceived(this.req, headers);
+        if (h) for (const [k, v] of h) (added ??= new Map()).set(k, v);
+      } catch (err) {
+        this.fail(p, 'ResponseReceived', err);
+      }
+    }
+    return added;
   }
 
   onResponseBody(chunk: Buffer, endOfStream: boolean): Buffer {

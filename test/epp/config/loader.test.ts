@@ -378,6 +378,7 @@ schedulingProfiles:
       'random-picker',
       'round-robin',
       'running-requests-size-scorer',
+      'session-affinity-scorer',
       'single-profile-handler',
       'token-load-scorer',
       'token-producer',

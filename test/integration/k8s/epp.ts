@@ -51,6 +51,8 @@ export interface Decision {
   readonly setHeaders?: ReadonlyMap<string, string>;
   /** ImmediateResponse HTTP status, when rejected. */
   readonly status?: number;
+  /** Headers the EPP added to the client's response (e.g. x-session-token). */
+  readonly responseHeaders?: ReadonlyMap<string, string>;
   /** The request body as forwarded upstream (the EPP may have rewritten `model`). */
   readonly upstreamBody?: string;
   /** The response body the client gets back (after the EPP's model-name restore). */
@@ -89,14 +91,14 @@ export async function decide(
   }
   const upstreamModel = (JSON.parse(upstream || body) as { model: string }).model;
   d.send(respHeadersMsg({ ':status': '200', 'content-type': 'application/json' }));
-  await d.next(5000);
+  const responseHeaders = setHeadersOf((await d.next(5000)).response_headers?.response?.header_mutation);
   d.send(respBodyMsg(opts.respond ? opts.respond(upstreamModel) : JSON.stringify({ model: upstreamModel, choices: [] }), true));
   const rb = await d.next(5000);
   const out = rb.response_body?.response?.body_mutation;
   const clientBody = out?.streamed_response?.body ? Buffer.from(out.streamed_response.body).toString('utf8') : out?.body ? Buffer.from(out.body).toString('utf8') : undefined;
   d.end();
   await d.status;
-  return { endpoint, setHeaders, upstreamBody: upstream, clientBody };
+  return { endpoint, setHeaders, responseHeaders, upstreamBody: upstream, clientBody };
 }
 
 function destinationOf(r: ProcessingResponse): string {

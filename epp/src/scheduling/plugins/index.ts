@@ -36,6 +36,7 @@ import { conditionalPdDeciderPlugin } from './conditional-pd-decider.js';
 import { approxPrefixCacheProducerPlugin } from './approx-prefix-cache-producer.js';
 import { precisePrefixCacheProducerPlugin } from './precise-prefix-cache-producer.js';
 import { contextLengthAwarePlugin } from './context-length-aware.js';
+import { sessionAffinityScorerPlugin } from './session-affinity-scorer.js';
 
 export * from './queue-scorer.js';
 export * from './kv-cache-utilization-scorer.js';
@@ -72,6 +73,7 @@ export * from './conditional-pd-decider.js';
 export * from './approx-prefix-cache-producer.js';
 export * from './precise-prefix-cache-producer.js';
 export * from './context-length-aware.js';
+export * from './session-affinity-scorer.js';
 
 /** Every scheduling plugin type tokenroute ships, in registration order. */
 export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
@@ -109,6 +111,7 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   approxPrefixCacheProducerPlugin,
   precisePrefixCacheProducerPlugin,
   contextLengthAwarePlugin,
+  sessionAffinityScorerPlugin,
 ];
 
 export function registerSchedulingPlugins(registry: PluginRegistry): PluginRegistry {
