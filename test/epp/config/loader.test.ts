@@ -347,6 +347,7 @@ schedulingProfiles:
   it('registers every built-in type', () => {
     assert.deepEqual(registerBuiltinPlugins(new PluginRegistry()).typeNames(), [
       'active-request-scorer',
+      'always-disagg-multimodal-decider',
       'always-disagg-pd-decider',
       'approx-prefix-cache-producer',
       'by-label',

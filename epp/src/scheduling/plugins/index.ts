@@ -37,6 +37,7 @@ import { approxPrefixCacheProducerPlugin } from './approx-prefix-cache-producer.
 import { precisePrefixCacheProducerPlugin } from './precise-prefix-cache-producer.js';
 import { contextLengthAwarePlugin } from './context-length-aware.js';
 import { sessionAffinityScorerPlugin } from './session-affinity-scorer.js';
+import { alwaysDisaggMultimodalDeciderPlugin } from './always-disagg-multimodal-decider.js';
 
 export * from './queue-scorer.js';
 export * from './kv-cache-utilization-scorer.js';
@@ -74,6 +75,7 @@ export * from './approx-prefix-cache-producer.js';
 export * from './precise-prefix-cache-producer.js';
 export * from './context-length-aware.js';
 export * from './session-affinity-scorer.js';
+export * from './always-disagg-multimodal-decider.js';
 
 /** Every scheduling plugin type tokenroute ships, in registration order. */
 export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
@@ -112,6 +114,7 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   precisePrefixCacheProducerPlugin,
   contextLengthAwarePlugin,
   sessionAffinityScorerPlugin,
+  alwaysDisaggMultimodalDeciderPlugin,
 ];
 
 export function registerSchedulingPlugins(registry: PluginRegistry): PluginRegistry {

@@ -210,6 +210,23 @@ describe('per-route P/D (profileSelection)', () => {
   });
 });
 
+describe('E/P/D: encode stage with always-disagg-multimodal-decider', () => {
+  it('sends image requests\' encoders in x-encoder-hosts-ports and text-only requests none', async () => {
+    const E1 = { address: '127.0.8.21', port: 8000, labels: { [ROLE]: 'encode' } };
+    const E2 = { address: '127.0.8.22', port: 8000, labels: { [ROLE]: 'encode' } };
+    const yaml = SIM_PD.replace('- type: prefix-based-pd-decider', '- type: encode-filter\n- type: always-disagg-multimodal-decider\n- type: prefix-based-pd-decider')
+      .replace('deciders: {prefill: prefix-based-pd-decider}', 'deciders: {prefill: prefix-based-pd-decider, encode: always-disagg-multimodal-decider}')
+      .replace('schedulingProfiles:\n', 'schedulingProfiles:\n- name: encode\n  plugins: [{pluginRef: encode-filter}, {pluginRef: max-score-picker}, {pluginRef: queue-scorer}]\n');
+    const p = await make(yaml, [P1, P2, D1, D2, E1, E2]);
+    const image = { model: MODEL, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] };
+    const d = await p.decide('/v1/chat/completions', image);
+    assert.match(d.setHeaders.get('x-encoder-hosts-ports') ?? '', /^127\.0\.8\.2[12]:8000$/);
+    assert.ok(DECODES.has(d.endpoints[0]));
+    const text = await p.decide('/v1/chat/completions', chat('Be brief.', 'hi'));
+    assert.equal(text.setHeaders.get('x-encoder-hosts-ports'), undefined);
+  });
+});
+
 describe('conditional-pd-decider (tokenroute)', () => {
   it('disaggregates long uncached prompts only while the prefill pool has room', async () => {
     const lines: string[] = [];
