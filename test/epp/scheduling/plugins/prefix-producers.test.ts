@@ -52,6 +52,36 @@ describe('approx-prefix-cache-producer + prefix-cache-scorer(prefixMatchInfoProd
     assert.match(await p.route('/v1/chat/completions', chat(9, 'q')), /^127\.0\.10\.\d:8000$/);
   });
 
+  it("loads llm-d-router's precise shape: endpoint-notification-source feeding the producer in the data layer", async () => {
+    const yaml = `plugins:
+- type: token-producer
+  parameters: {modelName: ${MODEL}, vllm: {url: "http://render:8000"}}
+- type: endpoint-notification-source
+- type: precise-prefix-cache-producer
+  parameters:
+    tokenProcessorConfig: {blockSizeTokens: 16}
+    kvEventsConfig: {topicFilter: "kv@", concurrency: 4, discoverPods: true, podDiscoveryConfig: {socketPort: 5557}}
+- type: prefix-cache-scorer
+  parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
+- type: queue-scorer
+- type: metrics-data-source
+- type: core-metrics-extractor
+schedulingProfiles:
+- name: default
+  plugins: [{pluginRef: prefix-cache-scorer, weight: 2}, {pluginRef: queue-scorer, weight: 1}]
+dataLayer:
+  sources:
+  - pluginRef: metrics-data-source
+    extractors: [{pluginRef: core-metrics-extractor}]
+  - pluginRef: endpoint-notification-source
+    extractors: [{pluginRef: precise-prefix-cache-producer}]
+`;
+    assert.deepEqual(configErrors(yaml), []);
+    const p = await pipeline(CONFIG_HEADER + yaml, EPS);
+    open.push(p);
+    assert.match(await p.route('/v1/chat/completions', chat(11, 'q')), /^127\.0\.10\.\d:8000$/);
+  });
+
   it('refuses a prefixMatchInfoProducerName that names nothing or a plugin that publishes no match', () => {
     const yaml = ROUTER('approx-prefix-cache-producer', '{autoTune: false}');
     assert.deepEqual(configErrors(yaml.replace('prefixMatchInfoProducerName: approx-prefix-cache-producer', 'prefixMatchInfoProducerName: ghost')), [
