@@ -4,13 +4,18 @@
 // hashes. Follows GIE v1.5.0's openai-parser (framework/plugins/requesthandling/parsers/openai/
 // openai.go) and prefix input (requestcontrol/dataproducer/approximateprefix/hashing.go).
 // Every failure is a 400 value, never a throw: malformed or non-object JSON, a missing or
-// non-string model, bodies over the size limit or nested deeper than the depth limit, and a
+// non-string model, bodies over a caller's size limit or nested deeper than the depth limit, and a
 // model or cache_salt longer than its limit — both are copied into metric labels, logs, key
 // seeds and responses, so a client must not be able to make them arbitrarily large.
 import type { ApiKind, ParsedBody } from '../framework/request.js';
 import type { Plugin } from '../framework/plugins.js';
 
-export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+/**
+ * No size limit of the parser's own: the EPP's one body limit is --max-request-body-bytes,
+ * enforced while the body streams in (extproc/body.ts), before parsing. A second, smaller limit
+ * here used to turn a valid 40 MB body into a 400 although the flag allowed 64 MiB.
+ */
+export const DEFAULT_MAX_BODY_BYTES = Number.POSITIVE_INFINITY;
 /** Far above any real OpenAI body, far below what would overflow JSON.stringify's recursion. */
 export const DEFAULT_MAX_JSON_DEPTH = 256;
 /** Far above any served model name (Hugging Face ids are ≤ 96 characters plus the owner). */
@@ -18,7 +23,7 @@ export const DEFAULT_MAX_MODEL_NAME_BYTES = 1024;
 export const DEFAULT_MAX_CACHE_SALT_BYTES = 1024;
 
 export interface ParseOptions {
-  /** Bodies larger than this are rejected (default 32 MiB). */
+  /** Bodies larger than this are rejected (default: no limit here; the EPP limits bodies before parsing). */
   readonly maxBodyBytes?: number;
   /** JSON nested deeper than this is rejected (default 256 levels). */
   readonly maxDepth?: number;

@@ -157,8 +157,14 @@ describe('bad requests are 400 values', () => {
     assert.equal(ok(parseRequestBody(body({ model: 'm', prompt: 'x', cache_salt: '' }), '/v1/completions')).cacheSalt, undefined);
   });
 
-  it('rejects bodies over the size limit', () => {
+  it('rejects bodies over a size limit the caller sets', () => {
     rejected(parseRequestBody(body({ model: 'm', prompt: 'x'.repeat(100) }), '/v1/completions', { maxBodyBytes: 64 }), /over the 64-byte limit/);
+  });
+
+  it('has no size limit of its own: a 40 MB body parses (the EPP limits bodies with --max-request-body-bytes, up to 64 MiB by default)', () => {
+    const big = body({ model: 'm', prompt: 'x'.repeat(40_000_000) });
+    assert.ok(big.length > 32 * 1024 * 1024);
+    assert.equal(ok(parseRequestBody(big, '/v1/completions')).model, 'm');
   });
 
   it('rejects deeply nested JSON without overflowing the stack', () => {
