@@ -15,8 +15,10 @@ import type { ErrorDefinition } from './error-catalogue.js';
 /** A request the EPP routed (body parsed or bodiless), as the response-side points see it. */
 export interface RoutedRequest {
   readonly requestId: string;
-  /** The model the client asked for; '' for bodiless requests (GIE does not count those). */
+  /** The model the client asked for; '' for bodiless requests and for opaque bodies (passthrough-parser). */
   readonly incomingModel: string;
+  /** False for a bodiless request (e.g. GET /v1/models), which GIE neither parses nor counts. */
+  readonly hasBody: boolean;
   /** The model after rewrites (what the model server sees). */
   readonly targetModel: string;
   readonly priority: number;

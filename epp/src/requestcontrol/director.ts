@@ -61,6 +61,7 @@ interface Route {
   readonly targets: readonly string[];
   readonly body: Buffer | undefined;
   readonly extraHeaders: ReadonlyMap<string, string>;
+  readonly hasBody: boolean;
 }
 
 export class Director implements RequestController {
@@ -87,6 +88,7 @@ export class Director implements RequestController {
       targets: [target.endpoint.key],
       body: undefined,
       extraHeaders: new Map(),
+      hasBody: false,
     });
   }
 
@@ -207,6 +209,7 @@ export class Director implements RequestController {
       body: rewritten ? Buffer.from(JSON.stringify({ ...body.json, model: targetModel })) : undefined,
       // Headers the PreRequest plugins set for the upstream (e.g. disagg-headers-handler's).
       extraHeaders: state.read(UPSTREAM_HEADERS) ?? NO_HEADERS,
+      hasBody: true,
     });
   }
 
@@ -235,6 +238,7 @@ export class Director implements RequestController {
       requestBytes: route.requestBytes,
       endpoint: route.targets[0],
       routedAt: this.now(),
+      hasBody: route.hasBody,
       state,
     });
     return {

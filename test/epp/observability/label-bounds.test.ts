@@ -57,7 +57,12 @@ function setup(opts: { maxValues?: number; maxLength?: number; config?: string }
     }
     return d;
   };
-  return { metrics, send };
+  const bodiless = (): Decision => {
+    const d = director.handleBodiless({ headers: new Map([[':path', '/v1/models'], [':method', 'GET']]), requestId: `r${++n}`, body: Buffer.alloc(0), filterMetadata: {}, attributes: new Map(), grpcMetadata: new Map() });
+    if (d.kind === 'route') d.handle.onEnd('complete');
+    return d;
+  };
+  return { metrics, send, bodiless };
 }
 
 /** Every distinct value of `label` in the exposition text. */
@@ -80,6 +85,16 @@ describe('LabelDomain', () => {
     assert.equal(d.size, 3);
     assert.deepEqual(folds, ['model', 'model']);
     assert.equal(d.value('d'), OTHER_LABEL_VALUE, 'a folded value stays folded');
+  });
+});
+
+describe('request counting (GIE)', () => {
+  it('counts requests with an opaque body (passthrough-parser) with empty model labels, and bodiless ones not at all', async () => {
+    const { metrics, send, bodiless } = setup({ config: 'plugins:\n- type: queue-scorer\n- type: passthrough-parser\nparser: {pluginRef: passthrough-parser}\n' });
+    for (let i = 0; i < 3; i++) assert.equal((await send({ anything: i })).kind, 'route');
+    for (let i = 0; i < 2; i++) assert.equal(bodiless().kind, 'route');
+    assert.equal(await counter(metrics, 'inference_objective_request_total', {}), 3, 'bodiless requests are not counted');
+    assert.equal(await counter(metrics, 'inference_objective_request_total', { model_name: '', target_model_name: '' }), 3);
   });
 });
 

@@ -11,7 +11,7 @@ import { RequestLifecycle } from '../../../epp/src/requestcontrol/lifecycle.js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';
 
 function routed(): RoutedRequest {
-  return { requestId: 'r1', incomingModel: 'm', targetModel: 'm', priority: 0, inflightTokens: 10, requestBytes: 5, endpoint: '10.0.0.1:8000', routedAt: 0, state: new RequestState() };
+  return { requestId: 'r1', incomingModel: 'm', targetModel: 'm', priority: 0, inflightTokens: 10, requestBytes: 5, endpoint: '10.0.0.1:8000', routedAt: 0, hasBody: true, state: new RequestState() };
 }
 
 function recorder(name: string, log: string[], fail: Partial<Record<string, boolean>> = {}): Plugin & Record<string, unknown> {

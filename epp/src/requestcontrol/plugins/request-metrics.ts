@@ -1,8 +1,9 @@
 // request-metrics (built in, always on): GIE's per-request metrics under their names
 // (`pkg/epp/metrics/metrics.go`, v1.5.0): inference_objective_request_total, _request_sizes,
 // _running_requests when routed; _request_duration_seconds and _response_sizes for a complete
-// 2xx response; _request_error_total with the upstream status otherwise. Bodiless requests carry
-// no model and are not counted, as in GIE.
+// 2xx response; _request_error_total with the upstream status otherwise. Bodiless requests are
+// not counted, as in GIE; requests whose body is opaque (passthrough-parser) are, with empty model
+// labels, as GIE counts them.
 import { stateKey } from '../../framework/cycle-state.js';
 import type {
   RequestOutcome,
@@ -33,7 +34,7 @@ export class RequestMetrics implements RequestRoutedPlugin, ResponseReceivedPlug
 
   requestRouted(req: RoutedRequest): void {
     req.state.write(TALLY, { status: '', bytes: 0 });
-    if (!req.incomingModel) return;
+    if (!req.hasBody) return;
     const labels = this.labels(req);
     this.metrics.requestTotal.inc({ ...labels, priority: String(req.priority) });
     this.metrics.requestSizes.observe(labels, req.requestBytes);
@@ -53,7 +54,7 @@ export class RequestMetrics implements RequestRoutedPlugin, ResponseReceivedPlug
   }
 
   responseComplete(req: RoutedRequest, outcome: RequestOutcome): void {
-    if (!req.incomingModel) return;
+    if (!req.hasBody) return;
     const tally = req.state.read(TALLY) ?? { status: '', bytes: 0 };
     const labels = this.labels(req);
     this.metrics.runningRequests.dec({ model_name: labels.model_name });
