@@ -90,7 +90,7 @@ export interface LoadedConfig {
   readonly parser: RequestParser;
   /** The PrepareData plugins in the order they run: producers before their consumers. */
   readonly prepareData: readonly PrepareDataPlugin[];
-  /** Undefined when the enableLegacyMetrics gate is on (the data layer is not used). */
+  /** The resolved data layer (GIE's default pair under the enableLegacyMetrics gate). */
   readonly dataLayer: DataLayerSpec | undefined;
   /** The flowControl section as written (validated shape only; not implemented yet). */
   readonly flowControl: FlowControlConfig | undefined;
@@ -684,11 +684,12 @@ class Loader {
     config: z.output<typeof dataLayerSchema> | undefined,
     gates: ReadonlySet<FeatureGate>,
   ): DataLayerSpec | undefined {
-    if (gates.has('enableLegacyMetrics')) {
-      if (given) this.warnings.push('dataLayer: ignored because the enableLegacyMetrics feature gate is on');
-      return undefined;
-    }
-    if (given) {
+    // GIE's enableLegacyMetrics selects its older metrics poller, which scrapes the same model-server
+    // metrics: collection stays on (GIE's own test configs set the gate). Here both are one scraper,
+    // so the gate means GIE's default pair, and an explicit dataLayer section is ignored as GIE does.
+    const legacy = gates.has('enableLegacyMetrics');
+    if (legacy && given) this.warnings.push('dataLayer: ignored because the enableLegacyMetrics feature gate is on (metrics are collected with the default metrics-data-source)');
+    if (given && !legacy) {
       if (!config) return undefined; // shape errors already recorded
       const sources: DataLayerSourceSpec[] = [];
       (config.sources ?? []).forEach((s, i) => {

@@ -246,7 +246,7 @@ parser: {pluginRef: passthrough-parser}
     assert.equal(cfg.dataLayer?.sources[0].extractors[0], cfg.plugins.get('core-metrics-extractor'));
   });
 
-  it('keeps an explicit data layer, warns when it has no sources, and skips it under enableLegacyMetrics', () => {
+  it('keeps an explicit data layer, warns when it has no sources, and under enableLegacyMetrics still collects metrics (GIE\'s legacy poller)', () => {
     const explicit = load(`${HEAD}plugins:
 - {name: src, type: metrics-data-source}
 - {name: ex, type: core-metrics-extractor}
@@ -264,8 +264,10 @@ dataLayer:
     assert.ok(none.warnings.some((w) => /metrics collection is disabled/.test(w)));
 
     const legacy = load(`${HEAD}plugins: [{type: queue-scorer}]\nfeatureGates: [enableLegacyMetrics]\n`);
-    assert.equal(legacy.dataLayer, undefined);
+    assert.deepEqual(legacy.dataLayer?.sources.map((s) => [s.plugin.type, s.extractors.map((e) => e.type)]), [['metrics-data-source', ['core-metrics-extractor']]]);
     assert.ok(legacy.featureGates.has('enableLegacyMetrics'));
+    const legacyWithSection = load(`${HEAD}plugins: [{type: queue-scorer}]\nfeatureGates: [enableLegacyMetrics]\ndataLayer: {sources: []}\n`);
+    assert.equal(legacyWithSection.dataLayer?.sources.length, 1, 'the section is ignored, metrics are still collected');
   });
 
   it('accepts flowControl (shape-checked) and warns that it is not implemented', () => {
