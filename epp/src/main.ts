@@ -113,10 +113,14 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
   let k8s: KubernetesMode | undefined;
   let endpointsFile: EndpointsFileWatcher | undefined;
   if (opts.staticEndpoints?.length && opts.endpointsFile) throw new TokenrouteError(ERRORS.CLI_CONFLICTING_FLAGS, '--static-endpoints cannot be combined with --endpoints-file');
-  if (opts.poolName || opts.kubernetes?.endpointSelector) {
-    if (opts.staticEndpoints?.length || opts.endpointsFile) {
-      throw new TokenrouteError(ERRORS.CLI_CONFLICTING_FLAGS, '--static-endpoints / --endpoints-file cannot be combined with --pool-name or --endpoint-selector');
-    }
+  // Standalone mode (a static list or an endpoints file) may still name its pool with --pool-name,
+  // for the metrics' `name` label, as GIE's standalone mode does; Kubernetes mode is a pool name
+  // (or an endpoint selector) without a standalone source.
+  const standalone = Boolean(opts.staticEndpoints?.length || opts.endpointsFile);
+  if (standalone && opts.kubernetes?.endpointSelector) {
+    throw new TokenrouteError(ERRORS.CLI_CONFLICTING_FLAGS, '--static-endpoints / --endpoints-file cannot be combined with --endpoint-selector');
+  }
+  if (!standalone && (opts.poolName || opts.kubernetes?.endpointSelector)) {
     k8s = await startKubernetesMode({
       ...opts.kubernetes,
       poolName: opts.poolName,

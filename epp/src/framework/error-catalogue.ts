@@ -111,7 +111,7 @@ export const ERRORS = define({
   },
   CLI_CONFLICTING_FLAGS: {
     area: 'cli',
-    meaning: 'flags that exclude each other were given together (e.g. --static-endpoints with --pool-name)',
+    meaning: 'flags that exclude each other were given together (e.g. --static-endpoints with --endpoints-file or --endpoint-selector)',
     fix: 'keep one of them: standalone mode (--static-endpoints) or Kubernetes mode (--pool-name / --endpoint-selector)',
   },
 
