@@ -16,13 +16,10 @@ import { createInterface } from 'node:readline';
 import { Datastore } from '../src/datastore/datastore.js';
 import { staticEndpoints } from '../src/datastore/static-endpoints.js';
 import { loadEndpointPickerConfig } from '../src/config/index.js';
-import { builtinRegistry } from '../src/main.js';
+import { builtinRegistry, configuredDirector } from '../src/main.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { EppMetrics } from '../src/observability/metrics.js';
 import { Scheduler } from '../src/scheduling/scheduler.js';
-import { Director } from '../src/requestcontrol/director.js';
-import { requestLifecycle } from '../src/requestcontrol/plugins/index.js';
-import { isPreRequestPlugin } from '../src/framework/plugins.js';
 import type { RequestInput } from '../src/framework/request-controller.js';
 import { findPackageRoot } from '../src/protocol/proto.js';
 import { seededRandom } from '../src/util/seeded-random.js';
@@ -54,21 +51,9 @@ function inProcess(n: number) {
   const metrics = new EppMetrics();
   const config = loadEndpointPickerConfig(BENCH_CONFIG, builtinRegistry(), { datastore, logger, random: Math.random, now: Date.now });
   const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
-  const plugins = [...config.plugins.values()];
-  const director = new Director({
-    datastore,
-    parser: config.parser,
-    scheduler,
-    // The whole path, as startEpp wires it: the prefix key producer and the scorers' PrepareData
-    // and PreRequest steps included.
-    prepareData: config.prepareData,
-    preRequest: plugins.filter(isPreRequestPlugin),
-    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: config.saturationDetector, logger }, plugins),
-    selectProfile: () => undefined,
-    disableSubsetFilter: false,
-    metrics,
-    logger,
-  });
+  // The whole path, as startEpp wires it: the prefix key producer and the scorers' PrepareData and
+  // PreRequest steps included.
+  const director = configuredDirector(config, { datastore, metrics, logger });
   const body = chatBody(4096);
   const input: RequestInput = {
     headers: new Map([[':path', '/v1/chat/completions'], [':method', 'POST']]),

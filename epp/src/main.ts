@@ -14,7 +14,7 @@ import { EppMetrics } from './observability/metrics.js';
 import { registerPrefixIndexMetrics } from './prefix/metrics.js';
 import { createLogger, silentLogger, type Logger, type LogLevel } from './observability/logger.js';
 import { PluginRegistry, type PluginContext } from './framework/registry.js';
-import { isLifecyclePlugin, isPreRequestPlugin, type LifecyclePlugin } from './framework/plugins.js';
+import { isLifecyclePlugin, isPreRequestPlugin, type LifecyclePlugin, type SaturationDetector } from './framework/plugins.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { Director } from './requestcontrol/director.js';
 import { requestLifecycle } from './requestcontrol/plugins/index.js';
@@ -140,19 +140,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     datastore.markSynced();
   }
 
-  const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
-  const director = new Director({
-    datastore,
-    parser: config.parser,
-    scheduler,
-    prepareData: config.prepareData,
-    preRequest: [...config.plugins.values()].filter(isPreRequestPlugin),
-    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: config.saturationDetector, logger }, config.plugins.values()),
-    selectProfile: profileSelector({ routes: config.profileSelection.routes, profiles: new Set(config.profiles.keys()) }),
-    disableSubsetFilter: opts.disableEndpointSubsetFilter,
-    metrics,
-    logger: logger.child({ component: 'director' }),
-  });
+  const director = configuredDirector(config, { datastore, metrics, logger, disableSubsetFilter: opts.disableEndpointSubsetFilter });
 
   // Plugins with background work (e.g. the KV-event subscriber of precise-prefix-cache-scorer).
   registerPrefixIndexMetrics(metrics, config.plugins.values());
@@ -285,6 +273,31 @@ async function followEndpointsFile(
   datastore.markSynced();
   reloads.inc({ outcome: 'applied' });
   return watcher;
+}
+
+/**
+ * The scheduler and director a loaded config describes, wired as the running EPP wires them:
+ * PrepareData plugins in producer order, PreRequest and lifecycle plugins from the config, route-
+ * selected profiles. startEpp, the benchmarks and the tests build the request path with this one
+ * function, so none of them can leave a step out.
+ */
+export function configuredDirector(
+  config: LoadedConfig,
+  deps: { datastore: Datastore; metrics: EppMetrics; logger: Logger; disableSubsetFilter?: boolean; saturationDetector?: SaturationDetector },
+): Director {
+  const { datastore, metrics, logger } = deps;
+  return new Director({
+    datastore,
+    parser: config.parser,
+    scheduler: new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics }),
+    prepareData: config.prepareData,
+    preRequest: [...config.plugins.values()].filter(isPreRequestPlugin),
+    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: deps.saturationDetector ?? config.saturationDetector, logger }, config.plugins.values()),
+    selectProfile: profileSelector({ routes: config.profileSelection.routes, profiles: new Set(config.profiles.keys()) }),
+    disableSubsetFilter: deps.disableSubsetFilter ?? false,
+    metrics,
+    logger: logger.child({ component: 'director' }),
+  });
 }
 
 /** Starts a plugin's background work; a failure names the plugin and carries its code. */

@@ -91,6 +91,8 @@ export const tokenProducerPlugin = definePlugin({
   create(name, params, ctx): TokenProducer {
     const keys = keyProducer(params);
     const subscribed: PrefixKeyConsumer[] = [];
+    /** The trace's name for this producer (fixed once the loader has set implicitFor). */
+    let label: string | undefined;
     const log = ctx.logger.child({ plugin: name });
     const write = (state: CycleState, needs: readonly KeyNeed[], bySize: PrefixInputsBySize, label: string) => {
       const out = new Map<string, PrefixInputs>();
@@ -126,10 +128,11 @@ export const tokenProducerPlugin = definePlugin({
       prepareRequestData(req: InferenceRequest, candidates: readonly Candidate[], state: CycleState) {
         if (subscribed.length === 0) return;
         const needs = subscribed.map((c) => c.keyNeed(candidates));
-        const label = producer.implicitFor ? `${name} (implicit, for ${producer.implicitFor})` : name;
+        label ??= producer.implicitFor ? `${name} (implicit, for ${producer.implicitFor})` : name;
+        const named = label;
         const r = keys.producer.produce(req, needs);
-        if (r instanceof Promise) return r.then((bySize) => write(state, needs, bySize, label));
-        write(state, needs, r, label);
+        if (r instanceof Promise) return r.then((bySize) => write(state, needs, bySize, named));
+        write(state, needs, r, named);
       },
       async start() {
         if (params.unboundModelName !== undefined) {

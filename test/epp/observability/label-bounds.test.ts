@@ -9,13 +9,10 @@ import { Datastore } from '../../../epp/src/datastore/datastore.js';
 import { EMPTY_METRICS } from '../../../epp/src/framework/endpoint.js';
 import { staticEndpoints } from '../../../epp/src/datastore/static-endpoints.js';
 import { loadEndpointPickerConfig } from '../../../epp/src/config/index.js';
-import { builtinRegistry } from '../../../epp/src/main.js';
+import { builtinRegistry, configuredDirector } from '../../../epp/src/main.js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';
 import { EppMetrics } from '../../../epp/src/observability/metrics.js';
 import { LabelDomain, OTHER_LABEL_VALUE } from '../../../epp/src/observability/label-bounds.js';
-import { Scheduler } from '../../../epp/src/scheduling/scheduler.js';
-import { Director } from '../../../epp/src/requestcontrol/director.js';
-import { requestLifecycle } from '../../../epp/src/requestcontrol/plugins/index.js';
 import type { Decision, RequestInput } from '../../../epp/src/framework/request-controller.js';
 
 const HEAD = `apiVersion: inference.networking.x-k8s.io/v1alpha1
@@ -29,17 +26,7 @@ function setup(opts: { maxValues?: number; maxLength?: number; config?: string }
   const logger = silentLogger();
   const metrics = new EppMetrics({ labelBounds: { maxValues: opts.maxValues ?? 1000, maxLength: opts.maxLength ?? 256 } });
   const config = loadEndpointPickerConfig(HEAD + (opts.config ?? 'plugins:\n- type: queue-scorer\n'), builtinRegistry(), { datastore, logger, random: Math.random, now: Date.now });
-  const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
-  const director = new Director({
-    datastore,
-    parser: config.parser,
-    scheduler,
-    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: config.saturationDetector, logger }, config.plugins.values()),
-    selectProfile: () => undefined,
-    disableSubsetFilter: false,
-    metrics,
-    logger,
-  });
+  const director = configuredDirector(config, { datastore, metrics, logger });
   let n = 0;
   const send = async (body: object): Promise<Decision> => {
     const input: RequestInput = {

@@ -1,18 +1,16 @@
-// Test helper: the EPP's request path without gRPC — config loader, scheduler and director wired
-// exactly as epp/src/main.ts wires them (PrepareData / PreRequest plugins, lifecycle start),
+// Test helper: the EPP's request path without gRPC — config loader, then the scheduler and director
+// from main.ts's configuredDirector (as startEpp builds them), lifecycle plugins started,
 // over a datastore of static endpoints. `route` sends one OpenAI body and returns the chosen
 // endpoint (and finishes the request so in-flight load is released unless told otherwise).
 import { Datastore } from '../../../../epp/src/datastore/datastore.js';
 import { staticEndpoints, type StaticEndpointSpec } from '../../../../epp/src/datastore/static-endpoints.js';
 import { ConfigError, loadEndpointPickerConfig, type LoadedConfig } from '../../../../epp/src/config/index.js';
-import { builtinRegistry } from '../../../../epp/src/main.js';
-import { Scheduler } from '../../../../epp/src/scheduling/scheduler.js';
-import { Director } from '../../../../epp/src/requestcontrol/director.js';
-import { requestLifecycle } from '../../../../epp/src/requestcontrol/plugins/index.js';
-import { profileSelector, ROUTE_NAME_ATTRIBUTE } from '../../../../epp/src/requestcontrol/profile-selection.js';
+import { builtinRegistry, configuredDirector } from '../../../../epp/src/main.js';
+import type { Director } from '../../../../epp/src/requestcontrol/director.js';
+import { ROUTE_NAME_ATTRIBUTE } from '../../../../epp/src/requestcontrol/profile-selection.js';
 import { EppMetrics } from '../../../../epp/src/observability/metrics.js';
 import { silentLogger, type Logger } from '../../../../epp/src/observability/logger.js';
-import { isLifecyclePlugin, isPreRequestPlugin, type Plugin } from '../../../../epp/src/framework/plugins.js';
+import { isLifecyclePlugin, type Plugin } from '../../../../epp/src/framework/plugins.js';
 import type { RequestInput, RouteDecision } from '../../../../epp/src/framework/request-controller.js';
 
 export interface Pipeline {
@@ -37,20 +35,8 @@ export async function pipeline(configYaml: string, endpoints: StaticEndpointSpec
   const metrics = new EppMetrics({ defaultMetrics: false });
   const ctx = { datastore, logger, random: Math.random, now: Date.now, metrics };
   const config = loadEndpointPickerConfig(configYaml, builtinRegistry(), ctx);
-  const scheduler = new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics });
   const plugins = [...config.plugins.values()];
-  const director = new Director({
-    datastore,
-    parser: config.parser,
-    scheduler,
-    prepareData: config.prepareData,
-    preRequest: plugins.filter(isPreRequestPlugin),
-    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: { type: 'never', name: 'never', saturation: () => 0 }, logger }, plugins),
-    selectProfile: profileSelector({ routes: config.profileSelection.routes, profiles: new Set(config.profiles.keys()) }),
-    disableSubsetFilter: true,
-    metrics,
-    logger,
-  });
+  const director = configuredDirector(config, { datastore, metrics, logger, disableSubsetFilter: true, saturationDetector: { type: 'never', name: 'never', saturation: () => 0 } });
   const lifecycle = plugins.filter(isLifecyclePlugin);
   for (const p of lifecycle) await p.start();
   const decide = async (path: string, body: Record<string, unknown>, opts: { headers?: Record<string, string>; keepInflight?: boolean; route?: string } = {}) => {
