@@ -381,6 +381,7 @@ schedulingProfiles:
       'random-picker',
       'round-robin',
       'running-requests-size-scorer',
+      'session-affinity-filter',
       'session-affinity-scorer',
       'single-profile-handler',
       'token-load-scorer',

@@ -6,11 +6,9 @@
 // which can route to the rank port itself). Exactly one profile is required.
 // Parameters: primaryPort (8000; 1–65535).
 import { z } from 'zod';
-import type { Candidate } from '../../framework/endpoint.js';
-import { setUpstreamHeader, type PreRequestPlugin, type ProfileHandler, type ReferencingPlugin, type SchedulingResult } from '../../framework/plugins.js';
+import type { PreRequestPlugin, ProfileHandler, ReferencingPlugin } from '../../framework/plugins.js';
 import { definePlugin } from '../../framework/registry.js';
-import { formatEndpointAddress } from '../../protocol/endpoint-address.js';
-import { DATA_PARALLEL_ENDPOINT_HEADER } from '../../protocol/keys.js';
+import { dataParallelRewrite } from '../data-parallel.js';
 
 export const DATA_PARALLEL_PROFILE_HANDLER_TYPE = 'data-parallel-profile-handler';
 
@@ -18,19 +16,12 @@ export const dataParallelProfileHandlerParameters = z.strictObject({
   primaryPort: z.number().int().min(1, { error: 'must be between 1 and 65535' }).max(65535, { error: 'must be between 1 and 65535' }).default(8000),
 });
 
-/** The candidate as the proxy must address it: same pod, the primary port. */
-function onPort(c: Candidate, port: number): Candidate {
-  const key = formatEndpointAddress(c.endpoint.address, port);
-  return { ...c, endpoint: { ...c.endpoint, port, key } };
-}
-
 export const dataParallelProfileHandlerPlugin = definePlugin({
   type: DATA_PARALLEL_PROFILE_HANDLER_TYPE,
   parameters: dataParallelProfileHandlerParameters,
   create(name, params, ctx): ProfileHandler & PreRequestPlugin & ReferencingPlugin {
     ctx.logger.info({ plugin: name }, 'data-parallel-profile-handler is deprecated upstream (Istio >= 1.28.1 routes to the rank port itself)');
-    /** The rank each rewritten result really chose. */
-    const rankOf = new WeakMap<SchedulingResult, string>();
+    const dataParallel = dataParallelRewrite(params.primaryPort);
     return {
       type: DATA_PARALLEL_PROFILE_HANDLER_TYPE,
       name,
@@ -43,20 +34,10 @@ export const dataParallelProfileHandlerPlugin = definePlugin({
       },
       processResults(_req, results) {
         if (results.size !== 1) return undefined;
-        const [profile, run] = results.entries().next().value!;
-        const chosen = run.targets[0];
-        if (!chosen) return undefined;
-        const result: SchedulingResult = {
-          primaryProfile: profile,
-          profileResults: new Map([[profile, { targets: run.targets.map((t) => onPort(t, params.primaryPort)) }]]),
-        };
-        rankOf.set(result, chosen.endpoint.key);
-        return result;
+        const profile = results.keys().next().value!;
+        return dataParallel.rewrite({ primaryProfile: profile, profileResults: results }, profile);
       },
-      preRequest(_req, result, state) {
-        const rank = rankOf.get(result);
-        if (rank !== undefined) setUpstreamHeader(state, DATA_PARALLEL_ENDPOINT_HEADER, rank);
-      },
+      preRequest: dataParallel.preRequest,
     };
   },
 });

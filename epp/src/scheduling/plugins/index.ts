@@ -37,6 +37,7 @@ import { approxPrefixCacheProducerPlugin } from './approx-prefix-cache-producer.
 import { precisePrefixCacheProducerPlugin } from './precise-prefix-cache-producer.js';
 import { contextLengthAwarePlugin } from './context-length-aware.js';
 import { sessionAffinityScorerPlugin } from './session-affinity-scorer.js';
+import { sessionAffinityFilterPlugin } from './session-affinity-filter.js';
 import { alwaysDisaggMultimodalDeciderPlugin } from './always-disagg-multimodal-decider.js';
 
 export * from './queue-scorer.js';
@@ -114,6 +115,7 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   precisePrefixCacheProducerPlugin,
   contextLengthAwarePlugin,
   sessionAffinityScorerPlugin,
+  sessionAffinityFilterPlugin,
   alwaysDisaggMultimodalDeciderPlugin,
 ];
 

@@ -6,12 +6,13 @@
 // is scheduling/disagg/stages.ts.
 // Parameters (llm-d): decodeProfile ("decode"), prefillProfile ("prefill"), deciderPluginName
 // ("prefix-based-pd-decider": a declared decider plugin's name), prefixPluginType / prefixPluginName
-// (accepted; the decider reads the prefix match itself), primaryPort (0, or 1–65535: llm-d's
-// data-parallel rewrite, not implemented here — logged at start and ignored).
+// (accepted; the decider reads the prefix match itself), primaryPort (0 = off, or 1–65535: llm-d's
+// data-parallel rewrite of the decode targets, scheduling/data-parallel.ts).
 import { z } from 'zod';
-import type { ProfileHandler, ReferencingPlugin } from '../../framework/plugins.js';
+import type { PreRequestPlugin, ProfileHandler, ReferencingPlugin } from '../../framework/plugins.js';
 import { definePlugin } from '../../framework/registry.js';
 import { stagedProfileHandler } from '../disagg/handler.js';
+import { dataParallelRewrite } from '../data-parallel.js';
 
 export const PD_PROFILE_HANDLER_TYPE = 'pd-profile-handler';
 
@@ -30,9 +31,8 @@ export const PD_DECISION_METRIC = 'llm_d_inference_scheduler_pd_decision_total';
 export const pdProfileHandlerPlugin = definePlugin({
   type: PD_PROFILE_HANDLER_TYPE,
   parameters: pdProfileHandlerParameters,
-  create(name, params, ctx): ProfileHandler & ReferencingPlugin & { readonly parameters: PdProfileHandlerParameters } {
+  create(name, params, ctx): ProfileHandler & ReferencingPlugin & Partial<PreRequestPlugin> & { readonly parameters: PdProfileHandlerParameters } {
     ctx.logger.info({ plugin: name }, 'pd-profile-handler is deprecated upstream; disagg-profile-handler is its successor');
-    if (params.primaryPort !== 0) ctx.logger.warn({ plugin: name, primaryPort: params.primaryPort }, 'pd-profile-handler: primaryPort (data-parallel rewrite) is not implemented; ignored');
     const handler = stagedProfileHandler(
       {
         type: PD_PROFILE_HANDLER_TYPE,
@@ -44,6 +44,18 @@ export const pdProfileHandlerPlugin = definePlugin({
       },
       ctx,
     );
-    return { ...handler, parameters: params };
+    if (params.primaryPort === 0) return { ...handler, parameters: params };
+    // As llm-d: the decode targets move to the primary port, the chosen rank goes upstream.
+    ctx.logger.info({ plugin: name, primaryPort: params.primaryPort }, 'pd-profile-handler: primaryPort is deprecated upstream (not needed with Istio >= 1.28.1)');
+    const dataParallel = dataParallelRewrite(params.primaryPort);
+    return {
+      ...handler,
+      parameters: params,
+      processResults(req, results) {
+        const result = handler.processResults(req, results);
+        return result && dataParallel.rewrite(result, result.primaryProfile);
+      },
+      preRequest: dataParallel.preRequest,
+    };
   },
 });

@@ -283,6 +283,26 @@ dataLayer: {sources: []}
     assert.deepEqual(await counter(p, 'llm_d_inference_scheduler_pd_decision_total'), { 'prefill-decode': 3 });
   });
 
+  it('pd-profile-handler primaryPort: decode on the pod\'s primary port, the rank in x-data-parallel-host-port', async () => {
+    // One decode pod with data-parallel ranks on 8001/8002 behind its primary port 8000.
+    const ranks = [8001, 8002].map((port) => ({ address: '127.0.8.9', port, labels: { [ROLE]: 'decode' } }));
+    const p = await make(PD.replace('{deciderPluginName: always-disagg-pd-decider}', '{deciderPluginName: always-disagg-pd-decider, primaryPort: 8000}'), [P1, ...ranks]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const d = await p.decide('/v1/completions', { model: MODEL, prompt: `p${i}` }, { keepInflight: true });
+      assert.deepEqual(d.endpoints, ['127.0.8.9:8000'], 'the proxy addresses the primary port');
+      const rank = d.setHeaders.get('x-data-parallel-host-port')!;
+      assert.match(rank, /^127\.0\.8\.9:800[12]$/);
+      seen.add(rank);
+      assert.equal(d.setHeaders.get('x-prefiller-host-port'), '127.0.8.1:8000', 'the prefill target is not rewritten');
+    }
+    const plain = await make(PD, [P1, ...ranks]);
+    const d = await plain.decide('/v1/completions', { model: MODEL, prompt: 'x' });
+    assert.match(d.endpoints[0], /^127\.0\.8\.9:800[12]$/, 'without primaryPort the rank itself is the destination');
+    assert.equal(d.setHeaders.get('x-data-parallel-host-port'), undefined);
+    assert.equal(configErrors(PD.replace('{deciderPluginName: always-disagg-pd-decider}', '{deciderPluginName: always-disagg-pd-decider, primaryPort: 70000}'))[0], 'plugins[4].parameters.primaryPort: must be between 1 and 65535 (or 0: off)');
+  });
+
   it('names the field of a bad decider reference, a missing decode profile, and mixed parameter shapes', () => {
     assert.deepEqual(configErrors(SIM_PD.replace('prefill: prefix-based-pd-decider', 'prefill: nope')), [
       'plugins[7].parameters.deciders.prefill: decider plugin "nope" is not declared in plugins',

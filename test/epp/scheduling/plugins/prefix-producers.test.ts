@@ -6,6 +6,7 @@ import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { isScorer } from '../../../../epp/src/framework/plugins.js';
 import { CONFIG_HEADER, configErrors, pipeline, type Pipeline } from '../../prefix/keys/pipeline.js';
+import { llmdPdConfig } from '../../../fixtures/pd-config.js';
 
 const EPS = [1, 2, 3, 4].map((i) => ({ address: `127.0.10.${i}`, port: 8000 }));
 const MODEL = 'Qwen/Qwen3-8B';
@@ -90,5 +91,77 @@ dataLayer:
     assert.deepEqual(configErrors(yaml.replace('prefixMatchInfoProducerName: approx-prefix-cache-producer', 'prefixMatchInfoProducerName: queue-scorer')), [
       'plugins[2].parameters.prefixMatchInfoProducerName: plugin "queue-scorer" (type queue-scorer) does not produce prefix match info',
     ]);
+  });
+});
+
+// llm-d-router's current sample shapes (deploy/config/sim-pd-epp-config.yaml,
+// sim-epp-kvcache-config.yaml, sim-epp-no-hit-lru.yaml), written out here as their documented
+// shapes: the producers replace the scorers' own prefix parameters.
+describe("llm-d-router's current P/D, precise and no-hit-LRU sample shapes", () => {
+  const ROLE = 'llm-d.ai/role';
+  const POOL = [
+    { address: '127.0.11.1', port: 8000, labels: { [ROLE]: 'prefill' } },
+    { address: '127.0.11.2', port: 8000, labels: { [ROLE]: 'decode' } },
+    { address: '127.0.11.3', port: 8000, labels: { [ROLE]: 'decode' } },
+    { address: '127.0.11.4', port: 8000, labels: { [ROLE]: 'decode' } },
+  ];
+  const DECODE = /^127\.0\.11\.[234]:8000$/;
+  const SINGLE = (scorers: string) => `- type: decode-filter
+- type: max-score-picker
+- type: single-profile-handler
+schedulingProfiles:
+- name: default
+  plugins: [{pluginRef: decode-filter}, {pluginRef: max-score-picker}, ${scorers}]
+dataLayer: {sources: []}
+`;
+  async function load(yaml: string): Promise<Pipeline> {
+    assert.deepEqual(configErrors(yaml), []);
+    const p = await pipeline(CONFIG_HEADER + yaml, POOL);
+    open.push(p);
+    return p;
+  }
+
+  it('P/D with approx-prefix-cache-producer: a long new prompt is disaggregated, its repeat decodes where its prefix is', async () => {
+    const p = await load(llmdPdConfig({ nonCachedTokens: 16, producer: true, dataLayerOff: true }).replace(/^apiVersion.*\nkind.*\n/, ''));
+    const first = await p.decide('/v1/chat/completions', chat(21, 'first'));
+    assert.match(first.endpoints[0], DECODE);
+    assert.equal(first.setHeaders.get('x-prefiller-host-port'), '127.0.11.1:8000', 'new long prompt: prefilled on the prefill pool');
+    const repeat = await p.decide('/v1/chat/completions', chat(21, 'first'));
+    assert.equal(repeat.endpoints[0], first.endpoints[0], 'the repeat follows its prefix');
+    assert.equal(repeat.setHeaders.get('x-prefiller-host-port'), undefined, 'the decode endpoint holds the prompt: no disaggregation');
+  });
+
+  it('precise producer fed by a token-producer with a vllm render URL (kvcache sample) routes to decode endpoints', async () => {
+    const p = await load(`plugins:
+- type: token-producer
+  parameters: {modelName: ${MODEL}, vllm: {url: "http://render.llm-d.svc:8000"}}
+- type: precise-prefix-cache-producer
+  parameters:
+    tokenProcessorConfig: {blockSize: 16}
+    kvEventsConfig: {zmqEndpoint: "tcp://127.0.0.1:*"}
+    indexerConfig:
+      kvBlockIndexConfig: {enableMetrics: false, metricsLoggingInterval: 60000000000}
+- type: prefix-cache-scorer
+  parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
+${SINGLE('{pluginRef: prefix-cache-scorer, weight: 10}')}`);
+    for (let i = 0; i < 3; i++) assert.match(await p.route('/v1/chat/completions', chat(30 + i, 'q')), DECODE);
+  });
+
+  it('no-hit-LRU over the precise producer (nested indexerConfig shape): cold requests spread over every decode endpoint', async () => {
+    const p = await load(`plugins:
+- type: precise-prefix-cache-producer
+  parameters:
+    indexerConfig:
+      tokenProcessorConfig: {blockSizeTokens: 5}
+      kvBlockIndexConfig: {maxPrefixTokensToMatch: 1280}
+    kvEventsConfig: {zmqEndpoint: "tcp://127.0.0.1:*"}
+- type: prefix-cache-scorer
+  parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
+- type: no-hit-lru-scorer
+  parameters: {lruSize: 2048}
+${SINGLE('{pluginRef: prefix-cache-scorer, weight: 2}, {pluginRef: no-hit-lru-scorer, weight: 1}')}`);
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) seen.add(await p.route('/v1/chat/completions', chat(40 + i, 'cold')));
+    assert.deepEqual([...seen].sort(), ['127.0.11.2:8000', '127.0.11.3:8000', '127.0.11.4:8000'], 'three cold requests, three least recently used endpoints');
   });
 });

@@ -53,3 +53,40 @@ describe('session-affinity-scorer', () => {
     for (const e of seen) assert.match(e, /^127\.0\.12\.[123]:8000$/);
   });
 });
+
+describe('session-affinity-filter against the scorer, through the EPP', () => {
+  // The session's endpoint carries a long queue and the queue scorer outweighs the session: the
+  // scorer (soft) lets the session move, the filter (hard) keeps it.
+  const config = (session: string) => `apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: ${session}
+- type: queue-scorer
+- type: max-score-picker
+schedulingProfiles:
+- name: default
+  plugins: [{pluginRef: ${session}${session.endsWith('scorer') ? ', weight: 1' : ''}}, {pluginRef: queue-scorer, weight: 5}, {pluginRef: max-score-picker}]
+dataLayer: {sources: []}
+`;
+  async function endpointsFor(session: string): Promise<Set<string>> {
+    const e = await startEpp(embeddedEppOptions({ configText: config(session), staticEndpoints: [1, 2].map((i) => ({ address: `127.0.13.${i}`, port: 8000 })) }));
+    const c = newExtProcClient(`127.0.0.1:${e.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      for (const cand of e.datastore.candidates()) {
+        e.datastore.updateMetrics(cand.endpoint.key, { ...EMPTY_METRICS, waitingRequests: cand.endpoint.address === '127.0.13.1' ? 50 : 0, updatedAt: Date.now() });
+      }
+      const token = Buffer.from(`default/${[...e.datastore.candidates()].find((x) => x.endpoint.address === '127.0.13.1')!.endpoint.podName}`).toString('base64');
+      const seen = new Set<string>();
+      for (let i = 0; i < 3; i++) seen.add((await decide(c, { content: `turn ${i}`, headers: { 'x-session-token': token } })).endpoint!);
+      return seen;
+    } finally {
+      c.close();
+      await e.close();
+    }
+  }
+
+  it('the filter pins the session to its loaded endpoint; the scorer lets it move', async () => {
+    assert.deepEqual([...(await endpointsFor('session-affinity-filter'))], ['127.0.13.1:8000']);
+    assert.deepEqual([...(await endpointsFor('session-affinity-scorer'))], ['127.0.13.2:8000']);
+  });
+});
