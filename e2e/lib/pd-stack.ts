@@ -44,6 +44,8 @@ export interface PdStackOptions {
   readonly eppConfig: (hmacKey: string) => string;
   /** Simulated prefill time per uncached prompt token on every server (default 1ms). */
   readonly prefillTimePerToken?: string;
+  /** --max-num-seqs of the prefill servers (default the simulator's 8): 1 makes a queue easy to build. */
+  readonly prefillMaxNumSeqs?: number;
   readonly logger: Logger;
 }
 
@@ -111,7 +113,7 @@ export async function startPdStack(o: PdStackOptions): Promise<PdStack> {
     const prefill: Sim[] = [];
     const decode: Sidecar[] = [];
     for (let i = 0; i < (o.prefill ?? 2); i++) {
-      const sim = await startSim({ ...common, port: await freePort('0.0.0.0'), podName: `prefill-${i}` });
+      const sim = await startSim({ ...common, port: await freePort('0.0.0.0'), podName: `prefill-${i}`, ...(o.prefillMaxNumSeqs !== undefined ? { maxNumSeqs: o.prefillMaxNumSeqs } : {}) });
       cleanups.push(() => sim.stop());
       prefill.push(sim);
     }
