@@ -13,6 +13,8 @@ import { defineConfig } from 'vitest/config';
 //   integration  real processes and servers: the tokenroute CLI, kube-apiserver + etcd,
 //                llm-d-inference-sim, ZeroMQ publishers (each file's header says which).
 //   e2e          the whole local stack through the development gateway.
+//   containers   tokenroute's images built from the Dockerfile and run with testcontainers
+//                (Docker, or podman serving its API: scripts/deps/podman.sh).
 const REFERENCE = ['dist/test/filter/tokenizer/**/*.test.js', 'dist/test/filter/filter/fuzz.test.js'];
 const INTEGRATION = [
   'dist/test/integration/**/*.test.js',
@@ -20,6 +22,7 @@ const INTEGRATION = [
   'dist/test/epp/datalayer/lifecycle.test.js', // a child process must exit on its own after stop()
 ];
 const E2E = ['dist/test/e2e/**/*.test.js'];
+const CONTAINERS = ['dist/test/containers/**/*.test.js'];
 
 export default defineConfig({
   test: {
@@ -39,10 +42,11 @@ export default defineConfig({
       reportsDirectory: '.cache/coverage',
     },
     projects: [
-      { extends: true, test: { name: 'unit', include: ['dist/test/**/*.test.js'], exclude: ['**/node_modules/**', ...REFERENCE, ...INTEGRATION, ...E2E] } },
+      { extends: true, test: { name: 'unit', include: ['dist/test/**/*.test.js'], exclude: ['**/node_modules/**', ...REFERENCE, ...INTEGRATION, ...E2E, ...CONTAINERS] } },
       { extends: true, test: { name: 'reference', include: REFERENCE } },
       { extends: true, test: { name: 'integration', include: INTEGRATION } },
       { extends: true, test: { name: 'e2e', include: E2E } },
+      { extends: true, test: { name: 'containers', include: CONTAINERS } },
     ],
   },
 });

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { ProxyWasmHost } from '../filter/host/index.js';
 import { formatEndpointAddress } from '../epp/src/protocol/index.js';
 import { loadFilter } from './edge-filter.js';
-import { openExtProcChannel } from './extproc/channel.js';
+import { EppChannel } from './extproc/channel.js';
 import { resolveOptions, type GatewayOptions } from './options.js';
 import { RequestPipeline } from './pipeline.js';
 import { newGatewayStats, type GatewayStats } from './record.js';
@@ -27,7 +27,7 @@ export interface RunningGateway {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const cfg = resolveOptions(options);
   const filter = options.filter ? loadFilter(options.filter, cfg.bufferLimitBytes, cfg.logger) : undefined;
-  const client = options.epp ? openExtProcChannel(options.epp, options.eppTls === true) : undefined;
+  const client = options.epp ? new EppChannel(options.epp, options.eppTls === true) : undefined;
   const stats = newGatewayStats();
   const upstream = new Upstream(cfg.connectTimeoutMs, stats);
   const pipeline = new RequestPipeline(cfg, filter, client, upstream, stats);

@@ -12,6 +12,7 @@ import { downstreamHeaders, readBody } from './downstream.js';
 import { runFilter } from './edge-filter.js';
 import type { ExtProcCall } from './extproc/call.js';
 import type { ExtProcClient } from './extproc/client.js';
+import type { EppChannel } from './extproc/channel.js';
 import { runRequestPhase } from './extproc/request-phase.js';
 import { runResponsePhase } from './extproc/response-phase.js';
 import { FailureModePolicy, stripRoutingHeaders } from './failure-mode.js';
@@ -41,7 +42,7 @@ export class RequestPipeline {
   constructor(
     private readonly cfg: GatewayConfig,
     private readonly filter: ProxyWasmHost | undefined,
-    private readonly client: ExtProcClient | undefined,
+    private readonly client: EppChannel | undefined,
     private readonly upstream: Upstream,
     readonly stats: GatewayStats,
   ) {
@@ -123,7 +124,7 @@ export class RequestPipeline {
     }
 
     // 2. The EPP over ext_proc (or the gateway's own pick without one).
-    const routing = this.client ? await this.askEpp(this.client, res, rec, { pairs, body, eppChunks }, signal, t0) : this.ownRouting(rec, pairs, body, 'round-robin');
+    const routing = this.client ? await this.askEpp(this.client.current(), res, rec, { pairs, body, eppChunks }, signal, t0) : this.ownRouting(rec, pairs, body, 'round-robin');
     if (!routing) return;
     const { endpoints, x } = routing;
     rec.endpoints = endpoints.map((e) => e.key);
