@@ -12,6 +12,8 @@ bash "$here/inference-sim.sh"
 bash "$here/llm-d-samples.sh"
 bash "$here/pd-sidecar.sh"
 bash "$here/llm-d-epp.sh"
+bash "$here/helm.sh"
+bash "$here/crds.sh"
 if [[ "${SMOKE:-}" == 1 ]]; then
   bash "$here/smoke-kube-apiserver.sh"
   bash "$here/smoke-inference-sim.sh"

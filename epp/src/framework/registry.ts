@@ -11,9 +11,16 @@ export interface PluginCounter {
   inc(labels: Readonly<Record<string, string>>, value?: number): void;
 }
 
+/** An unlabelled histogram a plugin observes on the request path. */
+export interface PluginHistogram {
+  observe(value: number): void;
+}
+
 /** Metrics a plugin may record (the EPP's registry behind it; observability/metrics.ts). */
 export interface PluginMetrics {
   counter(name: string, help: string, labelNames: readonly string[]): PluginCounter;
+  /** Registered on first use and shared by name, like counter(). */
+  histogram(name: string, help: string, buckets: readonly number[]): PluginHistogram;
   /** A client-chosen model name as a bounded label value. */
   modelLabel(model: string): string;
 }

@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram } from './fast-histogram.js';
 import { DEFAULT_LABEL_BOUNDS, LabelDomain, type LabelBounds } from './label-bounds.js';
-import type { PluginCounter, PluginMetrics } from '../framework/registry.js';
+import type { PluginCounter, PluginHistogram, PluginMetrics } from '../framework/registry.js';
 
 const MODEL_LABELS = ['model_name', 'target_model_name'] as const;
 
@@ -18,6 +18,7 @@ export class EppMetrics implements PluginMetrics {
   readonly registry = new Registry();
   /** Counters plugins registered by name (PluginMetrics). */
   private readonly pluginCounters = new Map<string, Counter<string>>();
+  private readonly pluginHistograms = new Map<string, FastHistogram>();
 
   readonly requestTotal = new Counter({
     name: 'inference_objective_request_total',
@@ -196,6 +197,16 @@ export class EppMetrics implements PluginMetrics {
       this.pluginCounters.set(name, c);
     }
     return c;
+  }
+
+  /** An unlabelled hot-path histogram for a plugin, registered on first use and shared by name. */
+  histogram(name: string, help: string, buckets: readonly number[]): PluginHistogram {
+    let h = this.pluginHistograms.get(name);
+    if (!h) {
+      h = new FastHistogram(name, help, [], buckets, this.registry);
+      this.pluginHistograms.set(name, h);
+    }
+    return h;
   }
 
   /** A model name as a label value: itself while its domain has room, else "other". */

@@ -6,7 +6,7 @@
 // watch-recovery tests. Missing binaries are an error that says how to build them, never a skip.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest, Agent } from 'node:https';
 import { createServer } from 'node:net';
@@ -369,4 +369,43 @@ export async function createNamespace(server: KubeApiServer, name: string): Prom
 export function expectStatus(res: { status: number; body: any }, ok: readonly number[], what: string): any {
   if (!ok.includes(res.status)) throw new Error(`${what}: HTTP ${res.status} ${typeof res.body === 'string' ? res.body : res.body?.message ?? JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/**
+ * The real CRDs of a project scripts/deps/crds.sh fetched from its Go module into .cache/crds
+ * (gateway-api, istio, envoy-gateway, prometheus-operator).
+ */
+export function upstreamCrdFiles(project: string): string[] {
+  const dir = join(repoRoot(), '.cache', 'crds', project);
+  if (!existsSync(dir)) throw new Error(`${dir} missing: run bash scripts/deps/crds.sh`);
+  return readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort().map((f) => join(dir, f));
+}
+
+/** kind → {path prefix, plural, namespaced}, from the API server's discovery documents. */
+export function apiResolver(server: KubeApiServer): (apiVersion: string, kind: string) => Promise<{ base: string; plural: string; namespaced: boolean }> {
+  const cache = new Map<string, { name: string; kind: string; namespaced: boolean }[]>();
+  return async (apiVersion, kind) => {
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    if (!cache.has(base)) cache.set(base, expectStatus(await server.request('GET', base), [200], `discovery ${base}`).resources);
+    const r = cache.get(base)!.find((x) => x.kind === kind && !x.name.includes('/'));
+    if (!r) throw new Error(`${kind} is not served at ${base}`);
+    return { base, plural: r.name, namespaced: r.namespaced };
+  };
+}
+
+/**
+ * Server-side apply as a dry run with strict field validation; resolves the HTTP status and the
+ * API server's message (an object's namespace: its own, else `namespace`).
+ */
+export async function dryApply(
+  server: KubeApiServer,
+  resolve: ReturnType<typeof apiResolver>,
+  obj: Record<string, any>,
+  namespace = 'default',
+): Promise<{ status: number; message: string }> {
+  const { base, plural, namespaced } = await resolve(obj.apiVersion, obj.kind);
+  const ns = obj.metadata?.namespace ?? namespace;
+  const path = `${base}${namespaced ? `/namespaces/${ns}` : ''}/${plural}/${obj.metadata.name}?dryRun=All&fieldManager=tokenroute-dry-run&fieldValidation=Strict&force=true`;
+  const res = await server.request('PATCH', path, stringify(obj), { contentType: 'application/apply-patch+yaml' });
+  return { status: res.status, message: res.body?.message ?? '' };
 }

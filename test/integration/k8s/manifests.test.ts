@@ -1,6 +1,6 @@
 // Integration: our CRDs and manifests against a real API server.
-// Real components started: etcd + kube-apiserver on 127.0.0.1 (harness.ts) with our CRDs and a
-// test stand-in for the Gateway API HTTPRoute CRD installed; the EPP's Kubernetes mode
+// Real components started: etcd + kube-apiserver on 127.0.0.1 (harness.ts) with our CRDs and the
+// Gateway API's real HTTPRoute CRD (sigs.k8s.io/gateway-api, scripts/deps/crds.sh) installed; the EPP's Kubernetes mode
 // (informers + leader election) running as a non-admin identity bound only by
 // manifests/epp/rbac.yaml.
 //   - CRD validation: objects valid upstream are accepted, invalid ones rejected (OpenAPI + CEL).
@@ -20,7 +20,7 @@ import { builtinRegistry } from '../../../epp/src/main.js';
 import { loadEndpointPickerConfig } from '../../../epp/src/config/index.js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';
 import { captureLogger } from '../../epp/datalayer/helpers.js';
-import { createNamespace, expectStatus, repoRoot, startKubeApiServer, waitFor, type KubeApiServer } from './harness.js';
+import { apiResolver, createNamespace, dryApply, expectStatus, repoRoot, startKubeApiServer, upstreamCrdFiles, waitFor, type KubeApiServer } from './harness.js';
 import { createObjective, createPod, createPool } from './objects.js';
 
 const SA_NS = 'rbac';
@@ -35,7 +35,7 @@ let server: KubeApiServer;
 beforeAll(async () => {
   server = await startKubeApiServer({
     users: [SA_NS, ...Array.from({ length: VERBS }, (_, i) => `rbac-minus-${i}`)].map((ns) => ({ name: saUser(ns), groups: saGroups(ns) })),
-    extraCrdFiles: [join(repoRoot(), 'test', 'integration', 'k8s', 'fixtures', 'httproute-crd.yaml')],
+    extraCrdFiles: upstreamCrdFiles('gateway-api').filter((f) => f.endsWith('_httproutes.yaml')),
   });
 });
 afterAll(async () => {
@@ -167,30 +167,16 @@ function manifestFiles(): string[] {
   return out.sort((a, b) => Number(!a.includes('/crds/')) - Number(!b.includes('/crds/')) || a.localeCompare(b));
 }
 
-/** kind → {path prefix, plural, namespaced} from the API server's discovery documents. */
-async function resolver(): Promise<(apiVersion: string, kind: string) => Promise<{ base: string; plural: string; namespaced: boolean }>> {
-  const cache = new Map<string, { name: string; kind: string; namespaced: boolean }[]>();
-  return async (apiVersion, kind) => {
-    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-    if (!cache.has(base)) cache.set(base, expectStatus(await server.request('GET', base), [200], `discovery ${base}`).resources);
-    const r = cache.get(base)!.find((x) => x.kind === kind && !x.name.includes('/'));
-    if (!r) throw new Error(`${kind} is not served at ${base}`);
-    return { base, plural: r.name, namespaced: r.namespaced };
-  };
-}
-
 describe('manifests', () => {
   test('every manifest is accepted by a server-side-apply dry run with strict field validation', async () => {
-    const resolve = await resolver();
+    const resolve = apiResolver(server);
     const applied: string[] = [];
     for (const file of manifestFiles()) {
       for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
         const obj = doc.toJS() as Record<string, any> | null;
         if (!obj) continue;
-        const { base, plural, namespaced } = await resolve(obj.apiVersion, obj.kind);
-        const path = `${base}${namespaced ? '/namespaces/default' : ''}/${plural}/${obj.metadata.name}?dryRun=All&fieldManager=tokenroute-manifest-test&fieldValidation=Strict&force=true`;
-        const res = await server.request('PATCH', path, stringify(obj), { contentType: 'application/apply-patch+yaml' });
-        assert.ok(res.status === 200 || res.status === 201, `${relative(MANIFESTS, file)} ${obj.kind}/${obj.metadata.name}: HTTP ${res.status} ${res.body?.message ?? ''}`);
+        const res = await dryApply(server, resolve, obj);
+        assert.ok(res.status === 200 || res.status === 201, `${relative(MANIFESTS, file)} ${obj.kind}/${obj.metadata.name}: HTTP ${res.status} ${res.message}`);
         applied.push(`${obj.kind}/${obj.metadata.name}`);
       }
     }
@@ -200,7 +186,7 @@ describe('manifests', () => {
   });
 
   test('a typo in a manifest is rejected (the dry run is strict)', async () => {
-    const resolve = await resolver();
+    const resolve = apiResolver(server);
     const { base, plural } = await resolve('apps/v1', 'Deployment');
     const dep = parseAllDocuments(readFileSync(join(MANIFESTS, 'epp', 'deployment.yaml'), 'utf8'))[0].toJS();
     dep.spec.template.spec.containers[0].readinesProbe = structuredClone(dep.spec.template.spec.containers[0].readinessProbe);

@@ -189,7 +189,7 @@ export function createPrecisePrefix(type: string, name: string, params: PreciseP
   };
 
   return {
-    ...(scores ? prefixScorer(binding) : prefixMatchProducer(binding)),
+    ...(scores ? prefixScorer(binding, ctx.metrics) : prefixMatchProducer(binding, ctx.metrics)),
     parameters: params,
     index,
     get subscriber() {

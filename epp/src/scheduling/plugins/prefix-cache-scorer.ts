@@ -138,7 +138,7 @@ export function createApproxPrefix(type: string, name: string, params: PrefixCac
       ctx.datastore.off('endpoints', onEndpoints);
     },
   };
-  return scores ? { ...prefixScorer(binding), ...lifecycle } : { ...prefixMatchProducer(binding), ...lifecycle };
+  return scores ? { ...prefixScorer(binding, ctx.metrics), ...lifecycle } : { ...prefixMatchProducer(binding, ctx.metrics), ...lifecycle };
 }
 
 export interface ApproxPrefixProducer extends PrefixMatchProducerPlugin, LifecyclePlugin {

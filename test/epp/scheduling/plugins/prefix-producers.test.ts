@@ -44,6 +44,14 @@ describe('approx-prefix-cache-producer + prefix-cache-scorer(prefixMatchInfoProd
       const first = await p.route('/v1/chat/completions', chat(g, 'first'));
       for (const q of ['second', 'third']) assert.equal(await p.route('/v1/chat/completions', chat(g, q)), first, `group ${g}`);
     }
+    // GIE's hit metrics: 4 cold requests matched nothing, the 8 repeats matched most of their blocks.
+    const text = await p.metrics.registry.getSingleMetricAsString('inference_extension_prefix_indexer_hit_ratio');
+    const bucket = (le: string) => Number(new RegExp(`_bucket\\{le="${le}"\\} (\\d+)`).exec(text)?.[1]);
+    assert.equal(Number(/_count (\d+)/.exec(text)?.[1]), 12, text);
+    assert.equal(bucket('0'), 4, 'the first request of each group: no match');
+    assert.equal(bucket('0.5'), 4, 'every repeat matched more than half of its blocks');
+    const bytes = await p.metrics.registry.getSingleMetricAsString('inference_extension_prefix_indexer_hit_bytes');
+    assert.ok(Number(/_sum (\d+)/.exec(bytes)?.[1]) > 8 * 16 * 4 * 10, bytes);
   });
 
   it('loads the precise producer the same way (KV events bound on loopback)', async () => {
