@@ -79,7 +79,7 @@ export interface ContainerStackOptions {
 export interface ContainerStack {
   readonly network: StartedNetwork;
   /** The simulators, with their `ip:port` on the stack's network (the EPP's endpoint keys). */
-  readonly sims: { readonly container: StartedTestContainer; readonly key: string }[];
+  readonly sims: { readonly name: string; readonly container: StartedTestContainer; readonly key: string }[];
   readonly epp: StartedTestContainer;
   readonly gateway: StartedTestContainer;
   /** `http://127.0.0.1:<published port>` of the gateway. */
@@ -135,9 +135,10 @@ export async function startContainerStack(o: ContainerStackOptions): Promise<Con
   try {
     const sims = [];
     for (let i = 0; i < (o.sims ?? 2); i++) {
-      const c = await simContainer(o, network, `sim-${i}`).start();
+      const name = `sim-${i}`;
+      const c = await simContainer(o, network, name).start();
       started.push(c);
-      sims.push({ container: c, key: `${c.getIpAddress(network.getName())}:${SIM_PORT}` });
+      sims.push({ name, container: c, key: `${c.getIpAddress(network.getName())}:${SIM_PORT}` });
     }
     const endpoints = sims.map((s) => s.key).join(',');
     let epp = await eppContainer(o, network, endpoints).start();

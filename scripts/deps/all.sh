@@ -14,6 +14,7 @@ bash "$here/pd-sidecar.sh"
 bash "$here/llm-d-epp.sh"
 bash "$here/helm.sh"
 bash "$here/crds.sh"
+command -v shellcheck >/dev/null || apt_install shellcheck
 if [[ "${SMOKE:-}" == 1 ]]; then
   bash "$here/smoke-kube-apiserver.sh"
   bash "$here/smoke-inference-sim.sh"

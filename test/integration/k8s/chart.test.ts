@@ -6,11 +6,13 @@
 // Variants: provider none / istio / envoy-gateway × a minimal and a full set of values (HA,
 // ServiceMonitor or PodMonitor, dashboard, alerts, objectives, HTTPRoute), filter on and off.
 // The EPP's rendered EndpointPickerConfig loads in tokenroute's config loader; the filter's key is
-// the same in the Secret the EPP reads and in the gateway attachment.
+// the same in the Secret the EPP reads and in the gateway attachment. The kind e2e's own objects
+// (e2e/kind/manifests, and the chart rendered with e2e/kind/values.yaml for both providers) pass
+// the same dry run, and e2e/kind/run.sh passes shellcheck.
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -22,6 +24,8 @@ import { apiResolver, binDir, createNamespace, dryApply, installCrds, repoRoot, 
 
 const CHART = join(repoRoot(), 'charts', 'tokenroute');
 const NS = 'llm';
+const KIND = join(repoRoot(), 'e2e', 'kind');
+const KIND_NS = 'tokenroute-e2e';
 let server: KubeApiServer;
 let work: string;
 
@@ -29,6 +33,7 @@ beforeAll(async () => {
   server = await startKubeApiServer();
   await installCrds(server, ['gateway-api', 'istio', 'envoy-gateway', 'prometheus-operator'].flatMap(upstreamCrdFiles));
   await createNamespace(server, NS);
+  await createNamespace(server, KIND_NS);
   work = mkdtempSync(join(tmpdir(), 'tokenroute-chart-'));
 }, 300_000);
 afterAll(async () => {
@@ -41,11 +46,12 @@ function helm(args: string[]): string {
 }
 
 let seq = 0;
-function render(values: Record<string, unknown>): Record<string, any>[] {
+function render(values: Record<string, unknown>, opts: { release?: string; namespace?: string; valuesFiles?: string[] } = {}): Record<string, any>[] {
   const file = join(work, `values-${++seq}.yaml`);
   writeFileSync(file, stringify(values));
+  const files = [...(opts.valuesFiles ?? []), file].flatMap((f) => ['-f', f]);
   // The API server of the tests is v1.34; helm's own default (v1.20) is below the chart's kubeVersion.
-  const out = helm(['template', 'rel', CHART, '--namespace', NS, '--kube-version', '1.34.0', '-f', file]);
+  const out = helm(['template', opts.release ?? 'rel', CHART, '--namespace', opts.namespace ?? NS, '--kube-version', '1.34.0', ...files]);
   return parseAllDocuments(out).map((d) => d.toJS()).filter((o) => o);
 }
 
@@ -131,6 +137,28 @@ describe('charts/tokenroute', () => {
     assert.equal(wasm.allow_on_headers_stop_iteration, true);
     assert.deepEqual(JSON.parse(wasm.configuration.value), { models: { 'Qwen/Qwen3-8B': { tokenizer: 'qwen3' } }, blockSize: 16, hmacKey: key });
     assert.equal(ef.spec.configPatches[1].patch.operation, 'INSERT_FIRST', 'before the InferencePool ext_proc');
+  });
+
+  test('the kind e2e: its manifests and the chart with its values pass the dry run; run.sh passes shellcheck', async () => {
+    const resolve = apiResolver(server);
+    const objs: Record<string, any>[] = [];
+    for (const f of readdirSync(join(KIND, 'manifests')).filter((n) => n.endsWith('.yaml'))) {
+      objs.push(...parseAllDocuments(readFileSync(join(KIND, 'manifests', f), 'utf8')).map((d) => d.toJS()).filter((o) => o));
+    }
+    for (const provider of ['istio', 'envoy-gateway']) {
+      objs.push(...render({ provider: { name: provider }, filter: { image: 'oci://kind-registry:5000/tokenroute/filter:kind' } }, { release: 'kind', namespace: KIND_NS, valuesFiles: [join(KIND, 'values.yaml')] }));
+    }
+    const kinds = new Set<string>();
+    for (const obj of objs) {
+      const res = await dryApply(server, resolve, obj, KIND_NS);
+      assert.ok(res.status === 200 || res.status === 201, `${obj.kind}/${obj.metadata.name}: HTTP ${res.status} ${res.message}`);
+      kinds.add(obj.kind);
+    }
+    for (const k of ['Deployment', 'Gateway', 'GatewayClass', 'InferencePool', 'HTTPRoute', 'EnvoyFilter', 'EnvoyExtensionPolicy', 'EnvoyProxy']) assert.ok(kinds.has(k), k);
+    // The Gateway of the envoy-gateway run takes the EnvoyProxy the chart renders for release "kind".
+    const gw = objs.find((o) => o.kind === 'Gateway' && o.spec.gatewayClassName === 'envoy-gateway')!;
+    assert.ok(objs.some((o) => o.kind === 'EnvoyProxy' && o.metadata.name === gw.spec.infrastructure.parametersRef.name));
+    execFileSync('shellcheck', ['-S', 'warning', '-x', join(KIND, 'run.sh')], { stdio: 'pipe' });
   });
 
   test('bad values fail the render with a message naming the value', () => {
