@@ -29,10 +29,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const filter = options.filter ? loadFilter(options.filter, cfg.bufferLimitBytes, cfg.logger) : undefined;
   const client = options.epp ? new EppChannel(options.epp, options.eppTls === true) : undefined;
   const stats = newGatewayStats();
-  const upstream = new Upstream(cfg.connectTimeoutMs, stats);
+  const upstream = new Upstream({ connectMs: cfg.connectTimeoutMs, responseMs: cfg.responseTimeoutMs, idleMs: cfg.upstreamIdleTimeoutMs }, stats);
   const pipeline = new RequestPipeline(cfg, filter, client, upstream, stats);
   // Nagle off: every streamed chunk leaves at once.
-  const server: Server = createServer({ noDelay: true, requestTimeout: 0, keepAlive: true }, (req, res) => pipeline.handle(req, res));
+  // Slow clients (slowloris): the headers must arrive within clientHeadersTimeoutMs and the whole
+  // request within clientRequestTimeoutMs, checked often enough to close them promptly.
+  const server: Server = createServer(
+    {
+      noDelay: true,
+      keepAlive: true,
+      headersTimeout: cfg.clientHeadersTimeoutMs,
+      requestTimeout: Math.max(cfg.clientRequestTimeoutMs, cfg.clientHeadersTimeoutMs),
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(cfg.clientHeadersTimeoutMs / 4))),
+    },
+    (req, res) => pipeline.handle(req, res),
+  );
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);

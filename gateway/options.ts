@@ -43,6 +43,18 @@ export interface GatewayOptions {
   readonly bufferLimitBytes?: number;
   /** Upstream TCP connect timeout (default 2 s). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Longest wait for an upstream's response headers after the request was sent (default 300 s,
+   * the request timeout GIE's HTTPRoutes set; Envoy's own route timeout default is 15 s). On
+   * expiry the next endpoint of the list is tried; after the last, 504.
+   */
+  readonly responseTimeoutMs?: number;
+  /** Longest silence of an upstream response body (default 60 s); past it the stream is reset. */
+  readonly upstreamIdleTimeoutMs?: number;
+  /** Longest wait for a client's complete request headers (default 10 s; slowloris). */
+  readonly clientHeadersTimeoutMs?: number;
+  /** Longest wait for a client's complete request, headers and body (default 60 s). */
+  readonly clientRequestTimeoutMs?: number;
   /** Add x-gateway-destination-endpoint-served and x-tokenroute-gateway-pick to responses (default true). */
   readonly debugHeaders?: boolean;
   /** Where the gateway logs (default: nowhere). */
@@ -61,6 +73,10 @@ export interface GatewayConfig {
   readonly eppConnectTimeoutMs: number;
   readonly bufferLimitBytes: number;
   readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+  readonly upstreamIdleTimeoutMs: number;
+  readonly clientHeadersTimeoutMs: number;
+  readonly clientRequestTimeoutMs: number;
   readonly debugHeaders: boolean;
   readonly routeName: string | undefined;
   readonly logger: Logger;
@@ -83,6 +99,10 @@ export function resolveOptions(o: GatewayOptions): GatewayConfig {
     eppConnectTimeoutMs: positive(o.eppConnectTimeoutMs, 1_000, 'EPP connect timeout'),
     bufferLimitBytes: positive(o.bufferLimitBytes, 1 << 20, 'buffer limit'),
     connectTimeoutMs: positive(o.connectTimeoutMs, 2_000, 'connect timeout'),
+    responseTimeoutMs: positive(o.responseTimeoutMs, 300_000, 'response timeout'),
+    upstreamIdleTimeoutMs: positive(o.upstreamIdleTimeoutMs, 60_000, 'upstream idle timeout'),
+    clientHeadersTimeoutMs: positive(o.clientHeadersTimeoutMs, 10_000, 'client headers timeout'),
+    clientRequestTimeoutMs: positive(o.clientRequestTimeoutMs, 60_000, 'client request timeout'),
     debugHeaders: o.debugHeaders ?? true,
     routeName: o.routeName,
     logger: o.logger ?? silentLogger(),

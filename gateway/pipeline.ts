@@ -150,7 +150,8 @@ export class RequestPipeline {
       rec.answeredBy = 'upstream';
     } else {
       rec.answeredBy = 'gateway';
-      source = localSource(503, `upstream connect error or disconnect/reset before headers: ${attempt.failure}\n`);
+      // Envoy's local replies: 504 "upstream request timeout" after the route timeout, else 503.
+      source = attempt.timedOut ? localSource(504, `upstream request timeout: ${attempt.failure}\n`) : localSource(503, `upstream connect error or disconnect/reset before headers: ${attempt.failure}\n`);
     }
 
     // 4. The response, through the EPP when there is one.

@@ -7,7 +7,7 @@ export type PickSource = 'epp' | 'fail-open' | 'round-robin';
 export interface AttemptRecord {
   readonly endpoint: string;
   /** response: used; retry-5xx: a 5xx answered and the next endpoint was tried; connect-error / reset: no response. */
-  readonly outcome: 'response' | 'retry-5xx' | 'connect-error' | 'reset';
+  readonly outcome: 'response' | 'retry-5xx' | 'connect-error' | 'reset' | 'timeout';
   readonly status?: number;
   readonly error?: string;
 }
@@ -46,6 +46,8 @@ export interface GatewayStats {
   failClose: number;
   retries: number;
   upstreamResets: number;
+  /** Upstream attempts that got no response headers within the response timeout. */
+  upstreamTimeouts: number;
 }
 
 export function newRequestRecord(method: string, path: string): RequestRecord {
@@ -53,5 +55,5 @@ export function newRequestRecord(method: string, path: string): RequestRecord {
 }
 
 export function newGatewayStats(): GatewayStats {
-  return { requests: 0, eppFailures: 0, failOpen: 0, failClose: 0, retries: 0, upstreamResets: 0 };
+  return { requests: 0, eppFailures: 0, failOpen: 0, failClose: 0, retries: 0, upstreamResets: 0, upstreamTimeouts: 0 };
 }

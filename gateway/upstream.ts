@@ -3,7 +3,10 @@
 // failure, a reset before the response headers or a 5xx from any but the last endpoint moves on,
 // as Envoy's router retries on connect-failure / reset / 5xx (Envoy `source/common/router/
 // router.cc` and `retry_state_impl.cc` at v1.35) — while nothing has reached the client. The
-// request body is replayed from the gateway's buffer.
+// request body is replayed from the gateway's buffer. Timeouts as Envoy has them: connect, the
+// response headers (the route timeout: a hung server is left for the next endpoint, and the last
+// one's expiry is a 504, `upstream_response_timeout`), and the body's idle time (the stream idle
+// timeout: a server that stops mid-response has its stream reset).
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { EndpointAddress } from '../epp/src/protocol/index.js';
@@ -19,15 +22,21 @@ export interface UpstreamRequest {
 }
 
 /** The response of the endpoint that answered, or why none did. */
-export type ForwardResult = { res: IncomingMessage; endpoint: EndpointAddress } | { failure: string };
+export type ForwardResult = { res: IncomingMessage; endpoint: EndpointAddress } | { failure: string; timedOut: boolean };
 
-type AttemptResult = { kind: 'response'; res: IncomingMessage } | { kind: 'connect-error' | 'reset'; message: string };
+type AttemptResult = { kind: 'response'; res: IncomingMessage } | { kind: 'connect-error' | 'reset' | 'timeout'; message: string };
+
+export interface UpstreamTimeouts {
+  readonly connectMs: number;
+  readonly responseMs: number;
+  readonly idleMs: number;
+}
 
 export class Upstream {
   private readonly agent = new Agent({ keepAlive: true, keepAliveMsecs: 5_000, scheduling: 'lifo' });
 
   constructor(
-    private readonly connectTimeoutMs: number,
+    private readonly timeouts: UpstreamTimeouts,
     private readonly stats: GatewayStats,
   ) {}
 
@@ -41,8 +50,9 @@ export class Upstream {
     const headers = toNodeHeaders(sized);
     headers.host = getHeader(pairs, ':authority') ?? req.defaultAuthority;
     let failure = 'no endpoint';
+    let timedOut = false;
     for (let i = 0; i < endpoints.length; i++) {
-      if (signal.aborted) return { failure: 'client went away' };
+      if (signal.aborted) return { failure: 'client went away', timedOut: false };
       if (i > 0) this.stats.retries++;
       const ep = endpoints[i];
       const last = i === endpoints.length - 1;
@@ -60,8 +70,10 @@ export class Upstream {
       }
       rec.attempts.push({ endpoint: ep.key, outcome: r.kind, error: r.message });
       failure = `${ep.key}: ${r.kind} (${r.message})`;
+      timedOut = r.kind === 'timeout';
+      if (timedOut) this.stats.upstreamTimeouts++;
     }
-    return { failure };
+    return { failure, timedOut };
   }
 
   close(): void {
@@ -81,19 +93,30 @@ export class Upstream {
         resolve(v);
       };
       const req = httpRequest({ host: ep.address, port: ep.port, method, path, headers, agent: this.agent, setHost: false });
-      const timer = setTimeout(() => req.destroy(new Error(`connect timeout (${this.connectTimeoutMs} ms)`)), this.connectTimeoutMs);
+      const { connectMs, responseMs, idleMs } = this.timeouts;
+      let timedOut = false;
+      let timer = setTimeout(() => req.destroy(new Error(`connect timeout (${connectMs} ms)`)), connectMs);
       const onAbort = () => req.destroy(new Error('client went away'));
       signal.addEventListener('abort', onAbort, { once: true });
       req.on('socket', (s: Socket) => {
         const up = () => {
           connected = true;
           clearTimeout(timer);
+          // From here the route timeout runs until the response headers.
+          timer = setTimeout(() => {
+            timedOut = true;
+            req.destroy(new Error(`no response headers within ${responseMs} ms`));
+          }, responseMs);
         };
         if (s.connecting) s.once('connect', up);
         else up();
       });
-      req.on('response', (res) => settle({ kind: 'response', res }));
-      req.on('error', (err: Error) => settle({ kind: connected ? 'reset' : 'connect-error', message: err.message }));
+      req.on('response', (res) => {
+        // The stream idle timeout: a body that stops flowing resets the stream.
+        res.setTimeout(idleMs, () => res.destroy(new Error(`upstream idle for ${idleMs} ms`)));
+        settle({ kind: 'response', res });
+      });
+      req.on('error', (err: Error) => settle({ kind: timedOut ? 'timeout' : connected ? 'reset' : 'connect-error', message: err.message }));
       req.end(body.length > 0 ? body : undefined);
     });
   }

@@ -50,6 +50,10 @@ export interface EppOptions {
   readonly metricsStalenessThresholdMs: number;
   readonly scrapeWorkers: number;
   readonly maxRequestBodyBytes: number;
+  /** Close ext_proc streams the proxy is silent on for this long (0: never; default 10 min). */
+  readonly streamIdleTimeoutMs?: number;
+  /** gRPC keepalive pings to each proxy connection (0: off; default 30 s). */
+  readonly grpcKeepaliveTimeMs?: number;
   /** Bounds of client-chosen metric label values (--metrics-max-label-values / -length). */
   readonly labelBounds?: LabelBounds;
   readonly logLevel: LogLevel;
@@ -173,7 +177,8 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
       isReady: () => (k8s ? k8s.isReady() : datastore.isSynced()),
       logger,
       metrics,
-      extproc: { maxRequestBodyBytes: opts.maxRequestBodyBytes },
+      keepaliveTimeMs: opts.grpcKeepaliveTimeMs,
+      extproc: { maxRequestBodyBytes: opts.maxRequestBodyBytes, ...(opts.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: opts.streamIdleTimeoutMs } : {}) },
     });
     metricsServer = opts.metricsPort >= 0 ? await serveMetrics(metrics, opts.metricsPort, opts.host) : undefined;
   } catch (err) {

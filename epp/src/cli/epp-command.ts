@@ -32,6 +32,11 @@ function duration(value: string): number {
   return d.ms;
 }
 
+/** A duration where "0" turns the feature off. */
+function durationOrZero(value: string): number {
+  return value.trim() === '0' ? 0 : duration(value);
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
@@ -82,6 +87,8 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
     .addOption(new Option('--metrics-staleness-threshold <duration>', 'metrics older than this are not averaged into pool gauges').argParser(duration).default(2000, '2s'))
     .option('--scrape-workers <n>', 'worker threads that scrape and parse model-server metrics', positiveInt, 1)
     .option('--max-request-body-bytes <n>', 'largest request body accepted (larger → 400)', positiveInt, 64 * 1024 * 1024)
+    .addOption(new Option('--stream-idle-timeout <duration>', 'close an ext_proc stream the proxy sent nothing on for this long, releasing its request (0 disables)').argParser(durationOrZero).default(600_000, '10m'))
+    .addOption(new Option('--grpc-keepalive-time <duration>', 'ping each proxy connection this often; a peer that does not answer within 20 s is dropped with its streams (0 disables)').argParser(durationOrZero).default(30_000, '30s'))
     .option('--metrics-max-label-values <n>', 'distinct values a client-chosen metric label (model_name, error_code) may take; the rest are reported as "other"', positiveInt, DEFAULT_LABEL_BOUNDS.maxValues)
     .option('--metrics-max-label-length <n>', 'longest value such a label may take; longer ones are reported as "other"', positiveInt, DEFAULT_LABEL_BOUNDS.maxLength)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
@@ -120,6 +127,8 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
         metricsStalenessThresholdMs: flags.metricsStalenessThreshold as number,
         scrapeWorkers: flags.scrapeWorkers as number,
         maxRequestBodyBytes: flags.maxRequestBodyBytes as number,
+        streamIdleTimeoutMs: flags.streamIdleTimeout as number,
+        grpcKeepaliveTimeMs: flags.grpcKeepaliveTime as number,
         labelBounds: { maxValues: flags.metricsMaxLabelValues as number, maxLength: flags.metricsMaxLabelLength as number },
         logLevel: (flags.v as LogLevel | undefined) ?? (flags.logLevel as LogLevel),
       });

@@ -77,6 +77,10 @@ export function gatewayCommand(): Command {
     .addOption(new Option('--message-timeout <duration>', 'longest wait for an ext_proc reply the gateway is blocked on').argParser(duration).default(30_000, '30s'))
     .addOption(new Option('--epp-connect-timeout <duration>', 'longest wait for the EPP channel to connect before the failure mode applies').argParser(duration).default(1_000, '1s'))
     .addOption(new Option('--connect-timeout <duration>', 'upstream TCP connect timeout').argParser(duration).default(2_000, '2s'))
+    .addOption(new Option('--response-timeout <duration>', 'longest wait for an upstream\'s response headers; then the next endpoint, after the last 504').argParser(duration).default(300_000, '300s'))
+    .addOption(new Option('--upstream-idle-timeout <duration>', 'longest silence of an upstream response body before its stream is reset').argParser(duration).default(60_000, '60s'))
+    .addOption(new Option('--client-headers-timeout <duration>', 'longest wait for a client\'s request headers').argParser(duration).default(10_000, '10s'))
+    .addOption(new Option('--client-request-timeout <duration>', 'longest wait for a client\'s whole request').argParser(duration).default(60_000, '60s'))
     .option('--buffer-limit <bytes>', 'largest request body (Envoy\'s per-request buffer limit); larger → 413', positiveInt, 1 << 20)
     .option('--debug-headers [bool]', 'add x-gateway-destination-endpoint-served and x-tokenroute-gateway-pick to responses', boolFlag, true)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
@@ -102,6 +106,10 @@ export function gatewayCommand(): Command {
         messageTimeoutMs: flags.messageTimeout as number,
         eppConnectTimeoutMs: flags.eppConnectTimeout as number,
         connectTimeoutMs: flags.connectTimeout as number,
+        responseTimeoutMs: flags.responseTimeout as number,
+        upstreamIdleTimeoutMs: flags.upstreamIdleTimeout as number,
+        clientHeadersTimeoutMs: flags.clientHeadersTimeout as number,
+        clientRequestTimeoutMs: flags.clientRequestTimeout as number,
         bufferLimitBytes: flags.bufferLimit as number,
         debugHeaders: flags.debugHeaders as boolean,
         logger,

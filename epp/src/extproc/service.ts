@@ -11,9 +11,47 @@ export type ExtProcServiceOptions = Pick<ExtProcOptions, 'controller' | 'logger'
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
 
+/**
+ * Closes streams the proxy has gone silent on (ExtProcOptions.streamIdleTimeoutMs): one sweep
+ * over the open streams every quarter of the timeout (at most every 5 s), running only while
+ * streams are open, so the per-message cost is one clock read.
+ */
+class IdleReclaimer {
+  private readonly open = new Set<ExtProcStream>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly idleMs: number) {}
+
+  add(stream: ExtProcStream): void {
+    if (this.idleMs <= 0) return;
+    this.open.add(stream);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), Math.max(10, Math.min(5000, Math.floor(this.idleMs / 4))));
+      this.timer.unref();
+    }
+  }
+
+  delete(stream: ExtProcStream): void {
+    this.open.delete(stream);
+    if (this.open.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const s of this.open) {
+      if (s.isIdle(now, this.idleMs)) s.onIdleTimeout(this.idleMs);
+      if (s.closed) this.delete(s);
+    }
+  }
+}
+
 /** The `Process` handler: pass it to Server.addService under the ExternalProcessor definition. */
 export function createProcessHandler(options: ExtProcServiceOptions): grpc.handleBidiStreamingCall<ProcessingRequest, ProcessingResponse> {
   const opts = resolveExtProcOptions({ ...options, logger: options.logger.child({ component: 'extproc' }) });
+  const reclaimer = new IdleReclaimer(opts.streamIdleTimeoutMs);
   return (call: ProcessCall) => {
     const sink: ExtProcSink = {
       send: (r) => {
@@ -28,10 +66,12 @@ export function createProcessHandler(options: ExtProcServiceOptions): grpc.handl
       },
     };
     const stream = new ExtProcStream(opts, sink, grpcMetadataMap(call.metadata));
+    reclaimer.add(stream);
     call.on('data', (msg: ProcessingRequest) => stream.onMessage(msg));
     call.on('end', () => stream.onClientEnd());
     call.on('cancelled', () => stream.onCancel());
     call.on('error', () => stream.onCancel());
+    call.on('close', () => reclaimer.delete(stream));
   };
 }
 

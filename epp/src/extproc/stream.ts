@@ -23,6 +23,9 @@
 //   STREAMED, BUFFERED_PARTIAL  not supported by GIE: routed at the headers like bodiless, body
 //                         chunks then pass through unchanged (one empty BodyResponse each).
 // Response path: response_headers → handle.onResponseHeaders, CONTINUE + GIE's debug header;
+// a stream whose first message is response_headers had its request phase skipped by the proxy
+// (processing mode SKIP for request headers on the route): its response passes through unchanged
+// (CONTINUE, body chunks streamed back as they are), with no routed request behind it;
 // response_body → handle.onResponseBody per chunk (duplex: StreamedBodyResponse right away;
 // other modes: a body mutation only when the handle changed the chunk); response_trailers →
 // TrailersResponse. The served endpoint (envoy.lb/x-gateway-destination-endpoint-served) is
@@ -104,7 +107,16 @@ export interface ExtProcOptions {
   readonly defaultResponseBodyMode: BodySendMode;
   /** Largest StreamedBodyResponse chunk. Default 62,000 bytes (GIE). */
   readonly bodyChunkBytes: number;
+  /**
+   * A stream the proxy sends nothing on for this long (while the EPP is not itself deciding) is
+   * closed and its request released: a paused proxy, or a reset that never arrived, must not hold
+   * in-flight load and memory forever. Default 10 minutes (the longest wait for a model server's
+   * first response byte it allows); 0 disables it.
+   */
+  readonly streamIdleTimeoutMs: number;
 }
+
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 10 * 60_000;
 
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -123,11 +135,12 @@ export function resolveExtProcOptions(
     defaultRequestBodyMode: o.defaultRequestBodyMode ?? 'FULL_DUPLEX_STREAMED',
     defaultResponseBodyMode: o.defaultResponseBodyMode ?? 'FULL_DUPLEX_STREAMED',
     bodyChunkBytes: chunk,
+    streamIdleTimeoutMs: o.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   };
 }
 
 /** How a stream ended, as counted in tokenroute_extproc_streams_total. */
-export type StreamOutcome = 'complete' | 'cancelled' | 'error' | 'rejected';
+export type StreamOutcome = 'complete' | 'cancelled' | 'error' | 'rejected' | 'idle_timeout';
 
 type ReqPhase =
   | 'headers' // waiting for request_headers
@@ -165,9 +178,14 @@ export class ExtProcStream {
   private pending: ProcessingRequest[] | undefined;
 
   private handle: RequestHandle | undefined;
+  /** The proxy skipped the request phase: the response path passes through, unrouted. */
+  private requestSkipped = false;
   private servedReported = false;
   private hooksBroken = false;
   private respEosDelivered = false;
+
+  /** When the proxy last sent a message (Date.now()), for the idle reclaim. */
+  private lastActivityMs = Date.now();
 
   /** Set once the stream's result is final: no more processing of input, no more writes. */
   private terminal = false;
@@ -192,6 +210,7 @@ export class ExtProcStream {
 
   onMessage(msg: ProcessingRequest): void {
     if (this.terminal) return;
+    this.lastActivityMs = Date.now();
     if (this.reqPhase === 'deciding') {
       // Envoy does not send more while it waits for us, but a queue keeps order if one does.
       (this.pending ??= []).push(msg);
@@ -212,6 +231,32 @@ export class ExtProcStream {
       this.release();
     }
     this.closeSink();
+  }
+
+  /** Nothing more will be read or written on this stream. */
+  get closed(): boolean {
+    return this.terminal && this.sinkClosed;
+  }
+
+  /**
+   * Whether the proxy has been silent for `idleMs` on a stream still open (the EPP's own
+   * deciding time does not count).
+   */
+  isIdle(nowMs: number, idleMs: number): boolean {
+    return !this.sinkClosed && this.reqPhase !== 'deciding' && nowMs - this.lastActivityMs >= idleMs;
+  }
+
+  /** Closes a silent stream: its request ends 'cancelled' (once), the proxy gets DEADLINE_EXCEEDED. */
+  onIdleTimeout(idleMs: number): void {
+    if (this.sinkClosed) return;
+    const errorCode = ERRORS.STREAM_IDLE_TIMEOUT.code;
+    this.opts.logger.warn({ requestId: this.requestId || undefined, idleMs, errorCode }, `${errorCode}: ext_proc stream silent for ${idleMs} ms; closed`);
+    if (!this.terminal) {
+      this.terminal = true;
+      this.release();
+    }
+    this.finish('idle_timeout');
+    this.failSink(GrpcStatus.DEADLINE_EXCEEDED, `${errorCode}: no message from the proxy for ${idleMs} ms`);
   }
 
   /** The call was cancelled or failed under us: nothing may be written any more. */
@@ -516,8 +561,14 @@ export class ExtProcStream {
   // ---- response path --------------------------------------------------------------------------
 
   private onResponseHeaders(h: HttpHeaders, msg: ProcessingRequest): void {
+    if (!this.handle && this.reqPhase === 'headers' && this.respPhase === 'idle') {
+      // The proxy skipped the request phase (request_header_mode SKIP): nothing was routed here,
+      // so the response passes through (GIE processes such a response path as usual).
+      this.reqPhase = 'done';
+      this.requestSkipped = true;
+    }
     const handle = this.handle;
-    if (!handle || (this.reqPhase !== 'done' && this.reqPhase !== 'passthrough')) {
+    if (!this.requestSkipped && (!handle || (this.reqPhase !== 'done' && this.reqPhase !== 'passthrough'))) {
       return this.violation(GrpcStatus.FAILED_PRECONDITION, 'response_headers received before the request was routed');
     }
     if (this.respPhase !== 'idle') {
@@ -525,7 +576,7 @@ export class ExtProcStream {
     }
     this.reportServed(msg);
     let added: ReadonlyMap<string, string> | void = undefined;
-    if (!this.hooksBroken) {
+    if (handle && !this.hooksBroken) {
       try {
         added = handle.onResponseHeaders(decodeHeaderMap(h.headers).headers);
       } catch (err) {
@@ -606,7 +657,7 @@ export class ExtProcStream {
 
   private transformResponse(chunk: Buffer, eos: boolean): Buffer {
     if (eos) this.respEosDelivered = true;
-    if (this.hooksBroken) return chunk;
+    if (this.hooksBroken || !this.handle) return chunk;
     try {
       const out = this.handle!.onResponseBody(chunk, eos);
       return out ? asBuffer(out) : chunk;
@@ -617,7 +668,7 @@ export class ExtProcStream {
   }
 
   private reportServed(msg: ProcessingRequest): void {
-    if (this.servedReported || this.hooksBroken || !msg.metadata_context) return;
+    if (this.servedReported || this.hooksBroken || !this.handle || !msg.metadata_context) return;
     const served = servedEndpoint(msg.metadata_context);
     if (served === undefined) return;
     this.servedReported = true;
@@ -680,7 +731,7 @@ export class ExtProcStream {
     const final: StreamOutcome = outcome === 'complete' && this.hooksBroken ? 'error' : outcome;
     this.outcome = final;
     this.opts.metrics?.extprocStreams.inc({ outcome: final });
-    if (this.handle) endHandle(this.handle, final === 'rejected' ? 'error' : final, this.opts.logger);
+    if (this.handle) endHandle(this.handle, final === 'rejected' ? 'error' : final === 'idle_timeout' ? 'cancelled' : final, this.opts.logger);
   }
 
   private release(): void {

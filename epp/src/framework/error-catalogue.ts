@@ -226,6 +226,11 @@ export const ERRORS = define({
     meaning: 'the proxy sent ext_proc messages out of order (e.g. a body before headers) or an empty message',
     fix: 'check the proxy\'s ext_proc processing mode (GIE needs request/response headers SEND and FULL_DUPLEX_STREAMED bodies)',
   },
+  STREAM_IDLE_TIMEOUT: {
+    area: 'stream',
+    meaning: 'the proxy sent nothing on an ext_proc stream for --stream-idle-timeout; the stream was closed and its request released',
+    fix: 'a paused or partitioned proxy, or one that lost a stream reset; raise --stream-idle-timeout if model servers legitimately take longer to start answering',
+  },
 });
 
 export type ErrorKey = keyof typeof ERRORS;

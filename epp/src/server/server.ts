@@ -16,6 +16,9 @@ import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
 export const DEFAULT_GRPC_PORT = 9002;
 export const DEFAULT_GRPC_HEALTH_PORT = 9003;
 
+export const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
+const KEEPALIVE_TIMEOUT_MS = 20_000;
+
 export interface EppGrpcServerOptions {
   readonly controller: RequestController;
   /** ext_proc port; 0 = ephemeral. Default 9002. */
@@ -38,6 +41,12 @@ export interface EppGrpcServerOptions {
   readonly healthOnGrpcPort?: boolean;
   readonly logger: Logger;
   readonly metrics?: EppMetrics;
+  /**
+   * Keepalive pings to each proxy connection (default 30 s; 0 off). A peer that does not answer
+   * within KEEPALIVE_TIMEOUT_MS is dropped and its streams are cancelled, so a vanished gateway
+   * does not hold in-flight requests until the stream idle timeout.
+   */
+  readonly keepaliveTimeMs?: number;
   /** Stream-level knobs (body limit, assumed body modes, chunk size). */
   readonly extproc?: Partial<Omit<ExtProcOptions, 'controller' | 'logger' | 'metrics'>>;
 }
@@ -68,9 +77,11 @@ export async function startEppGrpcServers(opts: EppGrpcServerOptions): Promise<E
   });
   const health = new EppHealth({ isReady: opts.isReady, intervalMs: opts.readinessIntervalMs, logger });
 
+  const keepaliveMs = opts.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS;
   const extProcServer = new grpc.Server({
     // In BUFFERED mode the whole body arrives as one message; allow our body limit plus framing.
     'grpc.max_receive_message_length': Math.min(maxBody + 1024 * 1024, 2 ** 31 - 1),
+    ...(keepaliveMs > 0 ? { 'grpc.keepalive_time_ms': keepaliveMs, 'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS } : {}),
   });
   addExtProcService(extProcServer, { ...opts.extproc, controller: opts.controller, logger: opts.logger, metrics: opts.metrics });
   if (opts.healthOnGrpcPort) health.implementation.addToServer(extProcServer);

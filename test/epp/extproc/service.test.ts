@@ -524,10 +524,30 @@ describe('ext_proc over gRPC: response path', () => {
     }
   });
 
-  it('rejects response_headers before the request was routed', async () => {
+  it('a stream whose request phase the proxy skipped (first message response_headers) passes its response through', async () => {
+    const n = s.controller.requests.length;
     const d = new StreamDriver(s.client);
-    d.send(respHeadersMsg({ ':status': '200' }));
-    assert.equal((await d.status).code, grpc.status.FAILED_PRECONDITION);
+    d.send(respHeadersMsg({ ':status': '200', 'content-type': 'application/json' }));
+    const h = await d.next();
+    assert.ok(h.response_headers, 'response_headers answered (CONTINUE)');
+    d.send(respBodyMsg('{"skipped":', false));
+    d.send(respBodyMsg('true}', true));
+    const chunks = [await d.next(), await d.next()].map((r) => r.response_body?.response?.body_mutation?.streamed_response);
+    assert.equal(chunks.map((c) => Buffer.from(c?.body ?? []).toString()).join(''), '{"skipped":true}', 'the body comes back unchanged');
+    assert.equal(chunks[1]?.end_of_stream, true);
+    d.end();
+    assert.equal((await d.status).code, grpc.status.OK);
+    assert.equal(s.controller.requests.length, n, 'nothing was routed');
+  });
+
+  it('rejects response_headers in the middle of the request phase, and response_body with no response_headers', async () => {
+    const mid = new StreamDriver(s.client);
+    mid.send(headersMsg({ ':method': 'POST' }));
+    mid.send(respHeadersMsg({ ':status': '200' }));
+    assert.equal((await mid.status).code, grpc.status.FAILED_PRECONDITION);
+    const body = new StreamDriver(s.client);
+    body.send(respBodyMsg('x', true));
+    assert.equal((await body.status).code, grpc.status.FAILED_PRECONDITION);
   });
 });
 
@@ -613,3 +633,55 @@ async function waitForAsync(cond: () => Promise<boolean>, timeoutMs = 3000): Pro
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('ext_proc over gRPC: silent streams are reclaimed (--stream-idle-timeout)', () => {
+  let s: Started;
+  beforeAll(async () => {
+    s = await startWithClient(undefined, { extproc: { streamIdleTimeoutMs: 800 } });
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('a proxy gone silent after the routing answer: the request ends cancelled exactly once, the proxy gets DEADLINE_EXCEEDED', async () => {
+    const before = await counterValue(s.metrics, 'idle_timeout');
+    const d = new StreamDriver(s.client);
+    d.send(headersMsg({ ':method': 'POST', ':path': '/v1/completions' }));
+    d.send(bodyMsg(JSON.stringify({ model: 'm', prompt: 'hi' }), true));
+    await d.take(2); // the routing answer and the body; then nothing more from the "proxy"
+    const h = s.controller.handles.at(-1)!;
+    const status = await d.status;
+    assert.equal(status.code, grpc.status.DEADLINE_EXCEEDED);
+    assert.match(status.details, /TR_ERR_STREAM_IDLE_TIMEOUT/);
+    await waitFor(() => h.ends.length === 1, 2000, 'onEnd');
+    assert.deepEqual(h.ends, ['cancelled']);
+    await waitForAsync(async () => (await counterValue(s.metrics, 'idle_timeout')) === before + 1);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(h.ends, ['cancelled'], 'released once, not again at a later sweep');
+  });
+
+  it('a stream stopped mid-body is reclaimed without calling the controller; a live stream is not', async () => {
+    const n = s.controller.requests.length;
+    const stalled = new StreamDriver(s.client);
+    stalled.send(headersMsg({ ':method': 'POST' }));
+    stalled.send(bodyMsg(Buffer.alloc(1000), false));
+    // A stream that keeps talking (a slow response streamed chunk by chunk) stays open.
+    const live = new StreamDriver(s.client);
+    live.send(headersMsg({ ':method': 'POST', ':path': '/v1/completions' }));
+    live.send(bodyMsg(JSON.stringify({ model: 'm', prompt: 'hi' }), true));
+    await live.take(2);
+    live.send(respHeadersMsg({ ':status': '200' }));
+    await live.next();
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100)); // well inside the 800 ms idle timeout
+      live.send(respBodyMsg(`chunk ${i}`, false));
+      await live.next();
+    }
+    assert.equal((await stalled.status).code, grpc.status.DEADLINE_EXCEEDED);
+    live.send(respBodyMsg('end', true));
+    await live.next();
+    live.end();
+    assert.equal((await live.status).code, grpc.status.OK, 'the live stream was never reclaimed');
+    assert.equal(s.controller.requests.length, n + 1, 'only the live stream reached the controller');
+  });
+});
