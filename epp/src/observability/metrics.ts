@@ -60,6 +60,27 @@ export class EppMetrics implements PluginMetrics {
     buckets: TOKEN_BUCKETS,
     registers: [this.registry],
   });
+  readonly outputTokens = new Histogram({
+    name: 'inference_objective_output_tokens',
+    help: 'Inference objective output token count distribution for requests in each model.',
+    labelNames: MODEL_LABELS,
+    buckets: [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192],
+    registers: [this.registry],
+  });
+  readonly promptCachedTokens = new Histogram({
+    name: 'inference_objective_prompt_cached_tokens',
+    help: 'Inference objective prompt cached token count distribution for requests in each model.',
+    labelNames: MODEL_LABELS,
+    buckets: TOKEN_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly normalizedTimePerOutputToken = new Histogram({
+    name: 'inference_objective_normalized_time_per_output_token_seconds',
+    help: 'Inference objective latency divided by number of output tokens in seconds for each model and target model.',
+    labelNames: MODEL_LABELS,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
+    registers: [this.registry],
+  });
   readonly runningRequests = new Gauge({
     name: 'inference_objective_running_requests',
     help: 'Inference objective number of running requests in each model.',
