@@ -1,11 +1,11 @@
-// The x-tokenroute-* request-header protocol from the filter to the EPP, version 1
+// The x-tokenroute-* request-header protocol from the filter to the EPP, version 2
 // (docs/protocol-headers.md is the normative description; epp/src/protocol/tokenroute-headers.ts
 // decodes it). Everything here is pure computation: names, value encodings, the canonical string
 // and its HMAC-SHA256 signature (SHA-256 per FIPS 180-4, HMAC per RFC 2104; checked against the
 // RFC 4231 vectors in test/filter/filter/protocol.test.ts).
 
 export const HEADER_PREFIX = 'x-tokenroute-';
-export const PROTOCOL_VERSION = '1';
+export const PROTOCOL_VERSION = '2';
 
 export const H_VERSION = 'x-tokenroute-v';
 export const H_TIME = 'x-tokenroute-t';
@@ -35,6 +35,11 @@ export function isProtocolHeader(name: string): bool {
 /** The values one request carries; strings are already in their header encoding. */
 export class ProtocolValues {
   timeSeconds: i64 = 0;
+  /**
+   * The request's x-request-id as Envoy set it (signed, not sent again): binds the signature to
+   * this request, so a captured header set cannot steer another one.
+   */
+  requestId: string = '';
   model: string = '';
   profile: string = '';
   /** Set when the filter produced keys. */
@@ -56,6 +61,7 @@ export function canonicalString(v: ProtocolValues): string {
   return (
     'tokenroute/' + PROTOCOL_VERSION + '\n' +
     v.timeSeconds.toString() + '\n' +
+    v.requestId + '\n' +
     v.model + '\n' +
     v.profile + '\n' +
     (ok ? v.tokens.toString() : '') + '\n' +

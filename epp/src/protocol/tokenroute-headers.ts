@@ -1,4 +1,4 @@
-// The x-tokenroute-* request headers the proxy-wasm filter adds for the EPP (protocol version 1,
+// The x-tokenroute-* request headers the proxy-wasm filter adds for the EPP (protocol version 2,
 // docs/protocol-headers.md): decoding, HMAC verification and — for tests and tools that need to
 // produce what the filter produces — encoding. The filter's side is filter/assembly/protocol.ts;
 // test/epp/protocol/tokenroute-headers.test.ts runs the real filter through the Node host and
@@ -10,7 +10,10 @@
 // signature, so with a key configured the EPP only acts on verified values.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export const TOKENROUTE_PROTOCOL_VERSION = '1';
+export const TOKENROUTE_PROTOCOL_VERSION = '2';
+
+/** The request id the signature binds (Envoy sets it on every request). */
+export const REQUEST_ID_HEADER_NAME = 'x-request-id';
 
 export const TOKENROUTE_HEADERS = {
   version: 'x-tokenroute-v',
@@ -34,6 +37,8 @@ export const TOKENROUTE_ERRORS = ['too_large', 'bad_json', 'invalid_utf8', 'bad_
 export interface TokenrouteValues {
   /** Unix seconds when the filter produced the values. */
   readonly timeSeconds: number;
+  /** The request's x-request-id (signed; travels in its own header, not as x-tokenroute-*). */
+  readonly requestId?: string;
   /** The request's model as the filter read it from the body. */
   readonly model: string;
   /** Scheduling profile the route selected ("" = none). */
@@ -62,7 +67,9 @@ export type TokenrouteFailure =
   | 'unsigned'
   | 'bad_signature'
   /** The timestamp is further from now than maxAgeSeconds. */
-  | 'stale';
+  | 'stale'
+  /** A signature already accepted once (a replayed header set). */
+  | 'replayed';
 
 export type TokenrouteDecodeResult =
   | { readonly ok: true; readonly value: DecodedTokenroute }
@@ -77,6 +84,35 @@ export interface TokenrouteDecoderOptions {
   readonly maxBlocks?: number;
   /** Clock in unix seconds (tests). */
   readonly nowSeconds?: () => number;
+  /** Accepts each signature once while it is fresh (with keys and maxAgeSeconds). */
+  readonly replay?: ReplayGuard;
+}
+
+/**
+ * Signatures accepted within the freshness window, so each is accepted once. Bounded: entries
+ * expire with the window, and past `maxEntries` the oldest go first (a flood cannot grow it).
+ */
+export class ReplayGuard {
+  /** signature → unix second it stops being fresh; insertion order ≈ time order. */
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly maxEntries = 262_144) {}
+
+  /** Records `signature`; false when it was already accepted and is still fresh. */
+  accept(signature: string, freshUntilSeconds: number, nowSeconds: number): boolean {
+    for (const [sig, until] of this.seen) {
+      if (until >= nowSeconds && this.seen.size < this.maxEntries) break;
+      this.seen.delete(sig);
+    }
+    const until = this.seen.get(signature);
+    if (until !== undefined && until >= nowSeconds) return false;
+    this.seen.set(signature, freshUntilSeconds);
+    return true;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
 }
 
 /** Decodes a base64 (standard or URL-safe) HMAC key as both configs hold it; at least 16 bytes. */
@@ -94,6 +130,7 @@ export function canonicalString(v: TokenrouteValues, wire: { model: string; bloc
   return [
     `tokenroute/${TOKENROUTE_PROTOCOL_VERSION}`,
     String(v.timeSeconds),
+    v.requestId ?? '',
     wire.model,
     v.profile,
     ok ? String(v.tokens ?? 0) : '',
@@ -186,12 +223,13 @@ export function decodeTokenrouteHeaders(headers: HeaderSource, opts: TokenrouteD
   const profile = lookup(headers, H.profile) ?? '';
   if (profile !== '' && !PROFILE.test(profile)) return fail('malformed', 'x-tokenroute-profile has characters outside [A-Za-z0-9._-]');
 
+  const requestId = lookup(headers, REQUEST_ID_HEADER_NAME) ?? '';
   const error = lookup(headers, H.error);
   let value: TokenrouteValues;
   let wireBlocks = '';
   if (error !== undefined) {
     if (!ERROR_KIND.test(error)) return fail('malformed', 'x-tokenroute-error is not an error kind');
-    value = { timeSeconds: Number(time), model, profile, blockKeys: new BigUint64Array(0), error };
+    value = { timeSeconds: Number(time), requestId, model, profile, blockKeys: new BigUint64Array(0), error };
   } else {
     const tokens = lookup(headers, H.tokens);
     const blockSize = lookup(headers, H.blockSize);
@@ -207,7 +245,7 @@ export function decodeTokenrouteHeaders(headers: HeaderSource, opts: TokenrouteD
     if (raw.length % 8 !== 0 || raw.toString('base64url') !== wireBlocks) return fail('malformed', 'x-tokenroute-blocks is not a whole number of 8-byte keys');
     const keys = new BigUint64Array(raw.length / 8);
     for (let i = 0; i < keys.length; i++) keys[i] = raw.readBigUInt64LE(i * 8);
-    value = { timeSeconds: Number(time), model, profile, tokens: Number(tokens), blockSize: Number(blockSize), exact: exact === '1', blockKeys: keys };
+    value = { timeSeconds: Number(time), requestId, model, profile, tokens: Number(tokens), blockSize: Number(blockSize), exact: exact === '1', blockKeys: keys };
   }
 
   const keys = opts.keys ?? [];
@@ -230,6 +268,10 @@ export function decodeTokenrouteHeaders(headers: HeaderSource, opts: TokenrouteD
   if (opts.maxAgeSeconds !== undefined) {
     const now = opts.nowSeconds?.() ?? Math.floor(Date.now() / 1000);
     if (Math.abs(now - value.timeSeconds) > opts.maxAgeSeconds) return fail('stale', `timestamp ${value.timeSeconds} is more than ${opts.maxAgeSeconds}s from now`);
+    // Checked last: only a verified, fresh signature takes a place in the guard.
+    if (signed && opts.replay && !opts.replay.accept(sig!, value.timeSeconds + opts.maxAgeSeconds, now)) {
+      return fail('replayed', 'x-tokenroute-sig was already used by another request');
+    }
   }
   return { ok: true, value: { ...value, signed } };
 }

@@ -128,6 +128,7 @@ export class TokenrouteHttpContext extends HttpContext {
 
     const v = new ProtocolValues();
     v.timeSeconds = <i64>(nowNanos() / 1_000_000_000);
+    v.requestId = requestIdHeader();
     v.model = modelHeader(r.model);
     v.profile = this.profile;
     v.tokens = plugin.tokens.length;
@@ -159,12 +160,19 @@ export class TokenrouteHttpContext extends HttpContext {
     }
     const v = new ProtocolValues();
     v.timeSeconds = <i64>(nowNanos() / 1_000_000_000);
+    v.requestId = requestIdHeader();
     v.model = modelHeader(model);
     v.profile = this.profile;
     v.error = name;
     addAll(protocolHeaders(v, cfg.hmacKey));
     return true;
   }
+}
+
+/** The x-request-id Envoy generated (or kept) for this request; '' when there is none. */
+function requestIdHeader(): string {
+  const id = getHeader(MapType.HttpRequestHeaders, 'x-request-id');
+  return id !== null ? id : '';
 }
 
 function truncate(s: string): string {

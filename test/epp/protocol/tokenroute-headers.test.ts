@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { ProxyWasmHost } from '../../../filter/host/index.js';
 import {
   TOKENROUTE_HEADERS as H,
+  ReplayGuard,
   decodeTokenrouteHeaders,
   encodeTokenrouteHeaders,
   parseHmacKey,
@@ -17,8 +18,10 @@ const key = parseHmacKey(Buffer.alloc(32, 0x11).toString('base64'));
 const otherKey = parseHmacKey(Buffer.alloc(32, 0x22).toString('base64url'));
 const NOW = 1_800_000_000;
 
+const REQUEST_ID = '5f1c0b2e-7d44-4c61-9a0e-3b2f8e7d9c10';
 const values: TokenrouteValues = {
   timeSeconds: NOW,
+  requestId: REQUEST_ID,
   model: 'Qwen/Qwen3-8B',
   profile: 'interactive',
   tokens: 57,
@@ -36,7 +39,8 @@ function withHeader(pairs: [string, string][], name: string, value: string | und
 }
 
 describe('decodeTokenrouteHeaders', () => {
-  const signed = encodeTokenrouteHeaders(values, key);
+  // Envoy's x-request-id travels beside the filter's headers; version 2 signs it.
+  const signed: [string, string][] = [...encodeTokenrouteHeaders(values, key), ['x-request-id', REQUEST_ID]];
 
   it('decodes and verifies what encodeTokenrouteHeaders produces', () => {
     const r = decodeTokenrouteHeaders(asMap(signed), { keys: [key], maxAgeSeconds: 60, nowSeconds: () => NOW + 5 });
@@ -45,7 +49,7 @@ describe('decodeTokenrouteHeaders', () => {
   });
 
   it('accepts a plain record of headers and an unsigned request when no key is configured', () => {
-    const r = decodeTokenrouteHeaders(Object.fromEntries(encodeTokenrouteHeaders(values)));
+    const r = decodeTokenrouteHeaders(Object.fromEntries([...encodeTokenrouteHeaders(values), ['x-request-id', REQUEST_ID]]));
     assert.ok(r.ok);
     assert.equal(r.value.signed, false);
   });
@@ -53,7 +57,9 @@ describe('decodeTokenrouteHeaders', () => {
   it('says why a request cannot be used', () => {
     const cases: [Map<string, string>, string][] = [
       [new Map(), 'absent'],
-      [withHeader(signed, H.version, '2'), 'unsupported_version'],
+      [withHeader(signed, H.version, '1'), 'unsupported_version'],
+      [withHeader(signed, 'x-request-id', 'another-request'), 'bad_signature'],
+      [withHeader(signed, 'x-request-id', undefined), 'bad_signature'],
       [withHeader(signed, H.signature, undefined), 'unsigned'],
       [withHeader(signed, H.signature, 'AAAAAAAAAAAAAAAAAAAAAA'), 'bad_signature'],
       [withHeader(signed, H.signature, 'short'), 'bad_signature'],
@@ -84,13 +90,34 @@ describe('decodeTokenrouteHeaders', () => {
     assert.ok(decodeTokenrouteHeaders(asMap(signed), { keys: [otherKey, key] }).ok);
   });
 
+  it('accepts a signed header set once: a replay (another request carrying it) is refused', () => {
+    const replay = new ReplayGuard();
+    const opts = { keys: [key], maxAgeSeconds: 60, nowSeconds: () => NOW + 1, replay };
+    assert.ok(decodeTokenrouteHeaders(asMap(signed), opts).ok);
+    for (let i = 0; i < 3; i++) assert.equal((decodeTokenrouteHeaders(asMap(signed), opts) as { reason: string }).reason, 'replayed');
+    // Another request (its own id, so its own signature) is accepted.
+    const other = [...encodeTokenrouteHeaders({ ...values, requestId: 'req-2' }, key), ['x-request-id', 'req-2']] as [string, string][];
+    assert.ok(decodeTokenrouteHeaders(asMap(other), opts).ok);
+    // Forged or stale sets never take a place in the guard.
+    decodeTokenrouteHeaders(withHeader(signed, H.signature, 'AAAAAAAAAAAAAAAAAAAAAA'), opts);
+    assert.equal(replay.size, 2);
+  });
+
+  it('the replay guard is bounded and forgets what is no longer fresh', () => {
+    const g = new ReplayGuard(100);
+    for (let i = 0; i < 1000; i++) assert.ok(g.accept(`sig-${i}`, NOW + 60, NOW));
+    assert.ok(g.size <= 100);
+    assert.equal(g.accept('sig-999', NOW + 60, NOW), false, 'a recent one is remembered');
+    assert.ok(g.accept('sig-999', NOW + 200, NOW + 61), 'after its window it is not a replay any more');
+  });
+
   it('rejects stale timestamps when maxAgeSeconds is set', () => {
     const r = decodeTokenrouteHeaders(asMap(signed), { keys: [key], maxAgeSeconds: 30, nowSeconds: () => NOW + 31 });
     assert.equal(r.ok ? 'ok' : r.reason, 'stale');
   });
 
   it('bounds the number of block keys', () => {
-    const many = encodeTokenrouteHeaders({ ...values, blockKeys: new BigUint64Array(100) }, key);
+    const many = encodeTokenrouteHeaders({ ...values, requestId: '', blockKeys: new BigUint64Array(100) }, key);
     assert.equal((decodeTokenrouteHeaders(asMap(many), { keys: [key], maxBlocks: 50 }) as { reason: string }).reason, 'malformed');
     assert.ok(decodeTokenrouteHeaders(asMap(many), { keys: [key], maxBlocks: 100 }).ok);
   });
@@ -130,10 +157,14 @@ describe('round trip: the filter in the Node host → decodeTokenrouteHeaders (s
 
   it('verifies the filter\'s signature and reproduces its headers byte for byte', async () => {
     const body = JSON.stringify({ model: 'Qwen/Qwen3-8B', messages: [{ role: 'user', content: 'A prompt long enough for a few blocks of four tokens each.' }] });
-    const r = await host.runRequest({ path: '/v1/chat/completions', body, routeName: 'chat' });
+    const r = await host.runRequest({ path: '/v1/chat/completions', body, routeName: 'chat', headers: [['x-request-id', 'envoy-made-id-1']] });
     const added = r.addedHeaders;
     const decoded = decodeTokenrouteHeaders(new Map(r.headersAfter), { keys: [key], maxAgeSeconds: 5, nowSeconds: () => NOW });
     assert.ok(decoded.ok, decoded.ok ? '' : decoded.reason);
+    assert.equal(decoded.value.requestId, 'envoy-made-id-1', 'the filter signed the request id Envoy set');
+    const moved = new Map(r.headersAfter);
+    moved.set('x-request-id', 'another-request');
+    assert.equal((decodeTokenrouteHeaders(moved, { keys: [key] }) as { reason: string }).reason, 'bad_signature', 'the set does not verify on another request');
     assert.equal(decoded.value.timeSeconds, NOW);
     assert.equal(decoded.value.profile, 'interactive');
     assert.ok(decoded.value.blockKeys.length >= 3);

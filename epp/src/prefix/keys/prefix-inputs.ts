@@ -11,7 +11,7 @@
 // A need the filter's keys cannot meet (another block size) is met by the EPP tokenizer, which keys
 // the same tokens once per block size in the same worker job. The source, the reason a better one
 // was not used, and the key count go into the decision trace (the request state's notes).
-import { decodeTokenrouteHeaders, parseHmacKey } from '../../protocol/tokenroute-headers.js';
+import { ReplayGuard, decodeTokenrouteHeaders, parseHmacKey } from '../../protocol/tokenroute-headers.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import type { ModelBinding } from './request-keys.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
@@ -95,6 +95,8 @@ export type PrefixInputsBySize = ReadonlyMap<number, PrefixInputs>;
 export class PrefixInputProducer {
   private readonly opts: PrefixInputOptions;
   private readonly hmac: Uint8Array[];
+  /** Each signed header set is used by one request only (replays fall back to tokenizing here). */
+  private readonly replay = new ReplayGuard();
   /** Tokenizer jobs sent (one per request at most); read by tests and metrics. */
   tokenizations = 0;
 
@@ -112,7 +114,12 @@ export class PrefixInputProducer {
     const out = new Map<number, PrefixInputs>();
     if (needs.length === 0) return out;
     const maxFilterBlocks = needs.reduce((m, n) => Math.max(m, n.maxBlocks), 0);
-    const decoded = decodeTokenrouteHeaders(req.headers, { keys: this.hmac, maxAgeSeconds: this.opts.headers.maxAgeSeconds || undefined, maxBlocks: Math.max(4096, maxFilterBlocks) });
+    const decoded = decodeTokenrouteHeaders(req.headers, {
+      keys: this.hmac,
+      maxAgeSeconds: this.opts.headers.maxAgeSeconds || undefined,
+      maxBlocks: Math.max(4096, maxFilterBlocks),
+      replay: this.replay,
+    });
     let reason: string | undefined;
     if (!decoded.ok) reason = `filter headers ${decoded.reason}`;
     else if (!decoded.value.signed && !this.opts.headers.trustUnsigned) reason = 'filter headers unsigned (no hmac key configured)';
