@@ -50,6 +50,8 @@ export interface EppOptions {
   readonly metricsStalenessThresholdMs: number;
   readonly scrapeWorkers: number;
   readonly maxRequestBodyBytes: number;
+  /** Most ext_proc messages one request body may arrive in (default 16,384). */
+  readonly maxRequestBodyMessages?: number;
   /** Close ext_proc streams the proxy is silent on for this long (0: never; default 10 min). */
   readonly streamIdleTimeoutMs?: number;
   /** gRPC keepalive pings to each proxy connection (0: off; default 30 s). */
@@ -178,7 +180,11 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
       logger,
       metrics,
       keepaliveTimeMs: opts.grpcKeepaliveTimeMs,
-      extproc: { maxRequestBodyBytes: opts.maxRequestBodyBytes, ...(opts.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: opts.streamIdleTimeoutMs } : {}) },
+      extproc: {
+        maxRequestBodyBytes: opts.maxRequestBodyBytes,
+        ...(opts.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: opts.streamIdleTimeoutMs } : {}),
+        ...(opts.maxRequestBodyMessages !== undefined ? { maxRequestBodyMessages: opts.maxRequestBodyMessages } : {}),
+      },
     });
     metricsServer = opts.metricsPort >= 0 ? await serveMetrics(metrics, opts.metricsPort, opts.host) : undefined;
   } catch (err) {

@@ -87,6 +87,7 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
     .addOption(new Option('--metrics-staleness-threshold <duration>', 'metrics older than this are not averaged into pool gauges').argParser(duration).default(2000, '2s'))
     .option('--scrape-workers <n>', 'worker threads that scrape and parse model-server metrics', positiveInt, 1)
     .option('--max-request-body-bytes <n>', 'largest request body accepted (larger → 400)', positiveInt, 64 * 1024 * 1024)
+    .option('--max-request-body-messages <n>', 'most ext_proc messages one request body may arrive in (more → 400)', positiveInt, 16_384)
     .addOption(new Option('--stream-idle-timeout <duration>', 'close an ext_proc stream the proxy sent nothing on for this long, releasing its request (0 disables)').argParser(durationOrZero).default(600_000, '10m'))
     .addOption(new Option('--grpc-keepalive-time <duration>', 'ping each proxy connection this often; a peer that does not answer within 20 s is dropped with its streams (0 disables)').argParser(durationOrZero).default(30_000, '30s'))
     .option('--metrics-max-label-values <n>', 'distinct values a client-chosen metric label (model_name, error_code) may take; the rest are reported as "other"', positiveInt, DEFAULT_LABEL_BOUNDS.maxValues)
@@ -128,6 +129,7 @@ export function eppCommand(run: (opts: EppOptions) => Promise<void>): Command {
         scrapeWorkers: flags.scrapeWorkers as number,
         maxRequestBodyBytes: flags.maxRequestBodyBytes as number,
         streamIdleTimeoutMs: flags.streamIdleTimeout as number,
+        maxRequestBodyMessages: flags.maxRequestBodyMessages as number,
         grpcKeepaliveTimeMs: flags.grpcKeepaliveTime as number,
         labelBounds: { maxValues: flags.metricsMaxLabelValues as number, maxLength: flags.metricsMaxLabelLength as number },
         logLevel: (flags.v as LogLevel | undefined) ?? (flags.logLevel as LogLevel),

@@ -114,7 +114,20 @@ export interface ExtProcOptions {
    * first response byte it allows); 0 disables it.
    */
   readonly streamIdleTimeoutMs: number;
+  /**
+   * Most request-body messages one stream may send (default 16,384). Each message costs the EPP
+   * a fixed amount of CPU whatever its size, so a body trickled in tiny chunks is refused (400)
+   * instead of stealing the event loop from every other stream.
+   */
+  readonly maxRequestBodyMessages: number;
+  /**
+   * Bodies at least this large (default 1 MiB) are decided on a later turn of the event loop, so
+   * the messages of other streams already received are handled before the long parse.
+   */
+  readonly yieldBeforeBodyBytes: number;
 }
+
+export const DEFAULT_MAX_REQUEST_BODY_MESSAGES = 16_384;
 
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 10 * 60_000;
 
@@ -136,6 +149,8 @@ export function resolveExtProcOptions(
     defaultResponseBodyMode: o.defaultResponseBodyMode ?? 'FULL_DUPLEX_STREAMED',
     bodyChunkBytes: chunk,
     streamIdleTimeoutMs: o.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+    maxRequestBodyMessages: o.maxRequestBodyMessages ?? DEFAULT_MAX_REQUEST_BODY_MESSAGES,
+    yieldBeforeBodyBytes: o.yieldBeforeBodyBytes ?? 1 << 20,
   };
 }
 
@@ -364,7 +379,10 @@ export class ExtProcStream {
   private onRequestBody(b: HttpBody, msg: ProcessingRequest): void {
     switch (this.reqPhase) {
       case 'body': {
-        this.reqBodyMessages++;
+        if (++this.reqBodyMessages > this.opts.maxRequestBodyMessages) {
+          this.opts.metrics?.limitRejections.inc({ limit: 'body_messages' });
+          return this.reject(ERRORS.REQUEST_BODY_TOO_FRAGMENTED, `request body arrived in more than ${this.opts.maxRequestBodyMessages} messages`, 'rejected');
+        }
         this.captureContext(msg);
         if (b.body) {
           try {
@@ -423,7 +441,13 @@ export class ExtProcStream {
   private decideWithCollectedBody(trailers: boolean): void {
     const body = this.body ? this.body.finish() : EMPTY;
     this.body = undefined;
-    this.decide('body', body, 'duplex', 'done', trailers);
+    if (body.length < this.opts.yieldBeforeBodyBytes) return this.decide('body', body, 'duplex', 'done', trailers);
+    // A large body: parsing it holds the event loop for a while, so let the messages other
+    // streams already sent go first (incoming messages of this stream queue meanwhile).
+    this.reqPhase = 'deciding';
+    setImmediate(() => {
+      if (!this.terminal) this.decide('body', body, 'duplex', 'done', trailers);
+    });
   }
 
   /** Asks the controller and applies its answer, synchronously or when its promise settles. */

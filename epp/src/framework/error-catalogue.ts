@@ -177,6 +177,12 @@ export const ERRORS = define({
     meaning: 'the request body is larger than --max-request-body-bytes',
     fix: 'send a smaller body, or raise the EPP\'s --max-request-body-bytes (and the proxy\'s buffer limit)',
   },
+  REQUEST_BODY_TOO_FRAGMENTED: {
+    area: 'request',
+    status: 400,
+    meaning: 'the request body arrived in more ext_proc messages than --max-request-body-messages (each costs the EPP a fixed amount of CPU)',
+    fix: 'send the body in larger writes, or raise the EPP\'s --max-request-body-messages',
+  },
   REQUEST_SUBSET_NO_MATCH: {
     area: 'request',
     status: 503,

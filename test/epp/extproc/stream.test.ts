@@ -153,4 +153,36 @@ describe('ExtProcStream', () => {
     assert.equal(await counterValue(metrics, 'rejected'), 1);
     assert.equal(await counterValue(metrics, 'complete'), 0);
   });
+
+  it('refuses a body trickled in more messages than maxRequestBodyMessages (400), counting the limit', async () => {
+    const { c, sink, stream, metrics } = setup(new TestController(), { maxRequestBodyMessages: 50 });
+    stream.onMessage(headersMsg({ ':method': 'POST' }));
+    for (let i = 0; i < 60; i++) stream.onMessage(bodyMsg('{', false));
+    assert.deepEqual(sink.sent.map(kind), ['immediate_response']);
+    assert.equal(sink.sent[0].immediate_response?.status?.code, 400);
+    assert.match(Buffer.from(sink.sent[0].immediate_response?.body ?? []).toString(), /more than 50 messages/);
+    assert.equal(c.requests.length, 0, 'the controller never saw it');
+    assert.equal((await metrics.registry.getSingleMetric('tokenroute_request_limit_rejections_total')!.get()).values.find((v) => v.labels.limit === 'body_messages')?.value, 1);
+    // At the limit it is fine.
+    const ok = setup(new TestController(), { maxRequestBodyMessages: 50 });
+    ok.stream.onMessage(headersMsg({ ':method': 'POST' }));
+    for (let i = 0; i < 49; i++) ok.stream.onMessage(bodyMsg(i === 0 ? '{"model":"m"' : ' ', false));
+    ok.stream.onMessage(bodyMsg('}', true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(ok.c.requests.length, 1);
+  });
+
+  it('decides a large body on a later turn of the event loop, a small one at once', async () => {
+    const big = setup(new TestController(), { yieldBeforeBodyBytes: 1000 });
+    big.stream.onMessage(headersMsg({ ':method': 'POST' }));
+    big.stream.onMessage(bodyMsg(JSON.stringify({ model: 'm', prompt: 'x'.repeat(2000) }), true));
+    assert.equal(big.c.requests.length, 0, 'not parsed in the same turn');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(big.c.requests.length, 1);
+    assert.deepEqual(big.sink.sent.map(kind).slice(0, 1), ['request_headers']);
+    const small = setup(new TestController(), { yieldBeforeBodyBytes: 1000 });
+    small.stream.onMessage(headersMsg({ ':method': 'POST' }));
+    small.stream.onMessage(bodyMsg('{"model":"m","prompt":"hi"}', true));
+    assert.equal(small.c.requests.length, 1, 'decided at once');
+  });
 });
