@@ -15,7 +15,7 @@ import { defineConfig } from 'vitest/config';
 //   e2e          the whole local stack through the development gateway.
 //   containers   tokenroute's images built from the Dockerfile and run with testcontainers
 //                (Docker, or podman serving its API: scripts/deps/podman.sh).
-const REFERENCE = ['dist/test/filter/tokenizer/**/*.test.js', 'dist/test/filter/filter/fuzz.test.js'];
+const REFERENCE = ['dist/test/filter/tokenizer/**/*.test.js', 'dist/test/filter/filter/fuzz.test.js', 'dist/test/fuzz/**/*.test.js'];
 const INTEGRATION = [
   'dist/test/integration/**/*.test.js',
   'dist/test/filter/filter/cli.test.js', // runs `tokenroute filter run` / `tokenize` as processes
