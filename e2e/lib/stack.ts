@@ -86,6 +86,8 @@ export interface Stack {
   /** One line on how prompts are tokenized and which prefix scorer is used. */
   readonly tokenizerNote: string;
   readonly sims: Sim[];
+  /** Starts model server `index` again on its address (after a kill); replaces it in `sims`. */
+  restartSim(index: number): Promise<Sim>;
   readonly epp: EppHandle;
   readonly gateway: RunningGateway;
   /** What the stack's gateway was started with (start another one with changes). */
@@ -201,7 +203,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       progress(`starting the EPP (standalone, ${o.eppProcess === 'child' ? 'child process' : 'in-process'}) ...`);
       epp = o.eppProcess === 'child' ? await startChildEpp(eppConfigYaml, planned) : await startInProcessEpp(eppConfigYaml, planned, logger);
     };
+    let simExtra: Partial<SimOptions> = {};
     const startAll = async (extra: Partial<SimOptions>): Promise<Sim[]> => {
+      simExtra = extra;
       const started = await Promise.allSettled(ips.map((ip, i) => startSim({ ip, port: ports[i], ...simCommon, ...extra })));
       const ok = started.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<Sim>).value);
       const failed = started.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
@@ -283,6 +287,13 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       tokenizer,
       tokenizerNote,
       sims,
+      async restartSim(index) {
+        const old = sims[index];
+        await old.stop().catch(() => undefined);
+        const fresh = await startSim({ ip: old.ip, port: old.port, ...simCommon, ...simExtra });
+        sims[index] = fresh;
+        return fresh;
+      },
       epp: eppHandle,
       gateway,
       gatewayOptions,
