@@ -90,13 +90,15 @@ async function main(): Promise<void> {
         sim.kill('SIGKILL');
         await sim.exited;
         await new Promise((r) => setTimeout(r, 8_000));
+        // From the restart on, the EPP may rightly choose it again as soon as it serves.
+        fault.untilMs = Date.now();
         await stack.restartSim(i);
       } else {
         process.kill(sim.pid, 'SIGSTOP');
         await new Promise((r) => setTimeout(r, 8_000));
+        fault.untilMs = Date.now();
         process.kill(sim.pid, 'SIGCONT');
       }
-      fault.untilMs = Date.now();
       await new Promise((r) => setTimeout(r, 10_000 + random() * 10_000));
     }
   };
