@@ -193,12 +193,22 @@ export function readMatch(state: CycleState, plugin: string | undefined): Prefix
   return m.values().next().value;
 }
 
-/** Caches per-candidate-list match results (filters and scorers of a cycle share one lookup). */
+/**
+ * Caches per-candidate-list match results (filters and scorers of a cycle share one lookup). A
+ * question about one endpoint (the chosen decode endpoint's match, for the P/D decider and the hit
+ * metrics) is answered from the cached list when it holds that endpoint — a candidate's match does
+ * not depend on the others — and otherwise computed without evicting the cached list.
+ */
 export function memoMatch(compute: (candidates: readonly Candidate[]) => Float64Array): (candidates: readonly Candidate[]) => Float64Array {
   let lastList: readonly Candidate[] | undefined;
   let last: Float64Array | undefined;
   return (candidates) => {
     if (candidates === lastList && last) return last;
+    if (candidates.length === 1 && lastList && last) {
+      const key = candidates[0].endpoint.key;
+      for (let i = 0; i < lastList.length; i++) if (lastList[i].endpoint.key === key) return Float64Array.of(last[i]);
+      return compute(candidates);
+    }
     lastList = candidates;
     last = compute(candidates);
     return last;
