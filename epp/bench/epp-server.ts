@@ -40,7 +40,13 @@ dataLayer:
   sources: []
 `;
 
-export const BENCH_CONFIGS: Record<string, string> = { 'gie-default': BENCH_CONFIG, 'load-only': LOAD_ONLY_CONFIG };
+/** GIE's default scorers with every body parsed on the event loop (bench:large-bodies' baseline). */
+export const INLINE_PARSE_CONFIG = BENCH_CONFIG.replace(
+  'plugins:\n- type: queue-scorer\n',
+  'plugins:\n- type: openai-parser\n  name: inline-parser\n  parameters: {offThreadBodyBytes: 0}\n- type: queue-scorer\n',
+) + 'parser: {pluginRef: inline-parser}\n';
+
+export const BENCH_CONFIGS: Record<string, string> = { 'gie-default': BENCH_CONFIG, 'load-only': LOAD_ONLY_CONFIG, 'gie-default-inline-parse': INLINE_PARSE_CONFIG };
 
 /** N distinct loopback endpoints (never contacted: scraping is off). */
 export function benchEndpoints(n: number): { address: string; port: number }[] {

@@ -183,6 +183,12 @@ export const ERRORS = define({
     meaning: 'the request body arrived in more ext_proc messages than --max-request-body-messages (each costs the EPP a fixed amount of CPU)',
     fix: 'send the body in larger writes, or raise the EPP\'s --max-request-body-messages',
   },
+  REQUEST_PARSER_UNAVAILABLE: {
+    area: 'request',
+    status: 503,
+    meaning: 'a large request body could not be parsed off the event loop: the parse workers\' queue was full (openai-parser offThreadQueue), a parse took longer than offThreadTimeout, or a worker died',
+    fix: 'retry; if it persists, raise the openai-parser\'s offThreadWorkers or offThreadQueue, or look for a flood of very large bodies (tokenroute_request_limit_rejections_total{limit="body_parse_queue"})',
+  },
   REQUEST_SUBSET_NO_MATCH: {
     area: 'request',
     status: 503,

@@ -12,13 +12,37 @@ export interface ParsedBody {
    * `messages` for chat, instructions+tools+input for responses, `input` for embeddings.
    */
   readonly prefixText: string;
+  /** prefixText's length in UTF-16 units, known without building the text where possible. */
+  readonly prefixLength: number;
+  /**
+   * The first `maxChars` characters of prefixText (all of it when shorter). Prefix hashers read
+   * only their first blocks: a body parsed off the event loop carries this head, not the text.
+   */
+  prefixHead(maxChars: number): string;
   readonly stream: boolean;
-  /** The body as parsed; rewritten (model field) before being sent back to the proxy. */
+  /** What the prompt holds, counted by the parser (plugins read this, not `json`). */
+  readonly content: ContentStats;
+  /**
+   * The body as parsed. A large body is parsed off the event loop and `json` is then rebuilt on
+   * the event loop on first read: read the summary fields above instead wherever they suffice.
+   */
   readonly json: Record<string, unknown>;
+  /** The body to send upstream with its `model` replaced (the model-rewrite path). */
+  withModel(model: string): Buffer;
   /** Optional `cache_salt` (vLLM) which seeds prefix hashes. */
   readonly cacheSalt?: string;
   /** The body's bytes as received (the EPP tokenizer reads them exactly as the edge filter does). */
   readonly raw?: Uint8Array;
+}
+
+export interface ContentStats {
+  /**
+   * Characters of the prompt's plain text: the string `content` of every message plus a string
+   * `prompt` (llm-d's context-length estimate reads this × 0.25).
+   */
+  readonly textChars: number;
+  /** Image, video and audio content blocks (`image_url`, `video_url`, `input_audio`) in messages. */
+  readonly mediaBlocks: number;
 }
 
 export interface InferenceRequest {

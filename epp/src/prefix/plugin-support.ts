@@ -4,7 +4,7 @@
 // prefix-match information a prefix plugin publishes in the request state for
 // `prefix-cache-affinity-filter`, and a lazily loaded wasm hasher for the character fallback.
 import { z } from 'zod';
-import { parseGoDuration } from '../framework/duration.js';
+import { duration } from '../framework/params.js';
 import type { Candidate } from '../framework/endpoint.js';
 import type { CycleState } from '../framework/plugins.js';
 import { stateKey } from '../framework/cycle-state.js';
@@ -26,29 +26,6 @@ const modelBindingSchema = z.union([
   }),
 ]);
 
-/**
- * A duration parameter in ms: a Go duration string ("100ms", "2s"), or a number of nanoseconds as
- * Go's json.Unmarshal reads a time.Duration (llm-d's samples write some durations that way).
- */
-export function duration(defaultText: string) {
-  const error = 'expected a Go duration string such as "100ms" (or nanoseconds)';
-  return z
-    .union([z.string(), z.number()], { error })
-    .default(defaultText)
-    .transform((v, ctx) => {
-      if (typeof v === 'number') {
-        if (Number.isFinite(v) && v >= 0) return v / 1e6;
-        ctx.addIssue({ code: 'custom', message: `${error}, got ${v}` });
-        return z.NEVER;
-      }
-      const r = parseGoDuration(v);
-      if (!r.ok || r.ms < 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a Go duration string such as "100ms", got ${JSON.stringify(v)}` });
-        return z.NEVER;
-      }
-      return r.ms;
-    });
-}
 
 /** Parameters every prefix plugin accepts for producing block keys (tokenroute extensions). */
 export const keySourceParameters = {

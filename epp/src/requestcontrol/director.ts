@@ -17,8 +17,9 @@ import type { EppMetrics } from '../observability/metrics.js';
 import { parseEndpointAddress } from '../protocol/endpoint-address.js';
 import type { ScheduleOutcome } from '../scheduling/scheduler.js';
 import type { RequestLifecycle } from './lifecycle.js';
-import { estimateInflightTokens, type RequestParser } from './parser.js';
+import { estimateInflightTokens, type ParseResult, type RequestParser } from './parser.js';
 import * as keys from './keys.js';
+import { isPromiseLike } from '../util/promise.js';
 
 /** The one scheduling call the director needs (the Scheduler implements it). */
 export interface RequestScheduler {
@@ -95,10 +96,16 @@ export class Director implements RequestController {
   handleRequest(input: RequestInput): Decision | Promise<Decision> {
     const started = this.now();
     const parsed = this.opts.parser.parse(input.body, input.headers);
+    // A large body is parsed off the event loop: the rest of the cycle runs when it is done.
+    if (isPromiseLike(parsed)) return parsed.then((p) => this.handleParsed(input, p, started));
+    return this.handleParsed(input, parsed, started);
+  }
+
+  private handleParsed(input: RequestInput, parsed: ParseResult, started: number): Decision | Promise<Decision> {
     if (!parsed.ok) {
-      if (parsed.limit === undefined) return this.reject(ERRORS.REQUEST_BODY_INVALID, parsed.message, '', '');
-      this.opts.metrics.limitRejections.inc({ limit: parsed.limit });
-      return this.reject(ERRORS.REQUEST_FIELD_TOO_LONG, parsed.message, '', '');
+      if (parsed.limit !== undefined) this.opts.metrics.limitRejections.inc({ limit: parsed.limit });
+      const cause = parsed.status === 503 ? ERRORS.REQUEST_PARSER_UNAVAILABLE : parsed.limit === undefined ? ERRORS.REQUEST_BODY_INVALID : ERRORS.REQUEST_FIELD_TOO_LONG;
+      return this.reject(cause, parsed.message, '', '');
     }
     const body = parsed.body;
 
@@ -206,7 +213,7 @@ export class Director implements RequestController {
       inflightTokens: req.inflightTokens,
       requestBytes: input.body.length,
       targets: outcome.targets.map((t) => t.endpoint.key),
-      body: rewritten ? Buffer.from(JSON.stringify({ ...body.json, model: targetModel })) : undefined,
+      body: rewritten ? body.withModel(targetModel) : undefined,
       // Headers the PreRequest plugins set for the upstream (e.g. disagg-headers-handler's).
       extraHeaders: state.read(UPSTREAM_HEADERS) ?? NO_HEADERS,
       hasBody: true,

@@ -7,7 +7,7 @@
 // non-string model, bodies over a caller's size limit or nested deeper than the depth limit, and a
 // model or cache_salt longer than its limit — both are copied into metric labels, logs, key
 // seeds and responses, so a client must not be able to make them arbitrarily large.
-import type { ApiKind, ParsedBody } from '../framework/request.js';
+import type { ApiKind, ContentStats, ParsedBody } from '../framework/request.js';
 import type { Plugin } from '../framework/plugins.js';
 
 /**
@@ -33,15 +33,16 @@ export interface ParseOptions {
   readonly maxCacheSaltBytes?: number;
 }
 
-export type ParseResult =
-  | { readonly ok: true; readonly body: ParsedBody }
-  | {
-      readonly ok: false;
-      readonly status: 400;
-      readonly message: string;
-      /** The limit a field exceeded (model_name_bytes, cache_salt_bytes), when that was the cause. */
-      readonly limit?: string;
-    };
+export interface ParseFailure {
+  readonly ok: false;
+  /** 400: the body is invalid or a field is over its limit; 503: the parser could not run (off-thread parsing overloaded). */
+  readonly status: 400 | 503;
+  readonly message: string;
+  /** The limit that was exceeded (model_name_bytes, cache_salt_bytes, body_parse_queue), when that was the cause. */
+  readonly limit?: string;
+}
+
+export type ParseResult = { readonly ok: true; readonly body: ParsedBody } | ParseFailure;
 
 /** A configured parser plugin (`parser.pluginRef` in EndpointPickerConfig). */
 export interface RequestParser extends Plugin {
@@ -50,7 +51,8 @@ export interface RequestParser extends Plugin {
    * or prefix text and must be forwarded unchanged (no model rewrite).
    */
   readonly parsesBody: boolean;
-  parse(body: Buffer, headers: ReadonlyMap<string, string>): ParseResult;
+  /** A promise when the parse runs off the event loop (large bodies); never rejects. */
+  parse(body: Buffer, headers: ReadonlyMap<string, string>): ParseResult | Promise<ParseResult>;
 }
 
 export function isRequestParser(p: Plugin): p is RequestParser {
@@ -122,6 +124,23 @@ export function apiKindFromShape(json: Record<string, unknown>): ApiKind {
  * accepted as kind `unknown`, with no prefix text).
  */
 export function parseRequestBody(body: Buffer, path: string | undefined, options: ParseOptions = {}): ParseResult {
+  const v = validateRequestBody(body, path, options);
+  if (!v.ok) return v;
+  return { ok: true, body: new OpenAiBody(v.kind, v.model, v.stream, v.json, v.cacheSalt, body) };
+}
+
+/** A body that passed validation: its fields, and the parsed object. */
+export interface ValidBody {
+  readonly ok: true;
+  readonly kind: ApiKind;
+  readonly model: string;
+  readonly stream: boolean;
+  readonly cacheSalt: string | undefined;
+  readonly json: Record<string, unknown>;
+}
+
+/** The checks of parseRequestBody, shared by the off-thread parser (parsing/off-thread-body.ts). */
+export function validateRequestBody(body: Uint8Array, path: string | undefined, options: ParseOptions = {}): ValidBody | ParseFailure {
   const maxBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
   if (body.length === 0) return bad('empty request body');
@@ -129,7 +148,8 @@ export function parseRequestBody(body: Buffer, path: string | undefined, options
 
   let json: unknown;
   try {
-    json = JSON.parse(body.toString('utf8'));
+    // Buffer's decoding replaces invalid UTF-8 and keeps a BOM (which JSON.parse then refuses), as pinned in lenient-bodies tests.
+    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
   } catch (err) {
     return bad(`error unmarshaling request body: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -163,7 +183,7 @@ export function parseRequestBody(body: Buffer, path: string | undefined, options
     if (fromPath) return bad(invalid);
     kind = 'unknown';
   }
-  return { ok: true, body: new OpenAiBody(kind, model, stream, obj, cacheSalt, body) };
+  return { ok: true, kind, model, stream, cacheSalt, json: obj };
 }
 
 /**
@@ -172,6 +192,7 @@ export function parseRequestBody(body: Buffer, path: string | undefined, options
  */
 class OpenAiBody implements ParsedBody {
   private prefix: string | undefined;
+  private stats: ContentStats | undefined;
   constructor(
     readonly kind: ApiKind,
     readonly model: string,
@@ -185,6 +206,44 @@ class OpenAiBody implements ParsedBody {
     this.prefix ??= prefixText(this.kind, this.json);
     return this.prefix;
   }
+
+  get prefixLength(): number {
+    return this.prefixText.length;
+  }
+
+  prefixHead(maxChars: number): string {
+    const text = this.prefixText;
+    return text.length > maxChars ? text.slice(0, maxChars) : text;
+  }
+
+  get content(): ContentStats {
+    this.stats ??= contentStats(this.json);
+    return this.stats;
+  }
+
+  withModel(model: string): Buffer {
+    return Buffer.from(JSON.stringify({ ...this.json, model }));
+  }
+}
+
+const MEDIA_BLOCKS = new Set(['image_url', 'video_url', 'input_audio']);
+
+/** ContentStats of a parsed body (see framework/request.ts). */
+export function contentStats(obj: Record<string, unknown>): ContentStats {
+  let textChars = 0;
+  let mediaBlocks = 0;
+  const messages = obj.messages;
+  if (Array.isArray(messages)) {
+    for (const m of messages) {
+      const content = (m as { content?: unknown } | null)?.content;
+      if (typeof content === 'string') textChars += content.length;
+      else if (Array.isArray(content)) {
+        for (const block of content) if (MEDIA_BLOCKS.has((block as { type?: unknown } | null)?.type as string)) mediaBlocks++;
+      }
+    }
+  }
+  if (typeof obj.prompt === 'string') textChars += obj.prompt.length;
+  return { textChars, mediaBlocks };
 }
 
 /**
@@ -211,7 +270,7 @@ function apiFieldError(kind: ApiKind, obj: Record<string, unknown>): string | un
 }
 
 /** The text the prefix index hashes, per API (GIE hashing.go getUserInputBytes); the fields are validated. */
-function prefixText(kind: ApiKind, obj: Record<string, unknown>): string {
+export function prefixText(kind: ApiKind, obj: Record<string, unknown>): string {
   switch (kind) {
     case 'completions':
       return promptText(obj.prompt) ?? '';
@@ -281,7 +340,7 @@ function nestedDeeperThan(root: object, max: number): boolean {
   return false;
 }
 
-function bad(message: string): ParseResult {
+function bad(message: string): ParseFailure {
   return { ok: false, status: 400, message };
 }
 

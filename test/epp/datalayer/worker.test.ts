@@ -166,6 +166,8 @@ test('removing an endpoint aborts its scrape silently; absent optional specs are
   h.worker.handle({ t: 'targets', upsert: [h.target(hung), h.target(good)], remove: [] });
   await waitFor('hung request arrived', () => hung.requests === 1);
   h.worker.handle({ t: 'targets', upsert: [], remove: [hung.endpoint().key] });
+  // Several scrapes of the good endpoint (a loaded machine may take a while to do the first).
+  await waitFor('the good endpoint scraped', () => h.batches().flatMap((b) => b.notes).length > 0, 10_000);
   await sleep(200);
   assert.equal(hung.requests, 1);
   assert.ok(!h.batches().some((b) => b.errors.some((e) => e[0] === hung.endpoint().key)), 'no error for a removed endpoint');

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';
 import { EppMetrics } from '../../../epp/src/observability/metrics.js';
-import { ExtProcStream, resolveExtProcOptions, type ExtProcOptions, type ExtProcSink } from '../../../epp/src/extproc/stream.js';
+import { ExtProcStream, resolveExtProcOptions, STREAM_BACK_SLICE_BYTES, type ExtProcOptions, type ExtProcSink } from '../../../epp/src/extproc/stream.js';
+import { MAX_BODY_CHUNK_BYTES } from '../../../epp/src/protocol/keys.js';
 import type { ProcessingResponse } from '../../../epp/src/protocol/types.js';
 import { bodyMsg, counterValue, deferred, headersMsg, respBodyMsg, respHeadersMsg, setHeadersOf, TestController } from './harness.js';
 
@@ -84,6 +85,44 @@ describe('ExtProcStream', () => {
     stream.onMessage(bodyMsg('{}', true));
     assert.equal(sink.sent.length, 0);
     assert.equal(c.requests.length, 0);
+    assert.equal(stream.result, 'cancelled');
+  });
+
+  it('streams a large body back a slice per event-loop turn: same chunks, in order, trailers and queued messages after', async () => {
+    const { sink, stream } = setup();
+    const other = setup();
+    const body = Buffer.alloc(3 * STREAM_BACK_SLICE_BYTES + 12_345, 'x');
+    stream.onMessage(headersMsg({ ':method': 'POST' }));
+    for (let off = 0; off < body.length; off += 100_000) stream.onMessage(bodyMsg(body.subarray(off, off + 100_000), false));
+    stream.onMessage({ request_trailers: { trailers: { headers: [] } } });
+    stream.onMessage(respHeadersMsg({ ':status': '200' })); // an early response, queued behind the body
+    // A body this large is decided on a later turn; then the first slice goes back.
+    await new Promise((r) => setImmediate(r));
+    const total = 1 + Math.ceil(body.length / MAX_BODY_CHUNK_BYTES);
+    assert.ok(sink.sent.length > 1 && sink.sent.length < total, `one slice in the first turn after the decision (${sink.sent.length} of ${total} messages)`);
+    // Another stream is decided while the large body is still going back.
+    other.stream.onMessage(headersMsg({ ':method': 'POST' }));
+    other.stream.onMessage(bodyMsg('{}', true));
+    assert.equal(kind(other.sink.sent[0]), 'request_headers');
+    assert.ok(sink.sent.length < total);
+    for (let i = 0; i < 10 && kind(sink.sent.at(-1)!) !== 'response_headers'; i++) await new Promise((r) => setImmediate(r));
+    const kinds = sink.sent.map(kind);
+    const chunks = sink.sent.filter((r) => r.request_body).map((r) => r.request_body!.response!.body_mutation!.streamed_response!);
+    assert.deepEqual(kinds, ['request_headers', ...chunks.map(() => 'request_body'), 'request_trailers', 'response_headers']);
+    assert.ok(chunks.slice(0, -1).every((c) => c.body!.length === MAX_BODY_CHUNK_BYTES && c.end_of_stream === false), 'whole 62,000-byte chunks');
+    assert.equal(chunks.at(-1)!.end_of_stream, false, 'trailers follow: end_of_stream stays false');
+    assert.ok(Buffer.concat(chunks.map((c) => c.body as Buffer)).equals(body));
+  });
+
+  it('a stream cancelled while its large body goes back sends nothing more', async () => {
+    const { sink, stream } = setup();
+    const body = Buffer.alloc(3 * STREAM_BACK_SLICE_BYTES, 'y');
+    stream.onMessage(headersMsg({ ':method': 'POST' }));
+    stream.onMessage(bodyMsg(body, true));
+    const sent = sink.sent.length;
+    stream.onCancel();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(sink.sent.length, sent);
     assert.equal(stream.result, 'cancelled');
   });
 

@@ -17,7 +17,9 @@ import { createOpenAIParser, createPassthroughParser } from '../../../epp/src/re
 
 const body = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 
-function ok(r: ParseResult): ParsedBody {
+function ok(result: ParseResult | Promise<ParseResult>): ParsedBody {
+  assert.ok(!(result instanceof Promise), 'a small body is parsed on the event loop');
+  const r = result;
   assert.ok(r.ok, r.ok ? '' : `expected success, got 400: ${r.message}`);
   return r.body;
 }
@@ -219,6 +221,8 @@ describe('parser plugins', () => {
     const p = createPassthroughParser('passthrough-parser');
     assert.equal(p.parsesBody, false);
     const b = ok(p.parse(body('not json at all'), new Map()));
-    assert.deepEqual(b, { kind: 'unknown', model: '', prefixText: '', stream: false, json: {} });
+    const { kind, model, prefixText, prefixLength, stream, content, json } = b;
+    assert.deepEqual({ kind, model, prefixText, prefixLength, stream, content, json }, { kind: 'unknown', model: '', prefixText: '', prefixLength: 0, stream: false, content: { textChars: 0, mediaBlocks: 0 }, json: {} });
+    assert.equal(b.withModel('other').toString(), 'not json at all', 'an opaque body is forwarded as it came');
   });
 });

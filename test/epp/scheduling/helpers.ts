@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { Datastore } from '../../../epp/src/datastore/datastore.js';
 import { EMPTY_METRICS, type Candidate, type EndpointMetrics } from '../../../epp/src/framework/endpoint.js';
-import type { InferenceRequest } from '../../../epp/src/framework/request.js';
+import type { InferenceRequest, ParsedBody } from '../../../epp/src/framework/request.js';
+import { parseRequestBody } from '../../../epp/src/requestcontrol/parser.js';
 import { silentLogger, type Logger } from '../../../epp/src/observability/logger.js';
 import type { Plugin, Scorer } from '../../../epp/src/framework/plugins.js';
 import { PluginRegistry, definePlugin, type PluginContext, type PluginType } from '../../../epp/src/framework/registry.js';
@@ -66,12 +67,19 @@ export function candidates(specs: CandidateSpec[]): Candidate[] {
   return specs.map(candidate);
 }
 
+/** A body as the EPP's parser reads it (the path names the API when given, else the body's shape does). */
+export function parsedBody(json: Record<string, unknown>, path?: string): ParsedBody {
+  const r = parseRequestBody(Buffer.from(JSON.stringify(json)), path);
+  if (!r.ok) throw new Error(r.message);
+  return r.body;
+}
+
 export function request(overrides: Partial<InferenceRequest> = {}): InferenceRequest {
   return {
     requestId: 'req-1',
     incomingModel: 'm',
     targetModel: 'm',
-    body: { kind: 'completions', model: 'm', prefixText: 'hello', stream: false, json: { model: 'm', prompt: 'hello' } },
+    body: parsedBody({ model: 'm', prompt: 'hello' }),
     headers: new Map(),
     objective: undefined,
     priority: 0,

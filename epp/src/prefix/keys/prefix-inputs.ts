@@ -147,7 +147,8 @@ export class PrefixInputProducer {
       const [first, ...rest] = missing;
       const job = {
         kind: req.body.kind,
-        json: req.body.json,
+        // The bytes when kept: reading `json` of a body parsed off the event loop would parse it here.
+        json: req.body.raw ? undefined : req.body.json,
         body: req.body.raw,
         model: req.incomingModel,
         binding,
@@ -175,11 +176,14 @@ export class PrefixInputProducer {
 
   private charBlocks(req: InferenceRequest, need: KeyNeed, reason: string): PrefixInputs {
     const { blockSize, maxBlocks } = need;
-    const text = req.body.prefixText;
-    if (!this.opts.charFallback || !text) {
-      return { source: 'none', blockSize, keys: new Uint32Array(0), n: 0, promptTokens: Math.ceil((text?.length ?? 0) / 4), exact: false, fallbackReason: reason };
+    const length = req.body.prefixLength;
+    if (!this.opts.charFallback || length === 0) {
+      return { source: 'none', blockSize, keys: new Uint32Array(0), n: 0, promptTokens: Math.ceil(length / 4), exact: false, fallbackReason: reason };
     }
-    const keys = this.opts.hasher().charBlockKeys(text, blockSize * 4, req.targetModel, req.body.cacheSalt ?? '', maxBlocks);
-    return { source: 'char-blocks', blockSize, keys, n: keys.length >>> 1, promptTokens: Math.ceil(text.length / 4), exact: false, fallbackReason: reason };
+    // A character is at least one byte: the first blockBytes × maxBlocks characters hold every block hashed.
+    const blockBytes = blockSize * 4;
+    const text = req.body.prefixHead(blockBytes * maxBlocks);
+    const keys = this.opts.hasher().charBlockKeys(text, blockBytes, req.targetModel, req.body.cacheSalt ?? '', maxBlocks);
+    return { source: 'char-blocks', blockSize, keys, n: keys.length >>> 1, promptTokens: Math.ceil(length / 4), exact: false, fallbackReason: reason };
   }
 }

@@ -22,7 +22,8 @@ export type BodyKind = 'completions' | 'chat-completions' | 'responses' | 'embed
 
 export interface KeyJob {
   readonly kind: BodyKind;
-  readonly json: Record<string, unknown>;
+  /** The parsed body; needed only when `body` is absent (it is then serialized). */
+  readonly json?: Record<string, unknown>;
   /** The body's bytes as received, when kept (else `json` is serialized). */
   readonly body?: Uint8Array;
   /** The served model name (the body's `model`). */
@@ -91,7 +92,7 @@ export function computeRequestKeys(core: TokenrouteCore, job: KeyJob): KeyResult
   try {
     const path = PATHS[job.kind];
     if (!path) return { ok: false, reason: `no prompt to tokenize for ${job.kind} requests` };
-    const body = job.body ?? Buffer.from(JSON.stringify(job.json), 'utf8');
+    const body = job.body ?? Buffer.from(JSON.stringify(job.json ?? {}), 'utf8');
     const also = job.alsoBlockSizes ?? [];
     const r = core.requestKeys(path, body, filterConfigFor(job.model, job.binding), {
       blockSize: job.blockSize,

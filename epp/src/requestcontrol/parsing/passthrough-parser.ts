@@ -4,7 +4,10 @@
 // the body is forwarded unchanged. No parameters.
 import { definePlugin } from '../../framework/registry.js';
 import { noParameters } from '../../framework/params.js';
+import type { ContentStats } from '../../framework/request.js';
 import type { RequestParser } from '../parser.js';
+
+const NO_CONTENT: ContentStats = { textChars: 0, mediaBlocks: 0 };
 
 export const PASSTHROUGH_PARSER_TYPE = 'passthrough-parser';
 
@@ -13,8 +16,22 @@ export function createPassthroughParser(name: string): RequestParser {
     type: PASSTHROUGH_PARSER_TYPE,
     name,
     parsesBody: false,
-    parse() {
-      return { ok: true, body: { kind: 'unknown', model: '', prefixText: '', stream: false, json: {} } };
+    parse(body) {
+      return {
+        ok: true,
+        body: {
+          kind: 'unknown',
+          model: '',
+          prefixText: '',
+          prefixLength: 0,
+          prefixHead: () => '',
+          stream: false,
+          content: NO_CONTENT,
+          json: {},
+          // Opaque bytes have no model field: the body is forwarded as it came.
+          withModel: () => body,
+        },
+      };
     },
   };
 }

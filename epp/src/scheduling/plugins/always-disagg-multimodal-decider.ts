@@ -11,19 +11,9 @@ import { noParameters } from '../../framework/params.js';
 
 export const ALWAYS_DISAGG_MULTIMODAL_DECIDER_TYPE = 'always-disagg-multimodal-decider';
 
-const MEDIA = new Set(['image_url', 'video_url', 'input_audio']);
-
-/** A chat request with at least one image, video or audio content block. */
+/** A chat request with at least one image, video or audio content block (counted by the parser). */
 export function hasMultimodalContent(req: InferenceRequest): boolean {
-  if (req.body.kind !== 'chat-completions') return false;
-  const messages = (req.body.json as { messages?: unknown }).messages;
-  if (!Array.isArray(messages)) return false;
-  for (const m of messages) {
-    const content = (m as { content?: unknown } | null)?.content;
-    if (!Array.isArray(content)) continue;
-    for (const block of content) if (MEDIA.has((block as { type?: unknown } | null)?.type as string)) return true;
-  }
-  return false;
+  return req.body.kind === 'chat-completions' && req.body.content.mediaBlocks > 0;
 }
 
 export const alwaysDisaggMultimodalDeciderPlugin = definePlugin({

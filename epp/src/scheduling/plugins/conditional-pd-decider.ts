@@ -15,7 +15,7 @@ import type { Candidate } from '../../framework/endpoint.js';
 import type { DisaggDecider } from '../../framework/plugins.js';
 import { definePlugin } from '../../framework/registry.js';
 import { nonNegativeInt, positiveInt } from '../../framework/params.js';
-import { duration } from '../../prefix/plugin-support.js';
+import { duration } from '../../framework/params.js';
 import { uncachedPrompt } from '../disagg/uncached.js';
 import { ROLE_LABEL, ROLES } from './roles.js';
 

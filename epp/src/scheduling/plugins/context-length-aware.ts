@@ -53,15 +53,8 @@ export function rangeScore(length: number, r: Range): number {
 function promptLength(req: InferenceRequest, state: CycleState): number {
   const match = readMatch(state, undefined);
   if (match?.tokensExact) return match.promptTokens;
-  let chars = 0;
-  const json = req.body.json as { messages?: unknown; prompt?: unknown };
-  if (Array.isArray(json.messages)) {
-    for (const m of json.messages) {
-      const content = (m as { content?: unknown } | null)?.content;
-      if (typeof content === 'string') chars += content.length;
-    }
-  }
-  if (typeof json.prompt === 'string') chars += json.prompt.length;
+  // The parser counted the messages' string contents and a string prompt (req.body.content).
+  const chars = req.body.content.textChars;
   return Math.floor(chars * 0.25);
 }
 

@@ -23,7 +23,8 @@ import { definePlugin, type PluginContext } from '../../framework/registry.js';
 import { positiveInt } from '../../framework/params.js';
 import { PreciseIndex } from '../../prefix/index/precise-index.js';
 import { KvEventSubscriber } from '../../prefix/events/subscriber.js';
-import { checkKeySources, duration, keySourceOverrides, setKeySources } from '../../prefix/plugin-support.js';
+import { checkKeySources, keySourceOverrides, setKeySources } from '../../prefix/plugin-support.js';
+import { duration } from '../../framework/params.js';
 import { prefixMatchProducer, prefixScorer, type PrefixIndexBinding, type PrefixMatchProducerPlugin, type PrefixScorerPlugin } from '../../prefix/prefix-scorer.js';
 
 export const PRECISE_PREFIX_CACHE_SCORER_TYPE = 'precise-prefix-cache-scorer';

@@ -11,7 +11,7 @@ import { acquireTokenizerPool, releaseTokenizerPool } from '../../../../epp/src/
 import { WasmHasher } from '../../../../epp/src/prefix/keys/wasm-hash.js';
 import { TokenrouteCore } from '../../../../filter/core/tokenroute-core.js';
 import { HMAC_KEY, MODELS, chat, completion, decoded, filterHost } from '../../../filter/filter/helpers.js';
-import { request } from '../../scheduling/helpers.js';
+import { parsedBody, request } from '../../scheduling/helpers.js';
 
 const core = TokenrouteCore.load();
 const bindings = new Map(Object.entries(MODELS).map(([name, v]) => [name, { tokenizer: v.tokenizer }]));
@@ -68,7 +68,7 @@ describe('PrefixInputProducer', () => {
   const body = { messages: [{ role: 'user', content: 'shared prefix '.repeat(100) }] };
   const model = 'Qwen/Qwen3-8B';
   const req = (headers: Map<string, string>) =>
-    request({ incomingModel: model, targetModel: model, headers, body: { kind: 'chat-completions', model, prefixText: JSON.stringify(body.messages), stream: false, json: { model, ...body } } });
+    request({ incomingModel: model, targetModel: model, headers, body: parsedBody({ model, ...body }) });
   const at16 = async (p: PrefixInputProducer, headers: Map<string, string>): Promise<PrefixInputs> => (await p.produce(req(headers), NEED16)).get(16)!;
 
   it('uses verified filter headers, else the EPP tokenizer (same keys), and says why', async () => {

@@ -13,7 +13,7 @@ import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
 import { publishMatch } from '../../../../epp/src/prefix/plugin-support.js';
 import { loadEndpointPickerConfig } from '../../../../epp/src/config/index.js';
 import { builtinRegistry } from '../../../../epp/src/main.js';
-import { candidates, close, context, make, request, scores } from '../helpers.js';
+import { candidates, close, context, make, parsedBody, request, scores } from '../helpers.js';
 import { CONFIG_HEADER } from '../../prefix/keys/pipeline.js';
 
 describe('load-aware-scorer', () => {
@@ -75,7 +75,7 @@ describe('context-length-aware', () => {
     return { ...c, endpoint: { ...c.endpoint, labels } };
   };
   const cands = [labelled('0-2048'), labelled('2049-32768'), labelled(undefined), labelled('banana')];
-  const req = (chars: number) => request({ body: { kind: 'completions', model: 'm', prefixText: 'x', stream: false, json: { model: 'm', prompt: 'x'.repeat(chars) } } });
+  const req = (chars: number) => request({ body: parsedBody({ model: 'm', prompt: 'x'.repeat(chars) }) });
 
   it("scores with llm-d's range formula on the estimated length (characters × 0.25)", () => {
     const s = make<Scorer & Filter>(contextLengthAwarePlugin);
