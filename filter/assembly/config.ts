@@ -12,10 +12,17 @@ export const enum OnError {
 }
 
 export const DEFAULT_BLOCK_SIZE: i32 = 16;
-export const DEFAULT_MAX_BLOCKS: i32 = 256;
+/** Blocks keyed per prompt: 1 Mi tokens at 16-token blocks (the digest bounds what is sent). */
+export const DEFAULT_MAX_BLOCKS: i32 = 65536;
 export const DEFAULT_MAX_BODY_BYTES: i32 = 1 << 20;
-/** Keys beyond this would not fit Envoy's default 60 KiB request-header budget. */
-export const MAX_MAX_BLOCKS: i32 = 2048;
+export const MAX_MAX_BLOCKS: i32 = 1 << 20;
+/** Blocks at the start of the prompt keyed one by one in the digest (digest.ts). */
+export const DEFAULT_DENSE_BLOCKS: i32 = 256;
+export const MAX_DENSE_BLOCKS: i32 = 1 << 16;
+/** Header budget of x-tokenroute-blocks: 16 KiB, far below Envoy's 60 KiB limit on all request headers. */
+export const DEFAULT_MAX_DIGEST_BYTES: i32 = 16384;
+export const MIN_MAX_DIGEST_BYTES: i32 = 1024;
+export const MAX_MAX_DIGEST_BYTES: i32 = 49152;
 export const MAX_BLOCK_SIZE: i32 = 1024;
 export const MAX_MAX_BODY_BYTES: i32 = 64 << 20;
 export const MIN_HMAC_KEY_BYTES: i32 = 16;
@@ -39,12 +46,19 @@ export class FilterConfig {
   models: Map<string, ModelConfig> = new Map<string, ModelConfig>();
   blockSize: i32 = DEFAULT_BLOCK_SIZE;
   maxBlocks: i32 = DEFAULT_MAX_BLOCKS;
+  denseBlocks: i32 = DEFAULT_DENSE_BLOCKS;
+  maxDigestBytes: i32 = DEFAULT_MAX_DIGEST_BYTES;
   maxBodyBytes: i32 = DEFAULT_MAX_BODY_BYTES;
   onError: OnError = OnError.Passthrough;
   /** Envoy route name (xds.route_name) → profile name. */
   routes: Map<string, string> = new Map<string, string>();
   defaultProfile: string = '';
   hmacKey: Uint8Array | null = null;
+
+  /** Keys that fit maxDigestBytes of base64url: 8 bytes a key, 4 characters per 3 bytes. */
+  get maxDigestKeys(): i32 {
+    return (this.maxDigestBytes * 3) / 32;
+  }
 
   profileFor(routeName: string | null): string {
     if (routeName !== null && this.routes.has(routeName)) return this.routes.get(routeName);
@@ -64,7 +78,7 @@ function fail(error: string): ConfigResult {
   return r;
 }
 
-const TOP_KEYS: StaticArray<string> = ['models', 'blockSize', 'maxBlocks', 'maxBodyBytes', 'onError', 'routes', 'defaultProfile', 'hmacKey'];
+const TOP_KEYS: StaticArray<string> = ['models', 'blockSize', 'maxBlocks', 'denseBlocks', 'maxDigestBytes', 'maxBodyBytes', 'onError', 'routes', 'defaultProfile', 'hmacKey'];
 const MODEL_KEYS: StaticArray<string> = ['tokenizer', 'template', 'seedModel', 'lora'];
 
 function unknownKey(doc: JsonDoc, obj: i32, allowed: StaticArray<string>): string | null {
@@ -135,6 +149,12 @@ export function parseConfig(bytes: Uint8Array): ConfigResult {
   e = intField(doc, root, 'maxBlocks', 1, MAX_MAX_BLOCKS, DEFAULT_MAX_BLOCKS, num);
   if (e !== null) return fail(e);
   cfg.maxBlocks = num[0];
+  e = intField(doc, root, 'denseBlocks', 1, MAX_DENSE_BLOCKS, DEFAULT_DENSE_BLOCKS, num);
+  if (e !== null) return fail(e);
+  cfg.denseBlocks = num[0];
+  e = intField(doc, root, 'maxDigestBytes', MIN_MAX_DIGEST_BYTES, MAX_MAX_DIGEST_BYTES, DEFAULT_MAX_DIGEST_BYTES, num);
+  if (e !== null) return fail(e);
+  cfg.maxDigestBytes = num[0];
   e = intField(doc, root, 'maxBodyBytes', 1, MAX_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, num);
   if (e !== null) return fail(e);
   cfg.maxBodyBytes = num[0];

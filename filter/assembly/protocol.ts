@@ -1,11 +1,11 @@
-// The x-tokenroute-* request-header protocol from the filter to the EPP, version 2
+// The x-tokenroute-* request-header protocol from the filter to the EPP, version 3
 // (docs/protocol-headers.md is the normative description; epp/src/protocol/tokenroute-headers.ts
 // decodes it). Everything here is pure computation: names, value encodings, the canonical string
 // and its HMAC-SHA256 signature (SHA-256 per FIPS 180-4, HMAC per RFC 2104; checked against the
 // RFC 4231 vectors in test/filter/filter/protocol.test.ts).
 
 export const HEADER_PREFIX = 'x-tokenroute-';
-export const PROTOCOL_VERSION = '2';
+export const PROTOCOL_VERSION = '3';
 
 export const H_VERSION = 'x-tokenroute-v';
 export const H_TIME = 'x-tokenroute-t';
@@ -14,6 +14,7 @@ export const H_PROFILE = 'x-tokenroute-profile';
 export const H_TOKENS = 'x-tokenroute-tokens';
 export const H_BLOCK_SIZE = 'x-tokenroute-block-size';
 export const H_EXACT = 'x-tokenroute-exact';
+export const H_DIGEST = 'x-tokenroute-digest';
 export const H_BLOCKS = 'x-tokenroute-blocks';
 export const H_ERROR = 'x-tokenroute-error';
 export const H_SIGNATURE = 'x-tokenroute-sig';
@@ -46,6 +47,9 @@ export class ProtocolValues {
   tokens: i64 = -1;
   blockSize: i32 = 0;
   exact: bool = false;
+  /** The digest's grid (digest.ts): blocks keyed one by one, and the prompt's full blocks. */
+  digestDense: i32 = 0;
+  digestBlocks: i32 = 0;
   blocks: string = '';
   /** Set (and tokens/blocks absent) when it did not. */
   error: string = '';
@@ -67,6 +71,7 @@ export function canonicalString(v: ProtocolValues): string {
     (ok ? v.tokens.toString() : '') + '\n' +
     (ok ? v.blockSize.toString() : '') + '\n' +
     (ok ? (v.exact ? '1' : '0') : '') + '\n' +
+    (ok ? digestValue(v) : '') + '\n' +
     (ok ? v.blocks : '') + '\n' +
     v.error
   );
@@ -92,6 +97,8 @@ export function protocolHeaders(v: ProtocolValues, key: Uint8Array | null): Arra
     out.push(v.blockSize.toString());
     out.push(H_EXACT);
     out.push(v.exact ? '1' : '0');
+    out.push(H_DIGEST);
+    out.push(digestValue(v));
     out.push(H_BLOCKS);
     out.push(v.blocks);
   } else {
@@ -107,6 +114,11 @@ export function protocolHeaders(v: ProtocolValues, key: Uint8Array | null): Arra
 }
 
 // ---- value encodings -------------------------------------------------------------------------
+
+/** x-tokenroute-digest: `<dense>:<blocks>`. */
+export function digestValue(v: ProtocolValues): string {
+  return v.digestDense.toString() + ':' + v.digestBlocks.toString();
+}
 
 /** Block keys as base64url (no padding) of their little-endian u64 bytes. */
 export function encodeBlockKeys(keys: StaticArray<u64>, count: i32): string {

@@ -1,5 +1,6 @@
 // Fuzz targets (fast-check): the edge filter's body reader in the proxy-wasm host, the EPP's request
-// path (parser → scheduler) and the ext_proc stream state machine. Each target checks invariants
+// path (parser → scheduler), the off-thread parser against the event-loop one, and the ext_proc
+// stream state machine. Each target checks invariants
 // that must hold for ANY input, and is used by `npm run fuzz` (test/fuzz/run.ts, long runs) and
 // test/fuzz/fuzz.test.ts (a short budget in CI). A failing input is written to
 // .cache/fuzz/failures and belongs in test/fuzz/corpus/<target>/ once fixed, where every run
@@ -15,6 +16,8 @@ import { TestController } from '../epp/extproc/harness.js';
 import { bodyMsg, headersMsg, respBodyMsg, respHeadersMsg } from '../gateway/extproc/driver.js';
 import { CONFIG_HEADER, pipeline, type Pipeline } from '../epp/prefix/keys/pipeline.js';
 import { filterHost, header } from '../filter/filter/helpers.js';
+import { parseRequestBody, type ParseResult } from '../../epp/src/requestcontrol/parser.js';
+import { createOpenAIParser, DEFAULT_OFF_THREAD } from '../../epp/src/requestcontrol/parsing/openai-parser.js';
 
 export interface FuzzTarget<T> {
   readonly name: string;
@@ -119,6 +122,39 @@ export function eppRequestTarget(): FuzzTarget<BodyCase> {
       } else {
         assert.equal(d.kind, 'reject');
         assert.ok(d.status >= 400 && d.status < 500, `a bad body is the client's error, got ${d.status}: ${d.message}`);
+      }
+    },
+  };
+}
+
+/**
+ * A body parsed in the worker (openai-parser's off-thread path) gives the answer the event-loop
+ * parser gives — same fields, same 400s — and a model rewrite spliced into its bytes is the body
+ * with only `model` replaced.
+ */
+export function offThreadParseTarget(): FuzzTarget<BodyCase> {
+  const parser = createOpenAIParser('fuzz-off-thread', {}, { ...DEFAULT_OFF_THREAD, bodyBytes: 1 });
+  const view = (r: ParseResult) => {
+    if (!r.ok) return r;
+    const b = r.body;
+    return { kind: b.kind, model: b.model, stream: b.stream, cacheSalt: b.cacheSalt, prefixText: b.prefixText, prefixLength: b.prefixLength, content: b.content };
+  };
+  return {
+    name: 'off-thread-parse',
+    arbitrary: bodyCase,
+    ...bodyJson,
+    async setup() {},
+    async teardown() {
+      await parser.close();
+    },
+    async check(c) {
+      const headers = new Map([[':path', c.path]]);
+      const inline = parseRequestBody(c.body, c.path);
+      const off = await parser.parse(c.body, headers);
+      assert.deepEqual(view(off), view(inline));
+      if (off.ok && inline.ok) {
+        const rewritten = JSON.parse(off.body.withModel('rewritten/model').toString('utf8')) as Record<string, unknown>;
+        assert.deepEqual(rewritten, { ...inline.body.json, model: 'rewritten/model' });
       }
     },
   };
@@ -232,5 +268,5 @@ export function extprocStreamTarget(): FuzzTarget<Step[]> {
 }
 
 export function allTargets(): FuzzTarget<any>[] {
-  return [filterBodyTarget(), eppRequestTarget(), extprocStreamTarget()];
+  return [filterBodyTarget(), eppRequestTarget(), offThreadParseTarget(), extprocStreamTarget()];
 }

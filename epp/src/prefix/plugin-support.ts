@@ -42,6 +42,12 @@ export const keySourceParameters = {
   tokenizerWorkers: z.number().int().positive().max(16).default(1),
   tokenizeTimeout: duration('100ms'),
   charFallback: z.boolean().default(true),
+  /**
+   * The prefix digest's grid (protocol/digest.ts): keys from every source are sampled onto it, so
+   * an index holds comparable positions whichever source keyed a request. Must equal the edge
+   * filter's `denseBlocks`; a filter digest on another grid is not used.
+   */
+  digestDenseBlocks: z.number().int().positive().max(65536).default(256),
 };
 
 /**
@@ -89,6 +95,7 @@ export interface KeySourceParams {
   readonly tokenizerWorkers: number;
   readonly tokenizeTimeout: number;
   readonly charFallback: boolean;
+  readonly digestDenseBlocks: number;
 }
 
 export function modelBindings(models: KeySourceParams['models']): Map<string, ModelBinding> {
@@ -115,6 +122,7 @@ export function keyProducer(params: KeySourceParams): { producer: PrefixInputPro
     headers: params.filterHeaders,
     tokenizeTimeoutMs: params.tokenizeTimeout,
     charFallback: params.charFallback,
+    digestDenseBlocks: params.digestDenseBlocks,
     pool: () => {
       if (bindings.size === 0) return undefined;
       pool ??= acquireTokenizerPool(params.tokenizerWorkers);

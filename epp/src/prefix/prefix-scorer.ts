@@ -91,7 +91,7 @@ function build(binding: PrefixIndexBinding, metrics: PluginMetrics | undefined):
       if (!inputs) return;
       const matched = memoMatch((c) => binding.lookup(inputs, c));
       state.write(MATCH, { inputs, matched });
-      publishMatch(state, { plugin: binding.name, blockSize: inputs.blockSize, totalBlocks: inputs.n, promptTokens: inputs.promptTokens, tokensExact: inputs.source === 'filter' || inputs.source === 'epp-tokenizer', matched });
+      publishMatch(state, { plugin: binding.name, blockSize: inputs.blockSize, totalBlocks: inputs.blocks, promptTokens: inputs.promptTokens, tokensExact: inputs.source === 'filter' || inputs.source === 'epp-tokenizer', matched });
     },
     preRequest(_req: InferenceRequest, result: SchedulingResult, state: CycleState) {
       const m = state.read(MATCH);
@@ -99,8 +99,8 @@ function build(binding: PrefixIndexBinding, metrics: PluginMetrics | undefined):
       const target = result.profileResults.get(result.primaryProfile)?.targets[0];
       if (target && hits) {
         // Before recording: the match the chosen endpoint had, not the one it is about to have.
-        const matchedBlocks = Math.min(m.matched([target])[0], m.inputs.n);
-        hits.ratio.observe(matchedBlocks / m.inputs.n);
+        const matchedBlocks = Math.min(m.matched([target])[0], m.inputs.blocks);
+        hits.ratio.observe(matchedBlocks / m.inputs.blocks);
         hits.bytes.observe(matchedBlocks * m.inputs.blockSize * CHARS_PER_TOKEN);
       }
       if (target) binding.record(m.inputs, target);
@@ -112,7 +112,7 @@ function build(binding: PrefixIndexBinding, metrics: PluginMetrics | undefined):
     const m = state.read(MATCH);
     if (!m || m.inputs.n === 0) return;
     const matched = m.matched(candidates);
-    for (let i = 0; i < candidates.length; i++) out[i] = binding.score(matched[i], m.inputs.n);
+    for (let i = 0; i < candidates.length; i++) out[i] = binding.score(matched[i], m.inputs.blocks);
   };
   return { producer, score };
 }

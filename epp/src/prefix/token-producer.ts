@@ -23,7 +23,7 @@ import { definePlugin } from '../framework/registry.js';
 import { stateKey } from '../framework/cycle-state.js';
 import type { InferenceRequest } from '../framework/request.js';
 import { keyProducer, keySourceParameters, tokenizerFamilyOf } from './plugin-support.js';
-import type { KeyNeed, PrefixInputs, PrefixInputsBySize, PrefixInputProducer } from './keys/prefix-inputs.js';
+import { limitInputs, type KeyNeed, type PrefixInputs, type PrefixInputsBySize, type PrefixInputProducer } from './keys/prefix-inputs.js';
 
 export const TOKEN_PRODUCER_TYPE = 'token-producer';
 /** llm-d's earlier name for the same plugin (removed upstream after v0.10; accepted with a warning). */
@@ -99,8 +99,7 @@ export const tokenProducerPlugin = definePlugin({
       subscribed.forEach((c, i) => {
         const inputs = bySize.get(needs[i].blockSize);
         if (!inputs) return;
-        const n = Math.min(inputs.n, needs[i].maxBlocks);
-        out.set(c.name, n === inputs.n ? inputs : { ...inputs, n });
+        out.set(c.name, limitInputs(inputs, needs[i].maxBlocks));
       });
       state.write(PREFIX_INPUTS, out);
       const first = bySize.get(needs[0].blockSize);

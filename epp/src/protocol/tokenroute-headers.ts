@@ -1,5 +1,5 @@
-// The x-tokenroute-* request headers the proxy-wasm filter adds for the EPP (protocol version 2,
-// docs/protocol-headers.md): decoding, HMAC verification and — for tests and tools that need to
+// The x-tokenroute-* request headers the proxy-wasm filter adds for the EPP (protocol version 3,
+// version 2 still decoded; docs/protocol-headers.md): decoding, HMAC verification and — for tests and tools that need to
 // produce what the filter produces — encoding. The filter's side is filter/assembly/protocol.ts;
 // test/epp/protocol/tokenroute-headers.test.ts runs the real filter through the Node host and
 // decodes its output here.
@@ -9,8 +9,11 @@
 // (a route without the filter, a client talking to the pool directly) cannot produce a valid
 // signature, so with a key configured the EPP only acts on verified values.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { digestPositions } from './digest.js';
 
-export const TOKENROUTE_PROTOCOL_VERSION = '2';
+export const TOKENROUTE_PROTOCOL_VERSION = '3';
+/** Versions decoded: 2 (every key of the first maxBlocks blocks) and 3 (a prefix digest). */
+export type TokenrouteVersion = '2' | '3';
 
 /** The request id the signature binds (Envoy sets it on every request). */
 export const REQUEST_ID_HEADER_NAME = 'x-request-id';
@@ -23,6 +26,7 @@ export const TOKENROUTE_HEADERS = {
   tokens: 'x-tokenroute-tokens',
   blockSize: 'x-tokenroute-block-size',
   exact: 'x-tokenroute-exact',
+  digest: 'x-tokenroute-digest',
   blocks: 'x-tokenroute-blocks',
   error: 'x-tokenroute-error',
   signature: 'x-tokenroute-sig',
@@ -34,7 +38,15 @@ export const SIGNATURE_BYTES = 16;
 /** Why the filter gave no keys (its error kinds). */
 export const TOKENROUTE_ERRORS = ['too_large', 'bad_json', 'invalid_utf8', 'bad_request', 'unknown_model', 'internal'] as const;
 
+/** A v3 digest's grid (protocol/digest.ts): blocks keyed one by one, and the prompt's full blocks. */
+export interface DigestLayout {
+  readonly dense: number;
+  readonly blocks: number;
+}
+
 export interface TokenrouteValues {
+  /** Protocol version (default: the current one, 3). */
+  readonly version?: TokenrouteVersion;
   /** Unix seconds when the filter produced the values. */
   readonly timeSeconds: number;
   /** The request's x-request-id (signed; travels in its own header, not as x-tokenroute-*). */
@@ -47,15 +59,23 @@ export interface TokenrouteValues {
   readonly tokens?: number;
   readonly blockSize?: number;
   readonly exact?: boolean;
-  /** Chained block keys of the prompt's first full blocks (at most the filter's maxBlocks). */
+  /**
+   * v2: chained block keys of the prompt's first full blocks (at most the filter's maxBlocks);
+   * v3: the keys of the digest's positions.
+   */
   readonly blockKeys: BigUint64Array;
+  /** v3: the digest's grid. Encoding without one treats the keys as every block's. */
+  readonly digest?: DigestLayout;
   /** Set instead of tokens/keys when the filter could not tokenize the request. */
   readonly error?: string;
 }
 
 export interface DecodedTokenroute extends TokenrouteValues {
+  readonly version: TokenrouteVersion;
   /** Whether a signature was present and verified (false only when no key is configured). */
   readonly signed: boolean;
+  /** v3: the block position of each key; absent for v2 (key i is block i). */
+  readonly positions?: Uint32Array;
 }
 
 export type TokenrouteFailure =
@@ -80,7 +100,7 @@ export interface TokenrouteDecoderOptions {
   readonly keys?: readonly Uint8Array[];
   /** Reject values whose timestamp is more than this many seconds from now (default: no check). */
   readonly maxAgeSeconds?: number;
-  /** Largest number of block keys accepted (default 4096). */
+  /** Largest number of block keys accepted (default 6144: the filter's largest digest budget, 48 KiB). */
   readonly maxBlocks?: number;
   /** Clock in unix seconds (tests). */
   readonly nowSeconds?: () => number;
@@ -125,10 +145,11 @@ export function parseHmacKey(text: string): Uint8Array {
 }
 
 /** The string the signature covers (docs/protocol-headers.md "Signature"). */
-export function canonicalString(v: TokenrouteValues, wire: { model: string; blocks: string }): string {
+export function canonicalString(v: TokenrouteValues, wire: { model: string; blocks: string; digest: string }): string {
   const ok = v.error === undefined;
+  const version = v.version ?? TOKENROUTE_PROTOCOL_VERSION;
   return [
-    `tokenroute/${TOKENROUTE_PROTOCOL_VERSION}`,
+    `tokenroute/${version}`,
     String(v.timeSeconds),
     v.requestId ?? '',
     wire.model,
@@ -136,9 +157,17 @@ export function canonicalString(v: TokenrouteValues, wire: { model: string; bloc
     ok ? String(v.tokens ?? 0) : '',
     ok ? String(v.blockSize ?? 0) : '',
     ok ? (v.exact ? '1' : '0') : '',
+    // v3 signs the digest's grid on its own line.
+    ...(version === '2' ? [] : [ok ? wire.digest : '']),
     ok ? wire.blocks : '',
     v.error ?? '',
   ].join('\n');
+}
+
+/** x-tokenroute-digest's value for these values (v3). */
+function digestValue(v: TokenrouteValues): string {
+  const d = v.digest ?? { dense: Math.max(1, v.blockKeys.length), blocks: v.blockKeys.length };
+  return `${d.dense}:${d.blocks}`;
 }
 
 function sign(key: Uint8Array, canonical: string): Buffer {
@@ -167,15 +196,18 @@ export function encodeBlockKeys(keys: ArrayLike<bigint>): string {
  */
 export function encodeTokenrouteHeaders(v: TokenrouteValues, key?: Uint8Array): [string, string][] {
   const H = TOKENROUTE_HEADERS;
-  const wire = { model: encodeModel(v.model), blocks: encodeBlockKeys(v.blockKeys) };
+  const version = v.version ?? TOKENROUTE_PROTOCOL_VERSION;
+  const wire = { model: encodeModel(v.model), blocks: encodeBlockKeys(v.blockKeys), digest: digestValue(v) };
   const out: [string, string][] = [
-    [H.version, TOKENROUTE_PROTOCOL_VERSION],
+    [H.version, version],
     [H.time, String(v.timeSeconds)],
     [H.model, wire.model],
   ];
   if (v.profile) out.push([H.profile, v.profile]);
   if (v.error === undefined) {
-    out.push([H.tokens, String(v.tokens ?? 0)], [H.blockSize, String(v.blockSize ?? 0)], [H.exact, v.exact ? '1' : '0'], [H.blocks, wire.blocks]);
+    out.push([H.tokens, String(v.tokens ?? 0)], [H.blockSize, String(v.blockSize ?? 0)], [H.exact, v.exact ? '1' : '0']);
+    if (version !== '2') out.push([H.digest, wire.digest]);
+    out.push([H.blocks, wire.blocks]);
   } else {
     out.push([H.error, v.error]);
   }
@@ -184,6 +216,7 @@ export function encodeTokenrouteHeaders(v: TokenrouteValues, key?: Uint8Array): 
 }
 
 const DECIMAL = /^(0|[1-9][0-9]{0,14})$/;
+const DIGEST = /^([1-9][0-9]{0,8}):(0|[1-9][0-9]{0,8})$/;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const PROFILE = /^[A-Za-z0-9._-]{1,128}$/;
 const ERROR_KIND = /^[a-z0-9_]{1,64}$/;
@@ -208,7 +241,7 @@ export function decodeTokenrouteHeaders(headers: HeaderSource, opts: TokenrouteD
   const H = TOKENROUTE_HEADERS;
   const version = lookup(headers, H.version);
   if (version === undefined) return fail('absent', 'no x-tokenroute-v header');
-  if (version !== TOKENROUTE_PROTOCOL_VERSION) return fail('unsupported_version', `x-tokenroute-v ${JSON.stringify(version)}`);
+  if (version !== '3' && version !== '2') return fail('unsupported_version', `x-tokenroute-v ${JSON.stringify(version)}`);
 
   const time = lookup(headers, H.time);
   if (time === undefined || !DECIMAL.test(time)) return fail('malformed', 'x-tokenroute-t is not a decimal timestamp');
@@ -227,9 +260,11 @@ export function decodeTokenrouteHeaders(headers: HeaderSource, opts: TokenrouteD
   const error = lookup(headers, H.error);
   let value: TokenrouteValues;
   let wireBlocks = '';
+  let wireDigest = '';
+  let positions: Uint32Array | undefined;
   if (error !== undefined) {
     if (!ERROR_KIND.test(error)) return fail('malformed', 'x-tokenroute-error is not an error kind');
-    value = { timeSeconds: Number(time), requestId, model, profile, blockKeys: new BigUint64Array(0), error };
+    value = { version, timeSeconds: Number(time), requestId, model, profile, blockKeys: new BigUint64Array(0), error };
   } else {
     const tokens = lookup(headers, H.tokens);
     const blockSize = lookup(headers, H.blockSize);
@@ -239,13 +274,22 @@ export function decodeTokenrouteHeaders(headers: HeaderSource, opts: TokenrouteD
     if (blockSize === undefined || !DECIMAL.test(blockSize) || blockSize === '0') return fail('malformed', 'x-tokenroute-block-size is not a positive integer');
     if (exact !== '0' && exact !== '1') return fail('malformed', 'x-tokenroute-exact is not 0 or 1');
     if (!BASE64URL.test(wireBlocks)) return fail('malformed', 'x-tokenroute-blocks is not base64url');
-    const maxBlocks = opts.maxBlocks ?? 4096;
+    const maxBlocks = opts.maxBlocks ?? 6144;
     if (wireBlocks.length > Math.ceil((maxBlocks * 8 * 4) / 3)) return fail('malformed', `x-tokenroute-blocks holds more than ${maxBlocks} keys`);
     const raw = Buffer.from(wireBlocks, 'base64url');
     if (raw.length % 8 !== 0 || raw.toString('base64url') !== wireBlocks) return fail('malformed', 'x-tokenroute-blocks is not a whole number of 8-byte keys');
     const keys = new BigUint64Array(raw.length / 8);
     for (let i = 0; i < keys.length; i++) keys[i] = raw.readBigUInt64LE(i * 8);
-    value = { timeSeconds: Number(time), requestId, model, profile, tokens: Number(tokens), blockSize: Number(blockSize), exact: exact === '1', blockKeys: keys };
+    let digest: DigestLayout | undefined;
+    if (version !== '2') {
+      wireDigest = lookup(headers, H.digest) ?? '';
+      const m = DIGEST.exec(wireDigest);
+      if (!m) return fail('malformed', 'x-tokenroute-digest is not <dense>:<blocks>');
+      digest = { dense: Number(m[1]), blocks: Number(m[2]) };
+      positions = digestPositions(digest.dense, digest.blocks, keys.length);
+      if (positions.length !== keys.length) return fail('malformed', `x-tokenroute-blocks holds ${keys.length} keys, more than the digest ${wireDigest} has positions`);
+    }
+    value = { version, timeSeconds: Number(time), requestId, model, profile, tokens: Number(tokens), blockSize: Number(blockSize), exact: exact === '1', blockKeys: keys, digest };
   }
 
   const keys = opts.keys ?? [];
@@ -255,7 +299,7 @@ export function decodeTokenrouteHeaders(headers: HeaderSource, opts: TokenrouteD
     if (sig === undefined) return fail('unsigned', 'no x-tokenroute-sig but a key is configured');
     const got = BASE64URL.test(sig) ? Buffer.from(sig, 'base64url') : Buffer.alloc(0);
     if (got.length !== SIGNATURE_BYTES) return fail('bad_signature', 'x-tokenroute-sig is not a 16-byte base64url value');
-    const canonical = canonicalString(value, { model: wireModel, blocks: wireBlocks });
+    const canonical = canonicalString(value, { model: wireModel, blocks: wireBlocks, digest: wireDigest });
     let match = false;
     for (const key of keys) {
       // Every key is tried, so the time taken does not tell which one (if any) matched.
@@ -273,5 +317,5 @@ export function decodeTokenrouteHeaders(headers: HeaderSource, opts: TokenrouteD
       return fail('replayed', 'x-tokenroute-sig was already used by another request');
     }
   }
-  return { ok: true, value: { ...value, signed } };
+  return { ok: true, value: { ...value, version, signed, positions } };
 }

@@ -36,6 +36,7 @@ import { metrics, warn } from './metrics';
 import { Endpoint, endpointOf } from './openai';
 import { processBody } from './pipeline';
 import { PluginState } from './plugin_state';
+import { digestKeys } from '../digest';
 
 /** Model names longer than this are not echoed to the EPP. */
 const MAX_MODEL_HEADER_CHARS = 256;
@@ -134,7 +135,9 @@ export class TokenrouteHttpContext extends HttpContext {
     v.tokens = plugin.tokens.length;
     v.blockSize = cfg.blockSize;
     v.exact = exact;
-    v.blocks = encodeBlockKeys(plugin.keys, r.count);
+    v.digestDense = cfg.denseBlocks;
+    v.digestBlocks = r.count;
+    v.blocks = encodeBlockKeys(plugin.digest, digestKeys(plugin.keys, r.count, cfg.denseBlocks, cfg.maxDigestKeys, plugin.digest));
     addAll(protocolHeaders(v, cfg.hmacKey));
 
     incrementMetric(metrics.tokenized, 1);

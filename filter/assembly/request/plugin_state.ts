@@ -7,10 +7,13 @@ import { TokenBuffer } from '../tokenizer/index';
 export class PluginState {
   config: FilterConfig;
   tokens: TokenBuffer = new TokenBuffer(4096);
+  /** Every block key of the prompt (up to maxBlocks), then the digest sent of them. */
   keys: StaticArray<u64>;
+  digest: StaticArray<u64>;
 
   constructor(config: FilterConfig) {
     this.config = config;
     this.keys = new StaticArray<u64>(config.maxBlocks);
+    this.digest = new StaticArray<u64>(config.maxDigestKeys);
   }
 }

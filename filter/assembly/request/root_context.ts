@@ -29,7 +29,7 @@ export class TokenrouteRootContext extends RootContext {
     }
     defineMetricsOnce();
     this.plugin = new PluginState(cfg);
-    log(LogLevel.Info, `tokenroute: configured ${cfg.models.size} model(s), blockSize ${cfg.blockSize}, maxBlocks ${cfg.maxBlocks}`);
+    log(LogLevel.Info, `tokenroute: configured ${cfg.models.size} model(s), blockSize ${cfg.blockSize}, maxBlocks ${cfg.maxBlocks}, denseBlocks ${cfg.denseBlocks}, maxDigestBytes ${cfg.maxDigestBytes}`);
     return true;
   }
 

@@ -331,6 +331,7 @@ schedulingProfiles:
       tokenizerWorkers: 1,
       tokenizeTimeout: 100,
       charFallback: true,
+      digestDenseBlocks: 256,
       unboundModelName: undefined,
     });
     assert.deepEqual((cfg.saturationDetector as UtilizationDetector).config, {

@@ -1,6 +1,7 @@
 // The EPP-side decoder of the filter's x-tokenroute-* headers (epp/src/protocol/tokenroute-headers.ts).
 // Unit tests on encoded values, then a round trip that starts the real filter module
 // (filter/build/filter.wasm) in the Node proxy-wasm host and decodes what it adds.
+import { digestPositions } from '../../../epp/src/protocol/digest.js';
 import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { ProxyWasmHost } from '../../../filter/host/index.js';
@@ -28,6 +29,7 @@ const values: TokenrouteValues = {
   blockSize: 16,
   exact: true,
   blockKeys: BigUint64Array.from([1n, 0xffffffffffffffffn, 0x0123456789abcdefn]),
+  digest: { dense: 256, blocks: 3 },
 };
 
 const asMap = (pairs: [string, string][]) => new Map(pairs);
@@ -45,7 +47,32 @@ describe('decodeTokenrouteHeaders', () => {
   it('decodes and verifies what encodeTokenrouteHeaders produces', () => {
     const r = decodeTokenrouteHeaders(asMap(signed), { keys: [key], maxAgeSeconds: 60, nowSeconds: () => NOW + 5 });
     assert.ok(r.ok);
-    assert.deepEqual(r.value, { ...values, signed: true });
+    assert.deepEqual(r.value, { ...values, version: '3', positions: Uint32Array.from([0, 1, 2]), signed: true });
+  });
+
+  it('decodes version 2 (every key of the first blocks, no digest) as it did', () => {
+    const v2 = { ...values, version: '2' as const, digest: undefined };
+    const pairs = [...encodeTokenrouteHeaders(v2, key), ['x-request-id', REQUEST_ID]] as [string, string][];
+    assert.equal(new Map(pairs).get(H.version), '2');
+    assert.equal(new Map(pairs).has(H.digest), false);
+    const r = decodeTokenrouteHeaders(asMap(pairs), { keys: [key] });
+    assert.ok(r.ok);
+    assert.equal(r.value.version, '2');
+    assert.equal(r.value.positions, undefined);
+    assert.deepEqual(Array.from(r.value.blockKeys), Array.from(values.blockKeys));
+  });
+
+  it('decodes a digest: each key at its grid position', () => {
+    const blocks = 6250; // 100,000 tokens at 16-token blocks
+    const positions = digestPositions(256, blocks);
+    const keys = BigUint64Array.from(positions, (p) => BigInt(p) * 7919n + 1n);
+    const pairs = [...encodeTokenrouteHeaders({ ...values, tokens: 100_000, blockKeys: keys, digest: { dense: 256, blocks } }, key), ['x-request-id', REQUEST_ID]] as [string, string][];
+    assert.equal(new Map(pairs).get(H.digest), '256:6250');
+    assert.ok(new Map(pairs).get(H.blocks)!.length <= 16384, 'a 100K-token prompt fits the default 16 KiB budget');
+    const r = decodeTokenrouteHeaders(asMap(pairs), { keys: [key] });
+    assert.ok(r.ok);
+    assert.deepEqual(Array.from(r.value.positions!), Array.from(positions));
+    assert.equal(r.value.positions!.at(-1), blocks - 1, 'the last full block is always sent');
   });
 
   it('accepts a plain record of headers and an unsigned request when no key is configured', () => {
@@ -78,6 +105,11 @@ describe('decodeTokenrouteHeaders', () => {
       [withHeader(signed, H.model, 'Qwen%2FQwen3'), 'malformed'],
       [withHeader(signed, H.profile, 'a b'), 'malformed'],
       [withHeader(signed, H.error, 'Bad Kind!'), 'malformed'],
+      [withHeader(signed, H.digest, '256:4'), 'bad_signature'],
+      [withHeader(signed, H.digest, undefined), 'malformed'],
+      [withHeader(signed, H.digest, '256'), 'malformed'],
+      [withHeader(signed, H.digest, '0:3'), 'malformed'],
+      [withHeader(signed, H.digest, '256:2'), 'malformed'], // three keys, two blocks
     ];
     for (const [headers, reason] of cases) {
       const r = decodeTokenrouteHeaders(headers, { keys: [key] });
@@ -117,7 +149,7 @@ describe('decodeTokenrouteHeaders', () => {
   });
 
   it('bounds the number of block keys', () => {
-    const many = encodeTokenrouteHeaders({ ...values, requestId: '', blockKeys: new BigUint64Array(100) }, key);
+    const many = encodeTokenrouteHeaders({ ...values, requestId: '', blockKeys: new BigUint64Array(100), digest: undefined }, key);
     assert.equal((decodeTokenrouteHeaders(asMap(many), { keys: [key], maxBlocks: 50 }) as { reason: string }).reason, 'malformed');
     assert.ok(decodeTokenrouteHeaders(asMap(many), { keys: [key], maxBlocks: 100 }).ok);
   });

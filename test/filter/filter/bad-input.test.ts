@@ -6,6 +6,7 @@ import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { HostRequest, HostResult, ProxyWasmHost } from '../../../filter/host/index.js';
 import { decoded, filterHost, header } from './helpers.js';
+import { digestPositions } from '../../../epp/src/protocol/digest.js';
 import { BAD_INPUTS } from './request-shapes.js';
 
 const QWEN = 'Qwen/Qwen3-8B';
@@ -102,7 +103,10 @@ describe('body size', () => {
     const ms = performance.now() - t0;
     const v = decoded(r);
     assert.ok(v.tokens! > 1_000_000, `tokens ${v.tokens}`);
-    assert.equal(v.blockKeys.length, 256);
+    // Every block up to maxBlocks is keyed; the digest of them fits the 16 KiB header budget.
+    assert.deepEqual(v.digest, { dense: 256, blocks: 65536 });
+    assert.equal(v.blockKeys.length, digestPositions(256, 65536).length);
+    assert.ok(header(r, 'x-tokenroute-blocks')[0].length <= 16384);
     assert.ok(ms < 60_000, `took ${ms} ms`);
   });
 

@@ -24,7 +24,7 @@ describe('plugin configuration', () => {
   it('accepts a minimal configuration and reports the defaults', async () => {
     const r = await configure(JSON.stringify({ models: model }));
     assert.ok(r.ok);
-    assert.ok(r.info.includes('tokenroute: configured 1 model(s), blockSize 16, maxBlocks 256'));
+    assert.ok(r.info.includes('tokenroute: configured 1 model(s), blockSize 16, maxBlocks 65536, denseBlocks 256, maxDigestBytes 16384'), r.info.join('\n'));
   });
 
   it('accepts every field', async () => {
@@ -33,6 +33,8 @@ describe('plugin configuration', () => {
         models: { 'my-llama': { tokenizer: 'llama3.1', template: 'llama3', seedModel: 'meta-llama/Llama-3.1-8B-Instruct', lora: 'sql-adapter' } },
         blockSize: 64,
         maxBlocks: 2048,
+        denseBlocks: 128,
+        maxDigestBytes: 8192,
         maxBodyBytes: 8 << 20,
         onError: 'reject',
         routes: { 'route-a': 'interactive' },
@@ -57,7 +59,9 @@ describe('plugin configuration', () => {
     ['tokenizer not a string', { models: { m: { tokenizer: 3 } } }, /models\.m\.tokenizer: expected a string/],
     ['blockSize zero', { models: model, blockSize: 0 }, /blockSize: expected an integer in \[1, 1024\]/],
     ['blockSize fractional', { models: model, blockSize: 1.5 }, /blockSize: expected an integer/],
-    ['maxBlocks too large', { models: model, maxBlocks: 100000 }, /maxBlocks: expected an integer in \[1, 2048\]/],
+    ['maxBlocks too large', { models: model, maxBlocks: 2_000_000 }, /maxBlocks: expected an integer in \[1, 1048576\]/],
+    ['denseBlocks zero', { models: model, denseBlocks: 0 }, /denseBlocks: expected an integer in \[1, 65536\]/],
+    ['maxDigestBytes under a key budget worth having', { models: model, maxDigestBytes: 512 }, /maxDigestBytes: expected an integer in \[1024, 49152\]/],
     ['maxBodyBytes a string', { models: model, maxBodyBytes: '1MB' }, /maxBodyBytes: expected an integer/],
     ['onError unknown', { models: model, onError: 'drop' }, /onError: expected "passthrough" or "reject"/],
     ['routes not an object', { models: model, routes: ['a'] }, /routes: expected an object/],

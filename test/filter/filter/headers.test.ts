@@ -72,6 +72,6 @@ describe('per-route profiles (xds.route_name)', () => {
     const unsigned = await filterHost({ hmacKey: undefined });
     const r = await unsigned.runRequest(chat(QWEN, { messages }));
     assert.deepEqual(header(r, 'x-tokenroute-sig'), []);
-    assert.deepEqual(header(r, 'x-tokenroute-v'), ['2']);
+    assert.deepEqual(header(r, 'x-tokenroute-v'), ['3']);
   });
 });

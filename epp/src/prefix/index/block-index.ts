@@ -289,9 +289,12 @@ export class BlockIndex {
   /**
    * Longest consecutive prefix match: for each endpoint id in `eps`, counts the blocks of `keys`
    * (interleaved lo, hi u32 pairs; `n` keys) it holds from block 0 until the first miss, each
-   * weighted by `weights`, into `out` (same index as `eps`). Returns the longest raw length.
+   * weighted by `weights`, into `out` (same index as `eps`). With `positions` (a prefix digest:
+   * key k stands for block positions[k] and, chained, for every block before it) a match through
+   * key k counts positions[k] + 1 blocks, each key weighing for the blocks since the previous
+   * one. Returns the longest raw length in blocks.
    */
-  longestPrefix(keys: Uint32Array, n: number, eps: ArrayLike<number>, out: Float64Array, weights: LookupWeights = DEFAULT_WEIGHTS): number {
+  longestPrefix(keys: Uint32Array, n: number, eps: ArrayLike<number>, out: Float64Array, weights: LookupWeights = DEFAULT_WEIGHTS, positions?: Uint32Array): number {
     const W = this.words;
     if (this.alive.length < W) {
       this.alive = new Uint32Array(W);
@@ -362,10 +365,11 @@ export class BlockIndex {
       const ep = eps[i];
       if (ep < 0 || ep >= this.names.length || this.names[ep] === undefined) continue;
       const len = lengths[ep];
-      if (len > best) best = len;
       if (len === 0) continue;
+      const blocks = positions ? positions[len - 1] + 1 : len;
+      if (blocks > best) best = blocks;
       if (this.epNonPlain[ep] === 0) {
-        out[i] = len * weights.gpu;
+        out[i] = blocks * weights.gpu;
         continue;
       }
       // Some of this endpoint's entries are CPU-only, speculative or uncertain: weigh each block.
@@ -377,7 +381,7 @@ export class BlockIndex {
         const f = this.pFlags[p];
         let w = (f & FLAG_GPU) !== 0 ? weights.gpu : (f & FLAG_CPU) !== 0 ? weights.cpu : weights.speculative;
         if ((f & FLAG_UNCERTAIN) !== 0) w *= weights.uncertain;
-        sum += w;
+        sum += positions ? w * (positions[b] - (b === 0 ? -1 : positions[b - 1])) : w;
       }
       out[i] = sum;
     }

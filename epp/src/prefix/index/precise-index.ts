@@ -139,15 +139,15 @@ export class PreciseIndex {
   }
 
   /**
-   * Weighted longest-prefix match of `n` keys for each candidate into `out` (blocks, not
-   * normalised). Returns the longest raw match.
+   * Weighted longest-prefix match of `n` keys (at `positions` when a digest) for each candidate
+   * into `out` (blocks, not normalised). Returns the longest raw match.
    */
-  match(halves: Uint32Array, n: number, candidates: readonly Candidate[], out: Float64Array): number {
+  match(halves: Uint32Array, n: number, candidates: readonly Candidate[], out: Float64Array, positions?: Uint32Array): number {
     this.expire();
     if (this.epScratch.length < candidates.length) this.epScratch = new Int32Array(candidates.length * 2);
     const eps = this.epScratch.subarray(0, candidates.length);
     for (let i = 0; i < candidates.length; i++) eps[i] = this.index.idOf(candidates[i].endpoint.key);
-    return this.index.longestPrefix(halves, n, eps, out, this.weights);
+    return this.index.longestPrefix(halves, n, eps, out, this.weights, positions);
   }
 
   bytes(): number {

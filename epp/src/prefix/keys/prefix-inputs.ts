@@ -12,6 +12,7 @@
 // the same tokens once per block size in the same worker job. The source, the reason a better one
 // was not used, and the key count go into the decision trace (the request state's notes).
 import { ReplayGuard, decodeTokenrouteHeaders, parseHmacKey } from '../../protocol/tokenroute-headers.js';
+import { sampleDigest } from '../../protocol/digest.js';
 import type { InferenceRequest } from '../../framework/request.js';
 import type { ModelBinding } from './request-keys.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
@@ -25,6 +26,14 @@ export interface PrefixInputs {
   /** Interleaved (lo, hi) u32 halves of the block keys, `n` keys. */
   readonly keys: Uint32Array;
   readonly n: number;
+  /**
+   * The block each key stands for, ascending (a prefix digest: protocol/digest.ts); absent when key
+   * i is block i. A chained key names its whole prefix, so a match at key k is a match of
+   * positions[k] + 1 blocks.
+   */
+  readonly positions?: Uint32Array;
+  /** Full blocks the keys describe: positions[n - 1] + 1, or n. */
+  readonly blocks: number;
   /** Prompt tokens when known (filter / EPP tokenizer); else an estimate (chars ÷ 4). */
   readonly promptTokens: number;
   readonly exact: boolean;
@@ -54,6 +63,8 @@ export interface PrefixInputOptions {
   readonly headers: FilterHeaderTrust;
   readonly tokenizeTimeoutMs: number;
   readonly charFallback: boolean;
+  /** The digest grid every source's keys are sampled onto (token-producer digestDenseBlocks). */
+  readonly digestDenseBlocks: number;
   /** Lazily provided so plugins that never need them do not start workers. */
   readonly pool: () => TokenizerPool | undefined;
   readonly hasher: () => WasmHasher;
@@ -67,15 +78,44 @@ export function hmacKeysOf(trust: FilterHeaderTrust): Uint8Array[] {
   return keys;
 }
 
-function halvesOf(keys: BigUint64Array, max: number): Uint32Array {
-  const n = Math.min(keys.length, max);
-  const out = new Uint32Array(n * 2);
-  for (let i = 0; i < n; i++) {
+function halvesOf(keys: BigUint64Array): Uint32Array {
+  const out = new Uint32Array(keys.length * 2);
+  for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     out[2 * i] = Number(k & 0xffffffffn);
     out[2 * i + 1] = Number(k >> 32n);
   }
   return out;
+}
+
+/**
+ * Keys on the digest grid of `dense`, cut to blocks below `maxBlocks`: `positions` absent means
+ * the halves are blocks 0..k-1 (then they are sampled onto the grid).
+ */
+function onGrid(halves: Uint32Array, positions: Uint32Array | undefined, dense: number, maxBlocks: number): Pick<PrefixInputs, 'keys' | 'n' | 'positions' | 'blocks'> {
+  let keys = halves;
+  let pos = positions;
+  if (!pos) {
+    const dense0 = Math.min(halves.length >>> 1, maxBlocks);
+    ({ keys, positions: pos } = sampleDigest(halves, dense0, dense));
+  }
+  let n = pos.length;
+  while (n > 0 && pos[n - 1] >= maxBlocks) n--;
+  if (n < pos.length) {
+    keys = keys.subarray(0, 2 * n);
+    pos = pos.subarray(0, n);
+  }
+  return { keys, n, positions: pos, blocks: n === 0 ? 0 : pos[n - 1] + 1 };
+}
+
+/** `inputs` cut to the blocks below `maxBlocks` (a consumer asking for fewer than were produced). */
+export function limitInputs(inputs: PrefixInputs, maxBlocks: number): PrefixInputs {
+  if (inputs.blocks <= maxBlocks) return inputs;
+  if (!inputs.positions) {
+    const n = Math.min(inputs.n, maxBlocks);
+    return { ...inputs, keys: inputs.keys.subarray(0, 2 * n), n, blocks: n };
+  }
+  return { ...inputs, ...onGrid(inputs.keys, inputs.positions, 0, maxBlocks) };
 }
 
 /** The largest maxBlocks asked for each distinct block size, in first-asked order. */
@@ -113,24 +153,24 @@ export class PrefixInputProducer {
     const needs = mergeNeeds(wanted);
     const out = new Map<number, PrefixInputs>();
     if (needs.length === 0) return out;
-    const maxFilterBlocks = needs.reduce((m, n) => Math.max(m, n.maxBlocks), 0);
     const decoded = decodeTokenrouteHeaders(req.headers, {
       keys: this.hmac,
       maxAgeSeconds: this.opts.headers.maxAgeSeconds || undefined,
-      maxBlocks: Math.max(4096, maxFilterBlocks),
       replay: this.replay,
     });
+    const dense = this.opts.digestDenseBlocks;
     let reason: string | undefined;
     if (!decoded.ok) reason = `filter headers ${decoded.reason}`;
     else if (!decoded.value.signed && !this.opts.headers.trustUnsigned) reason = 'filter headers unsigned (no hmac key configured)';
     else if (decoded.value.error !== undefined) reason = `filter could not tokenize: ${decoded.value.error}`;
     else if (decoded.value.model !== req.incomingModel) reason = 'filter headers name another model';
+    else if (decoded.value.digest && decoded.value.digest.dense !== dense) reason = `filter digest grid denseBlocks ${decoded.value.digest.dense} ≠ ${dense}`;
     const missing: KeyNeed[] = [];
     for (const need of needs) {
       if (reason === undefined && decoded.ok && decoded.value.blockSize === need.blockSize) {
         const v = decoded.value;
-        const keys = halvesOf(v.blockKeys, need.maxBlocks);
-        out.set(need.blockSize, { source: 'filter', blockSize: need.blockSize, keys, n: keys.length >>> 1, promptTokens: v.tokens ?? v.blockKeys.length * need.blockSize, exact: v.exact ?? false });
+        const keys = onGrid(halvesOf(v.blockKeys), v.positions, dense, need.maxBlocks);
+        out.set(need.blockSize, { source: 'filter', blockSize: need.blockSize, ...keys, promptTokens: v.tokens ?? v.blockKeys.length * need.blockSize, exact: v.exact ?? false });
       } else {
         missing.push(need);
       }
@@ -161,8 +201,8 @@ export class PrefixInputProducer {
       return pool.run(job, this.opts.tokenizeTimeoutMs).then((r) => {
         if (r.ok) {
           missing.forEach((need, i) => {
-            const keys = halvesOf(i === 0 ? r.keys : r.also![i - 1], need.maxBlocks);
-            out.set(need.blockSize, { source: 'epp-tokenizer', blockSize: need.blockSize, keys, n: keys.length >>> 1, promptTokens: r.tokens, exact: r.exact, fallbackReason: why });
+            const keys = onGrid(halvesOf(i === 0 ? r.keys : r.also![i - 1]), undefined, dense, need.maxBlocks);
+            out.set(need.blockSize, { source: 'epp-tokenizer', blockSize: need.blockSize, ...keys, promptTokens: r.tokens, exact: r.exact, fallbackReason: why });
           });
         } else {
           for (const need of missing) out.set(need.blockSize, this.charBlocks(req, need, `${why}; epp tokenizer: ${r.reason}`));
@@ -178,12 +218,13 @@ export class PrefixInputProducer {
     const { blockSize, maxBlocks } = need;
     const length = req.body.prefixLength;
     if (!this.opts.charFallback || length === 0) {
-      return { source: 'none', blockSize, keys: new Uint32Array(0), n: 0, promptTokens: Math.ceil(length / 4), exact: false, fallbackReason: reason };
+      return { source: 'none', blockSize, keys: new Uint32Array(0), n: 0, blocks: 0, promptTokens: Math.ceil(length / 4), exact: false, fallbackReason: reason };
     }
     // A character is at least one byte: the first blockBytes × maxBlocks characters hold every block hashed.
     const blockBytes = blockSize * 4;
     const text = req.body.prefixHead(blockBytes * maxBlocks);
     const keys = this.opts.hasher().charBlockKeys(text, blockBytes, req.targetModel, req.body.cacheSalt ?? '', maxBlocks);
-    return { source: 'char-blocks', blockSize, keys, n: keys.length >>> 1, promptTokens: Math.ceil(length / 4), exact: false, fallbackReason: reason };
+    // GIE's character blocks stay dense: their own index, their own (small) maxBlocks.
+    return { source: 'char-blocks', blockSize, keys, n: keys.length >>> 1, blocks: keys.length >>> 1, promptTokens: Math.ceil(length / 4), exact: false, fallbackReason: reason };
   }
 }

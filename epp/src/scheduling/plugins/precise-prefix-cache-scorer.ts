@@ -31,6 +31,12 @@ export const PRECISE_PREFIX_CACHE_SCORER_TYPE = 'precise-prefix-cache-scorer';
 
 const positive = z.number().int().positive();
 
+/**
+ * 128K tokens at 16-token blocks. Matching is over the prefix digest (protocol/digest.ts: about
+ * 900 keys at 100K tokens), not over every block, so a long limit costs little.
+ */
+export const DEFAULT_PRECISE_MAX_BLOCKS = 8192;
+
 const tokenProcessorConfig = z
   .strictObject({
     blockSize: positive.optional(),
@@ -112,7 +118,7 @@ export const precisePrefixCacheScorerParameters = z
       engineBlockSize: ev.engineBlockSize,
       engineMapCapacity: ev.engineMapCapacity,
       speculativeTtlMs: p.speculativeIndexing ? p.speculativeTTL : 0,
-      maxPrefixBlocksToMatch: p.maxPrefixBlocksToMatch ?? p.indexerConfig.kvBlockIndexConfig.maxPrefixBlocksToMatch ?? 1024,
+      maxPrefixBlocksToMatch: p.maxPrefixBlocksToMatch ?? p.indexerConfig.kvBlockIndexConfig.maxPrefixBlocksToMatch ?? DEFAULT_PRECISE_MAX_BLOCKS,
       maxBlocksPerEndpoint: p.maxBlocksPerEndpoint,
       uncertainWeight: p.uncertainWeight,
       tokenProducerName: p.tokenProducerName,
@@ -173,7 +179,7 @@ export function createPrecisePrefix(type: string, name: string, params: PreciseP
     keyNeed: () => ({ blockSize: params.blockSize, maxBlocks: params.maxPrefixBlocksToMatch }),
     lookup(inputs, candidates) {
       const out = new Float64Array(candidates.length);
-      index.match(inputs.keys, inputs.n, candidates, out);
+      index.match(inputs.keys, inputs.n, candidates, out, inputs.positions);
       return out;
     },
     score: (matched, total) => Math.min(1, matched / total),

@@ -117,7 +117,7 @@ export function createApproxPrefix(type: string, name: string, params: PrefixCac
       const out = new Float64Array(candidates.length);
       const eps = new Int32Array(candidates.length);
       for (let i = 0; i < candidates.length; i++) eps[i] = index.idOf(candidates[i].endpoint.key);
-      index.longestPrefix(inputs.keys, inputs.n, eps, out);
+      index.longestPrefix(inputs.keys, inputs.n, eps, out, undefined, inputs.positions);
       return out;
     },
     score: (matched, total) => matched / total,

@@ -60,6 +60,7 @@ describe('PrefixInputProducer', () => {
       headers: { hmacKeys: opts.hmac === false ? [] : [HMAC_KEY], trustUnsigned: opts.trustUnsigned ?? false, maxAgeSeconds: 0 },
       tokenizeTimeoutMs: 10_000,
       charFallback: true,
+      digestDenseBlocks: 256,
       pool: () => pool,
       hasher: () => WasmHasher.load(),
     });
