@@ -136,6 +136,12 @@ ${prefix}
   parameters: {maxNumOfEndpoints: ${p.maxNumOfEndpoints}}
 - type: metrics-data-source
 - type: core-metrics-extractor
+# With the edge filter in front, a request whose filter headers verify is decided at its headers
+# and its body streams through the EPP unread.
+- type: openai-parser
+  parameters:
+    filterHeaders: {hmacKeys: ["${p.hmacKey}"]}
+parser: {pluginRef: openai-parser}
 schedulingProfiles:
 - name: default
   plugins:

@@ -100,6 +100,21 @@ describe('through the development gateway: filter → EPP → model servers', ()
     }
   });
 
+  it('with the filter in front, requests are decided at their headers and their bodies stream through intact', async () => {
+    const decided = async () => Number(/^tokenroute_request_header_decisions_total (\d+)/m.exec(await (await fetch(stack.epp.metricsUrl)).text())?.[1] ?? 0);
+    const before = await decided();
+    const system = familyPrompt(303, 400);
+    const first = await call(stack.gateway.url, '/v1/chat/completions', chatBody(system, 'Header decisions?', { max_tokens: 2 }));
+    const again = await call(stack.gateway.url, '/v1/chat/completions', chatBody(system, 'Still at the headers?', { max_tokens: 2 }));
+    assert.equal(first.status, 200);
+    assert.equal(again.status, 200);
+    assert.equal((await decided()) - before, 2, 'both requests were decided at their headers');
+    // The model server tokenized the same prompt the filter did: the body reached it unchanged.
+    assert.ok(first.promptTokens! > 400);
+    assert.equal(again.served, first.served, 'the repeat follows its prefix (the filter keys were used)');
+    assert.ok(again.cachedTokens! > 0);
+  });
+
   it('a spoofed routing header does not change the routing', async () => {
     const system = familyPrompt(202, 250);
     const first = await call(stack.gateway.url, '/v1/chat/completions', chatBody(system, 'Warm up.', { max_tokens: 2 }));

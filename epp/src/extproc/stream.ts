@@ -170,6 +170,7 @@ type ReqPhase =
   | 'buffered-body' // BUFFERED: headers answered, waiting for the one body message
   | 'deciding' // controller running; incoming messages are queued
   | 'passthrough' // routed at the headers, body chunks still flowing (STREAMED/BUFFERED_PARTIAL)
+  | 'echo' // full duplex, routed at the headers: each body chunk goes straight back, unread
   | 'done'; // request path answered
 type RespPhase = 'idle' | 'body' | 'done';
 
@@ -247,7 +248,9 @@ export class ExtProcStream {
     if (!this.terminal) {
       // A graceful close after the request was answered (and no response body was in flight)
       // is the proxy saying "done"; anything earlier means it gave up on the request.
-      const answered = this.reqPhase === 'done' && this.respPhase !== 'body';
+      // (Routed at its headers, a request whose body the proxy never sent — a route with request body
+      // mode NONE — is answered too.)
+      const answered = (this.reqPhase === 'done' || this.reqPhase === 'echo') && this.respPhase !== 'body';
       this.finish(answered ? 'complete' : 'cancelled');
       this.terminal = true;
       this.release();
@@ -368,7 +371,11 @@ export class ExtProcStream {
     this.captureContext(msg);
 
     const mode = this.reqMode;
-    if (h.end_of_stream === true || mode === 'NONE') {
+    const bodiless = h.end_of_stream === true || mode === 'NONE';
+    // The edge filter read the body inside the proxy: when its headers say enough, decide now and
+    // let the body stream through (issue 13).
+    if (mode !== 'BUFFERED' && this.decideAtHeaders(bodiless ? 'done' : mode === 'FULL_DUPLEX_STREAMED' ? 'echo' : 'passthrough')) return;
+    if (bodiless) {
       return this.decide('bodiless', EMPTY, 'headers', 'done', false);
     }
     if (mode === 'STREAMED' || mode === 'BUFFERED_PARTIAL') {
@@ -416,6 +423,18 @@ export class ExtProcStream {
         this.send({ request_body: {} });
         if (b.end_of_stream === true) this.reqPhase = 'done';
         return;
+      case 'echo': {
+        // Nothing is kept, so the body-size limit (a memory bound) does not apply; the message
+        // count (a CPU bound) does.
+        if (++this.reqBodyMessages > this.opts.maxRequestBodyMessages) {
+          this.opts.metrics?.limitRejections.inc({ limit: 'body_messages' });
+          return this.reject(ERRORS.REQUEST_BODY_TOO_FRAGMENTED, `request body arrived in more than ${this.opts.maxRequestBodyMessages} messages`, 'rejected');
+        }
+        const eos = b.end_of_stream === true;
+        this.send({ request_body: { response: { body_mutation: { streamed_response: { body: b.body ? asBuffer(b.body) : EMPTY, end_of_stream: eos } } } } });
+        if (eos) this.reqPhase = 'done';
+        return;
+      }
       case 'headers':
         return this.violation(GrpcStatus.FAILED_PRECONDITION, 'request_body received before request_headers');
       default:
@@ -430,6 +449,7 @@ export class ExtProcStream {
         this.captureContext(msg);
         return this.decideWithCollectedBody(true);
       case 'passthrough':
+      case 'echo':
       case 'done':
         if (this.reqTrailersAnswered) {
           return this.violation(GrpcStatus.FAILED_PRECONDITION, 'request_trailers received twice on one stream');
@@ -458,6 +478,23 @@ export class ExtProcStream {
   }
 
   /** Asks the controller and applies its answer, synchronously or when its promise settles. */
+  /** Asks for a decision at the headers; false when the controller needs the body. */
+  private decideAtHeaders(next: ReqPhase): boolean {
+    const handleHeaders = this.opts.controller.handleHeaders;
+    if (!handleHeaders) return false;
+    let result: Decision | Promise<Decision> | undefined;
+    try {
+      result = handleHeaders.call(this.opts.controller, this.buildInput(EMPTY));
+    } catch (err) {
+      this.controllerFailed(err);
+      return true;
+    }
+    if (result === undefined) return false;
+    this.reqPhase = 'deciding';
+    this.settle(result, EMPTY, 'headers', next, false);
+    return true;
+  }
+
   private decide(kind: 'bodiless' | 'body', body: Buffer, placement: Placement, next: ReqPhase, trailers: boolean): void {
     this.reqPhase = 'deciding';
     const input = this.buildInput(body);
@@ -467,6 +504,11 @@ export class ExtProcStream {
     } catch (err) {
       return this.controllerFailed(err);
     }
+    this.settle(result, body, placement, next, trailers);
+  }
+
+  /** Applies the controller's answer now, or when its promise settles. */
+  private settle(result: Decision | Promise<Decision>, body: Buffer, placement: Placement, next: ReqPhase, trailers: boolean): void {
     if (isPromiseLike(result)) {
       result.then(
         (d) => this.afterDecision(d, body, placement, next, trailers),
@@ -629,7 +671,7 @@ export class ExtProcStream {
       this.requestSkipped = true;
     }
     const handle = this.handle;
-    if (!this.requestSkipped && (!handle || (this.reqPhase !== 'done' && this.reqPhase !== 'passthrough'))) {
+    if (!this.requestSkipped && (!handle || (this.reqPhase !== 'done' && this.reqPhase !== 'passthrough' && this.reqPhase !== 'echo'))) {
       return this.violation(GrpcStatus.FAILED_PRECONDITION, 'response_headers received before the request was routed');
     }
     if (this.respPhase !== 'idle') {

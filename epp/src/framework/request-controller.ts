@@ -82,4 +82,9 @@ export interface RequestController {
   handleRequest(input: RequestInput): Decision | Promise<Decision>;
   /** A request that ended at its headers (no body): GIE picks any ready endpoint, no parsing. */
   handleBodiless(input: RequestInput): Decision;
+  /**
+   * A request with a body, decided at its headers when they say enough (the edge filter's
+   * verified headers): the body then streams through unread. Undefined: wait for the body.
+   */
+  handleHeaders?(input: RequestInput): Decision | Promise<Decision> | undefined;
 }

@@ -179,6 +179,11 @@ export class EppMetrics implements PluginMetrics {
     labelNames: ['domain'],
     registers: [this.registry],
   });
+  readonly headerDecisions = new Counter({
+    name: 'tokenroute_request_header_decisions_total',
+    help: 'Requests decided at their headers from the edge filter\'s verified headers; their bodies streamed through the EPP unread.',
+    registers: [this.registry],
+  });
   readonly limitRejections = new Counter({
     name: 'tokenroute_request_limit_rejections_total',
     help: 'Requests rejected because a field exceeded its configured limit (model_name_bytes, cache_salt_bytes, ...).',

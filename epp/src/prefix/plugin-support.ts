@@ -11,7 +11,8 @@ import { stateKey } from '../framework/cycle-state.js';
 import { defaultTemplate, type ModelBinding } from './keys/request-keys.js';
 import { acquireTokenizerPool, releaseTokenizerPool, type TokenizerPool } from './keys/tokenizer-pool.js';
 import { WasmHasher } from './keys/wasm-hash.js';
-import { PrefixInputProducer, type FilterHeaderTrust } from './keys/prefix-inputs.js';
+import { PrefixInputProducer } from './keys/prefix-inputs.js';
+import type { FilterHeaderTrust } from './keys/filter-headers.js';
 
 const TOKENIZERS = ['qwen3', 'qwen2_5', 'llama3_1', 'deepseek_v3'] as const;
 const TEMPLATES = ['qwen3', 'qwen2_5', 'llama3', 'deepseek_v3'] as const;
@@ -27,18 +28,19 @@ const modelBindingSchema = z.union([
 ]);
 
 
+/** How far to trust the edge filter's x-tokenroute-* headers (token-producer, openai-parser). */
+export const filterHeaderTrustSchema = z.strictObject({
+  hmacKeys: z.array(z.string()).default([]),
+  hmacKeyEnv: z.string().optional(),
+  trustUnsigned: z.boolean().default(false),
+  maxAgeSeconds: z.number().int().nonnegative().default(300),
+});
+
 /** Parameters every prefix plugin accepts for producing block keys (tokenroute extensions). */
 export const keySourceParameters = {
   /** Served model name → tokenizer (shorthand) or {tokenizer, template, seedModel, lora}: as the filter's `models`. */
   models: z.record(z.string().min(1), modelBindingSchema).default({}),
-  filterHeaders: z
-    .strictObject({
-      hmacKeys: z.array(z.string()).default([]),
-      hmacKeyEnv: z.string().optional(),
-      trustUnsigned: z.boolean().default(false),
-      maxAgeSeconds: z.number().int().nonnegative().default(300),
-    })
-    .prefault({}),
+  filterHeaders: filterHeaderTrustSchema.prefault({}),
   tokenizerWorkers: z.number().int().positive().max(16).default(1),
   tokenizeTimeout: duration('100ms'),
   charFallback: z.boolean().default(true),

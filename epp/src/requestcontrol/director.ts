@@ -101,7 +101,31 @@ export class Director implements RequestController {
     return this.handleParsed(input, parsed, started);
   }
 
-  private handleParsed(input: RequestInput, parsed: ParseResult, started: number): Decision | Promise<Decision> {
+  /**
+   * A decision at the request's headers, before its body (issue 13): when the parser can read the
+   * request from them (the edge filter's verified headers) and nothing needs the body — a model
+   * rewrite does, so such a request waits for its body. Undefined: read the body first.
+   */
+  handleHeaders(input: RequestInput): Decision | Promise<Decision> | undefined {
+    const started = this.now();
+    const parsed = this.opts.parser.parseHeaders?.(input.headers);
+    if (!parsed?.ok) return undefined;
+    const target = this.targetModel(parsed.body.model, input.headers);
+    if (target.model !== parsed.body.model) return undefined;
+    this.opts.metrics.headerDecisions.inc();
+    return this.handleParsed(input, parsed, started, target);
+  }
+
+  /** The model to serve: the rewrite header, else a matching rewrite rule (a weighted draw), else the client's. */
+  private targetModel(model: string, headers: ReadonlyMap<string, string>): { model: string; rule?: string } {
+    if (!this.opts.parser.parsesBody) return { model };
+    const headerRewrite = headers.get(keys.MODEL_REWRITE_HEADER);
+    if (headerRewrite) return { model: headerRewrite };
+    const rw = this.rewriteModel(model);
+    return rw ? { model: rw.target, rule: rw.ruleName } : { model };
+  }
+
+  private handleParsed(input: RequestInput, parsed: ParseResult, started: number, target?: { model: string; rule?: string }): Decision | Promise<Decision> {
     if (!parsed.ok) {
       if (parsed.limit !== undefined) this.opts.metrics.limitRejections.inc({ limit: parsed.limit });
       const cause = parsed.status === 503 ? ERRORS.REQUEST_PARSER_UNAVAILABLE : parsed.limit === undefined ? ERRORS.REQUEST_BODY_INVALID : ERRORS.REQUEST_FIELD_TOO_LONG;
@@ -112,19 +136,14 @@ export class Director implements RequestController {
     const objective = input.headers.get(keys.OBJECTIVE_HEADER) || undefined;
     const priority = (objective !== undefined ? this.opts.datastore.objectives.priority(objective) : undefined) ?? 0;
 
-    let targetModel = body.model;
-    const bodyIsParsed = this.opts.parser.parsesBody;
-    const headerRewrite = bodyIsParsed ? input.headers.get(keys.MODEL_REWRITE_HEADER) : undefined;
-    if (headerRewrite) {
-      targetModel = headerRewrite;
-    } else if (bodyIsParsed) {
-      const rw = this.rewriteModel(body.model);
-      if (rw) {
-        targetModel = rw.target;
-        const m = this.opts.metrics;
-        m.modelRewriteDecisions.inc({ model_rewrite_name: rw.ruleName, model_name: m.modelLabel(body.model), target_model: m.modelLabel(rw.target) });
-      }
+    const chosen = target ?? this.targetModel(body.model, input.headers);
+    const targetModel = chosen.model;
+    if (chosen.rule !== undefined) {
+      const m = this.opts.metrics;
+      m.modelRewriteDecisions.inc({ model_rewrite_name: chosen.rule, model_name: m.modelLabel(body.model), target_model: m.modelLabel(targetModel) });
     }
+    // Decided at the headers, the body's size is what the proxy announced.
+    const bodyBytes = input.body.length > 0 ? input.body.length : contentLength(input.headers);
 
     const candidates = this.candidatesFor(input);
     if (!candidates.ok) return this.countReject(candidates.reject, body.model, targetModel);
@@ -139,8 +158,8 @@ export class Director implements RequestController {
       priority,
       fairnessId: input.headers.get(keys.FAIRNESS_ID_HEADER) || keys.DEFAULT_FAIRNESS_ID,
       profile: this.opts.selectProfile(input),
-      inflightTokens: estimateInflightTokens(input.body.length),
-      bodyBytes: input.body.length,
+      inflightTokens: estimateInflightTokens(bodyBytes),
+      bodyBytes,
     };
 
     const rejected = this.opts.lifecycle.admit(req, candidates.list, started);
@@ -211,7 +230,7 @@ export class Director implements RequestController {
       targetModel,
       priority,
       inflightTokens: req.inflightTokens,
-      requestBytes: input.body.length,
+      requestBytes: req.bodyBytes,
       targets: outcome.targets.map((t) => t.endpoint.key),
       body: rewritten ? body.withModel(targetModel) : undefined,
       // Headers the PreRequest plugins set for the upstream (e.g. disagg-headers-handler's).
@@ -294,6 +313,13 @@ function subsetEntries(value: unknown): Set<string> {
     else out.add(v.trim().replace(/^\[(.*)\]$/, '$1')); // a bare IP: every port of that pod
   }
   return out;
+}
+
+/** The announced content-length, 0 when absent or malformed. */
+function contentLength(headers: ReadonlyMap<string, string>): number {
+  const v = headers.get('content-length');
+  const n = v === undefined || v.length > 15 ? NaN : Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
 }
 
 /** Headers only the gateway or the EPP may set: a client's copies are dropped before the upstream. */

@@ -53,6 +53,12 @@ export interface RequestParser extends Plugin {
   readonly parsesBody: boolean;
   /** A promise when the parse runs off the event loop (large bodies); never rejects. */
   parse(body: Buffer, headers: ReadonlyMap<string, string>): ParseResult | Promise<ParseResult>;
+  /**
+   * The request read from its headers alone, when they carry what a decision needs (the edge
+   * filter's verified x-tokenroute-* headers: openai-parser's `filterHeaders`); undefined when
+   * the body must be read.
+   */
+  parseHeaders?(headers: ReadonlyMap<string, string>): ParseResult | undefined;
 }
 
 export function isRequestParser(p: Plugin): p is RequestParser {

@@ -126,6 +126,37 @@ describe('ExtProcStream', () => {
     assert.equal(stream.result, 'cancelled');
   });
 
+  it('a request decided at its headers: the routing reply comes first, then each body chunk straight back', () => {
+    const c = new TestController();
+    (c as { handleHeaders?: unknown }).handleHeaders = (input: Parameters<typeof c.handleRequest>[0]) => c.route(input, ['10.0.0.2:8000']);
+    const { sink, stream } = setup(c);
+    stream.onMessage(headersMsg({ ':method': 'POST', ':path': '/v1/chat/completions' }));
+    assert.deepEqual(sink.sent.map(kind), ['request_headers'], 'routed before any body');
+    assert.equal(setHeadersOf(sink.sent[0].request_headers!.response!.header_mutation).get('x-gateway-destination-endpoint'), '10.0.0.2:8000');
+    const parts = ['{"model":', '"m","messages":[', ']}'];
+    parts.forEach((p, i) => {
+      stream.onMessage(bodyMsg(p, i === parts.length - 1));
+      const echo = sink.sent.at(-1)!.request_body!.response!.body_mutation!.streamed_response!;
+      assert.equal(Buffer.from(echo.body as Buffer).toString(), p, 'each chunk goes back as it came');
+      assert.equal(echo.end_of_stream, i === parts.length - 1);
+    });
+    assert.equal(c.requests.length, 0, 'the body was never handed to the controller');
+    stream.onMessage(respHeadersMsg({ ':status': '200' }));
+    assert.equal(kind(sink.sent.at(-1)!), 'response_headers');
+    assert.equal(c.handles.length, 1);
+  });
+
+  it('a controller that needs the body gets it as before', () => {
+    const c = new TestController();
+    (c as { handleHeaders?: unknown }).handleHeaders = () => undefined;
+    const { sink, stream } = setup(c);
+    stream.onMessage(headersMsg({ ':method': 'POST' }));
+    assert.equal(sink.sent.length, 0);
+    stream.onMessage(bodyMsg('{}', true));
+    assert.deepEqual(sink.sent.map(kind), ['request_headers', 'request_body']);
+    assert.equal(c.requests.length, 1);
+  });
+
   it('answers headers then trailers when a duplex request carries trailers but no body', () => {
     const { sink, stream, c } = setup();
     stream.onMessage(headersMsg({ ':method': 'POST' }));

@@ -11,9 +11,9 @@
 // A need the filter's keys cannot meet (another block size) is met by the EPP tokenizer, which keys
 // the same tokens once per block size in the same worker job. The source, the reason a better one
 // was not used, and the key count go into the decision trace (the request state's notes).
-import { ReplayGuard, decodeTokenrouteHeaders, parseHmacKey } from '../../protocol/tokenroute-headers.js';
 import { sampleDigest } from '../../protocol/digest.js';
 import type { InferenceRequest } from '../../framework/request.js';
+import { filterHeaderVerifier, type FilterHeaderTrust, type FilterHeaderVerifier } from './filter-headers.js';
 import type { ModelBinding } from './request-keys.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
 import type { WasmHasher } from './wasm-hash.js';
@@ -41,17 +41,6 @@ export interface PrefixInputs {
   readonly fallbackReason?: string;
 }
 
-export interface FilterHeaderTrust {
-  /** HMAC keys (base64) the filter signs with. */
-  readonly hmacKeys: readonly string[];
-  /** Environment variable holding one more base64 key. */
-  readonly hmacKeyEnv?: string;
-  /** Accept unsigned headers when no key is configured (only when nothing but the filter can reach the EPP). */
-  readonly trustUnsigned: boolean;
-  /** Reject values older than this (seconds); 0 = no check. */
-  readonly maxAgeSeconds: number;
-}
-
 /** What one consumer needs: keys at this block size, at most this many. */
 export interface KeyNeed {
   readonly blockSize: number;
@@ -68,14 +57,6 @@ export interface PrefixInputOptions {
   /** Lazily provided so plugins that never need them do not start workers. */
   readonly pool: () => TokenizerPool | undefined;
   readonly hasher: () => WasmHasher;
-}
-
-/** Resolved HMAC keys (decoded once). */
-export function hmacKeysOf(trust: FilterHeaderTrust): Uint8Array[] {
-  const keys = trust.hmacKeys.map(parseHmacKey);
-  const env = trust.hmacKeyEnv ? process.env[trust.hmacKeyEnv] : undefined;
-  if (env) keys.push(parseHmacKey(env));
-  return keys;
 }
 
 function halvesOf(keys: BigUint64Array): Uint32Array {
@@ -134,15 +115,14 @@ export type PrefixInputsBySize = ReadonlyMap<number, PrefixInputs>;
 
 export class PrefixInputProducer {
   private readonly opts: PrefixInputOptions;
-  private readonly hmac: Uint8Array[];
-  /** Each signed header set is used by one request only (replays fall back to tokenizing here). */
-  private readonly replay = new ReplayGuard();
+  /** Shared with every plugin of the same trust: one verdict per request (replays fall back to tokenizing here). */
+  private readonly verifier: FilterHeaderVerifier;
   /** Tokenizer jobs sent (one per request at most); read by tests and metrics. */
   tokenizations = 0;
 
   constructor(opts: PrefixInputOptions) {
     this.opts = opts;
-    this.hmac = hmacKeysOf(opts.headers);
+    this.verifier = filterHeaderVerifier(opts.headers);
   }
 
   /**
@@ -153,22 +133,14 @@ export class PrefixInputProducer {
     const needs = mergeNeeds(wanted);
     const out = new Map<number, PrefixInputs>();
     if (needs.length === 0) return out;
-    const decoded = decodeTokenrouteHeaders(req.headers, {
-      keys: this.hmac,
-      maxAgeSeconds: this.opts.headers.maxAgeSeconds || undefined,
-      replay: this.replay,
-    });
+    const verdict = this.verifier.verdict(req.headers, req.incomingModel);
     const dense = this.opts.digestDenseBlocks;
-    let reason: string | undefined;
-    if (!decoded.ok) reason = `filter headers ${decoded.reason}`;
-    else if (!decoded.value.signed && !this.opts.headers.trustUnsigned) reason = 'filter headers unsigned (no hmac key configured)';
-    else if (decoded.value.error !== undefined) reason = `filter could not tokenize: ${decoded.value.error}`;
-    else if (decoded.value.model !== req.incomingModel) reason = 'filter headers name another model';
-    else if (decoded.value.digest && decoded.value.digest.dense !== dense) reason = `filter digest grid denseBlocks ${decoded.value.digest.dense} ≠ ${dense}`;
+    let reason = verdict.ok ? undefined : verdict.reason;
+    if (verdict.ok && verdict.value.digest && verdict.value.digest.dense !== dense) reason = `filter digest grid denseBlocks ${verdict.value.digest.dense} ≠ ${dense}`;
     const missing: KeyNeed[] = [];
     for (const need of needs) {
-      if (reason === undefined && decoded.ok && decoded.value.blockSize === need.blockSize) {
-        const v = decoded.value;
+      if (reason === undefined && verdict.ok && verdict.value.blockSize === need.blockSize) {
+        const v = verdict.value;
         const keys = onGrid(halvesOf(v.blockKeys), v.positions, dense, need.maxBlocks);
         out.set(need.blockSize, { source: 'filter', blockSize: need.blockSize, ...keys, promptTokens: v.tokens ?? v.blockKeys.length * need.blockSize, exact: v.exact ?? false });
       } else {
@@ -176,7 +148,7 @@ export class PrefixInputProducer {
       }
     }
     if (missing.length === 0) return out;
-    const why = reason ?? `filter block size ${decoded.ok ? decoded.value.blockSize : '?'} ≠ ${missing.map((m) => m.blockSize).join(', ')}`;
+    const why = reason ?? `filter block size ${verdict.ok ? verdict.value.blockSize : '?'} ≠ ${missing.map((m) => m.blockSize).join(', ')}`;
 
     const binding = this.opts.models.get(req.incomingModel) ?? this.opts.models.get(req.targetModel);
     const pool = binding ? this.opts.pool() : undefined;

@@ -81,9 +81,9 @@ describe('PrefixInputProducer', () => {
     const viaEpp = await at16(producer(), new Map());
     assert.equal(viaEpp.source, 'epp-tokenizer');
     assert.deepEqual(Array.from(viaEpp.keys), Array.from(fromFilter.keys));
-    // a tampered signature is not trusted
-    headers.set('x-tokenroute-sig', 'AAAAAAAAAAAAAAAAAAAAAA');
-    const tampered = await at16(producer(), headers);
+    // a tampered signature is not trusted (another request: a request's headers never change)
+    const forged = new Map(headers).set('x-tokenroute-sig', 'AAAAAAAAAAAAAAAAAAAAAA');
+    const tampered = await at16(producer(), forged);
     assert.equal(tampered.source, 'epp-tokenizer');
     assert.match(tampered.fallbackReason ?? '', /bad_signature/);
     assert.deepEqual(halves(new BigUint64Array(0)).length, 0);
