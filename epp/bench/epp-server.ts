@@ -3,6 +3,7 @@
 // changing metrics instead, so the measurement is decision + ext_proc cost, not scrape cost
 // (the data layer has its own benchmark: epp/bench/datalayer.ts). Prints one JSON line
 // {"ready":true,"grpcPort":N,"pid":P} when serving.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { embeddedEppOptions, startEpp } from '../src/main.js';
 import type { EndpointMetrics } from '../src/framework/endpoint.js';
@@ -69,10 +70,10 @@ export function syntheticMetrics(random: () => number, now: number): EndpointMet
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { endpoints: { type: 'string', default: '8' }, port: { type: 'string', default: '0' }, config: { type: 'string', default: 'gie-default' } },
+    options: { endpoints: { type: 'string', default: '8' }, port: { type: 'string', default: '0' }, config: { type: 'string', default: 'gie-default' }, 'config-file': { type: 'string' } },
   });
-  const configText = BENCH_CONFIGS[values.config!];
-  if (!configText) throw new Error(`--config must be one of ${Object.keys(BENCH_CONFIGS).join(', ')}`);
+  const configText = values['config-file'] ? readFileSync(values['config-file'], 'utf8') : BENCH_CONFIGS[values.config!];
+  if (!configText) throw new Error(`--config must be one of ${Object.keys(BENCH_CONFIGS).join(', ')} (or give --config-file)`);
   const n = Number(values.endpoints);
   const epp = await startEpp(embeddedEppOptions({ grpcPort: Number(values.port), metricsPort: -1, configText, staticEndpoints: benchEndpoints(n) }));
   // Refresh every endpoint's metrics on the scrape interval, as the collector would.

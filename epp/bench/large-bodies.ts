@@ -20,13 +20,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import * as grpc from '@grpc/grpc-js';
-import { newExtProcClient, type ExtProcClient } from '../../gateway/index.js';
-import type { ProcessingRequest, ProcessingResponse } from '../src/protocol/index.js';
+import { benchExtProcClient, extProcRequest, summarize, type ExtProcClient } from './extproc-client.js';
 import { findPackageRoot } from '../src/protocol/proto.js';
 
 const ROOT = findPackageRoot();
-const CHUNK = 64 * 1024;
+const PATH = { ':path': '/v1/chat/completions' };
 
 interface SenderConfig {
   readonly port: number;
@@ -39,52 +37,6 @@ function chatBody(bytes: number, tag: string): Buffer {
   return Buffer.from(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: `${tag} ${'lorem ipsum '.repeat(Math.ceil(filler / 12)).slice(0, filler)}` }] }));
 }
 
-function headers(length: number): ProcessingRequest {
-  const h: Record<string, string> = { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'content-length': String(length) };
-  return { request_headers: { headers: { headers: Object.entries(h).map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) }, end_of_stream: false } };
-}
-
-/**
- * One request on its own stream: headers, the body in CHUNK messages (honouring backpressure),
- * then the time until the routing decision arrives; the body streamed back is read to its end.
- */
-async function oneRequest(client: ExtProcClient, body: Buffer): Promise<{ ok: boolean; decisionMs: number }> {
-  const call = client.Process(new grpc.Metadata()) as grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse>;
-  let sentAt = 0;
-  let decisionMs = -1;
-  const done = new Promise<boolean>((resolve) => {
-    call.on('data', (r: ProcessingResponse) => {
-      if (r.immediate_response) {
-        resolve(false);
-        call.cancel();
-        return;
-      }
-      if (r.request_headers && decisionMs < 0) decisionMs = performance.now() - sentAt;
-      if (r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream) {
-        call.end();
-        resolve(true);
-      }
-    });
-    call.on('error', () => resolve(false));
-    call.on('end', () => resolve(decisionMs >= 0));
-  });
-  call.write(headers(body.length));
-  for (let off = 0; off < body.length; off += CHUNK) {
-    const last = off + CHUNK >= body.length;
-    const more = call.write({ request_body: { body: body.subarray(off, off + CHUNK), end_of_stream: last } });
-    if (last) sentAt = performance.now();
-    else if (!more) await once(call, 'drain');
-  }
-  const ok = await done;
-  return { ok, decisionMs };
-}
-
-function summarize(samples: number[]): { n: number; p50: number; p99: number; max: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN);
-  return { n: s.length, p50: at(0.5), p99: at(0.99), max: s.length ? s[s.length - 1] : NaN };
-}
-
 /** Opens a probe stream every `intervalMs` for `seconds`; returns their decision latencies. */
 async function probe(client: ExtProcClient, seconds: number, intervalMs: number): Promise<{ latencies: number[]; failed: number }> {
   const body = chatBody(4096, 'probe');
@@ -94,8 +46,8 @@ async function probe(client: ExtProcClient, seconds: number, intervalMs: number)
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
     inflight.push(
-      oneRequest(client, body).then((r) => {
-        if (r.ok) latencies.push(r.decisionMs);
+      extProcRequest(client, PATH, body).then((r) => {
+        if (r.ok) latencies.push(r.sinceBodyEndMs);
         else failed++;
       }),
     );
@@ -123,7 +75,7 @@ interface PhaseResult {
 
 async function runMode(inline: boolean, opts: { seconds: number; senders: number; bodyBytes: number }): Promise<{ quiet: PhaseResult; loaded: PhaseResult }> {
   const epp = await startEpp(inline);
-  const client = newExtProcClient(`127.0.0.1:${epp.port}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1 });
+  const client = benchExtProcClient(epp.port);
   try {
     await probe(client, 2, 20); // warm-up
     const quiet = await probe(client, opts.seconds, 20);
@@ -147,7 +99,7 @@ async function runMode(inline: boolean, opts: { seconds: number; senders: number
 
 /** Worker side: senders loop large bodies until told to stop. */
 async function senders(cfg: SenderConfig): Promise<void> {
-  const client = newExtProcClient(`127.0.0.1:${cfg.port}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1 });
+  const client = benchExtProcClient(cfg.port);
   let stop = false;
   parentPort!.once('message', () => (stop = true));
   let completed = 0;
@@ -157,10 +109,10 @@ async function senders(cfg: SenderConfig): Promise<void> {
     Array.from({ length: cfg.senders }, async (_, i) => {
       const body = chatBody(cfg.bodyBytes, `sender-${i}`);
       while (!stop) {
-        const r = await oneRequest(client, body);
+        const r = await extProcRequest(client, PATH, body);
         if (r.ok) {
           completed++;
-          decisions.push(r.decisionMs);
+          decisions.push(r.sinceBodyEndMs);
         } else failed++;
       }
     }),

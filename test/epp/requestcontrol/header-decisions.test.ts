@@ -5,28 +5,16 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Datastore } from '../../../epp/src/datastore/datastore.js';
-import { staticEndpoints } from '../../../epp/src/datastore/static-endpoints.js';
-import { EMPTY_METRICS } from '../../../epp/src/framework/endpoint.js';
 import type { Decision, RequestInput } from '../../../epp/src/framework/request-controller.js';
-import { loadEndpointPickerConfig } from '../../../epp/src/config/index.js';
-import { builtinRegistry, configuredDirector } from '../../../epp/src/main.js';
-import { silentLogger } from '../../../epp/src/observability/logger.js';
-import { EppMetrics } from '../../../epp/src/observability/metrics.js';
 import { encodeTokenrouteHeaders } from '../../../epp/src/protocol/tokenroute-headers.js';
 import { digestPositions } from '../../../epp/src/protocol/digest.js';
 import { parseHmacKey } from '../../../epp/src/protocol/tokenroute-headers.js';
+import { requestPath } from './helpers.js';
 
 const KEY = randomBytes(32).toString('base64');
 
-function setup(extraPlugins = '') {
-  const datastore = new Datastore();
-  datastore.setEndpoints(staticEndpoints([1, 2, 3].map((i) => ({ address: `10.0.0.${i}`, port: 8000 }))));
-  for (const c of datastore.candidates()) datastore.updateMetrics(c.endpoint.key, { ...EMPTY_METRICS, updatedAt: Date.now() });
-  const logger = silentLogger();
-  const metrics = new EppMetrics();
-  const config = loadEndpointPickerConfig(
-    `apiVersion: inference.networking.x-k8s.io/v1alpha1
+function setup() {
+  return requestPath(`apiVersion: inference.networking.x-k8s.io/v1alpha1
 kind: EndpointPickerConfig
 plugins:
 - type: openai-parser
@@ -34,12 +22,8 @@ plugins:
 - type: prefix-cache-scorer
   parameters: {blockSizeTokens: 16, maxPrefixBlocksToMatch: 8192, filterHeaders: {hmacKeys: ["${KEY}"]}}
 - type: queue-scorer
-${extraPlugins}parser: {pluginRef: openai-parser}
-`,
-    builtinRegistry(),
-    { datastore, logger, random: Math.random, now: Date.now },
-  );
-  return { director: configuredDirector(config, { datastore, metrics, logger }), metrics, datastore };
+parser: {pluginRef: openai-parser}
+`);
 }
 
 let nextId = 0;
@@ -96,11 +80,7 @@ describe('decisions at the headers', () => {
   });
 
   it('without filterHeaders on the parser, nothing is decided at the headers', () => {
-    const datastore = new Datastore();
-    datastore.setEndpoints(staticEndpoints([{ address: '10.0.0.1', port: 8000 }]));
-    const logger = silentLogger();
-    const config = loadEndpointPickerConfig('apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n', builtinRegistry(), { datastore, logger, random: Math.random, now: Date.now });
-    const director = configuredDirector(config, { datastore, metrics: new EppMetrics(), logger });
+    const { director } = requestPath('apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n', 1);
     assert.equal(director.handleHeaders(input(filterHeaders(5))), undefined);
   });
 });

@@ -9,14 +9,8 @@ import { parseRequestBody, type ParseResult } from '../../../epp/src/requestcont
 import { createOpenAIParser, DEFAULT_OFF_THREAD } from '../../../epp/src/requestcontrol/parsing/openai-parser.js';
 import { PREFIX_HEAD_CHARS } from '../../../epp/src/requestcontrol/parsing/off-thread-body.js';
 import { topLevelValueSpan } from '../../../epp/src/requestcontrol/parsing/json-span.js';
-import { Datastore } from '../../../epp/src/datastore/datastore.js';
-import { EMPTY_METRICS } from '../../../epp/src/framework/endpoint.js';
-import { staticEndpoints } from '../../../epp/src/datastore/static-endpoints.js';
-import { loadEndpointPickerConfig } from '../../../epp/src/config/index.js';
-import { builtinRegistry, configuredDirector } from '../../../epp/src/main.js';
-import { silentLogger } from '../../../epp/src/observability/logger.js';
-import { EppMetrics } from '../../../epp/src/observability/metrics.js';
 import type { Decision } from '../../../epp/src/framework/request-controller.js';
+import { requestPath } from './helpers.js';
 
 const headers = (path = '/v1/chat/completions') => new Map([[':path', path]]);
 const bytes = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
@@ -63,17 +57,7 @@ describe('off-thread parsing', () => {
   });
 
   it('a large body routes without the event loop ever parsing it (default config: GIE prefix scorer on character blocks)', async () => {
-    const datastore = new Datastore();
-    datastore.setEndpoints(staticEndpoints([1, 2, 3].map((i) => ({ address: `10.0.0.${i}`, port: 8000 }))));
-    for (const c of datastore.candidates()) datastore.updateMetrics(c.endpoint.key, { ...EMPTY_METRICS, updatedAt: Date.now() });
-    const logger = silentLogger();
-    const metrics = new EppMetrics();
-    const config = loadEndpointPickerConfig(
-      'apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: prefix-cache-scorer\n- type: context-length-aware\n- type: queue-scorer\n',
-      builtinRegistry(),
-      { datastore, logger, random: Math.random, now: Date.now },
-    );
-    const director = configuredDirector(config, { datastore, metrics, logger });
+    const { director, config } = requestPath('apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: prefix-cache-scorer\n- type: context-length-aware\n- type: queue-scorer\n');
     const big = bytes({ model: 'm', messages: [{ role: 'system', content: 'shared context '.repeat(200_000) }, { role: 'user', content: 'q' }] });
     assert.ok(big.length > 2 * DEFAULT_OFF_THREAD.bodyBytes);
     const input = (h: Map<string, string>) => ({ headers: h, requestId: 'r', body: big, filterMetadata: {}, attributes: new Map(), grpcMetadata: new Map() });
