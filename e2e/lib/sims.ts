@@ -200,7 +200,8 @@ export async function startSim(o: SimOptions): Promise<Sim> {
       /* already gone */
     }
   };
-  const deadline = Date.now() + 20_000;
+  // Generous: on a loaded 2-core machine (the whole suite running) a simulator has taken over 20 s to start.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`simulator on ${o.ip}:${o.port} exited: ${out.slice(-2000)}`);
     try {

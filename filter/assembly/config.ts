@@ -23,6 +23,9 @@ export const MAX_DENSE_BLOCKS: i32 = 1 << 16;
 export const DEFAULT_MAX_DIGEST_BYTES: i32 = 16384;
 export const MIN_MAX_DIGEST_BYTES: i32 = 1024;
 export const MAX_MAX_DIGEST_BYTES: i32 = 49152;
+/** Token ids kept per tokenizer for long segments (tokenizer/segment_cache.ts): 32 MiB. */
+export const DEFAULT_TOKEN_CACHE_BYTES: i32 = 32 << 20;
+export const MAX_TOKEN_CACHE_BYTES: i32 = 1 << 30;
 export const MAX_BLOCK_SIZE: i32 = 1024;
 export const MAX_MAX_BODY_BYTES: i32 = 64 << 20;
 export const MIN_HMAC_KEY_BYTES: i32 = 16;
@@ -48,6 +51,7 @@ export class FilterConfig {
   maxBlocks: i32 = DEFAULT_MAX_BLOCKS;
   denseBlocks: i32 = DEFAULT_DENSE_BLOCKS;
   maxDigestBytes: i32 = DEFAULT_MAX_DIGEST_BYTES;
+  tokenCacheBytes: i32 = DEFAULT_TOKEN_CACHE_BYTES;
   maxBodyBytes: i32 = DEFAULT_MAX_BODY_BYTES;
   onError: OnError = OnError.Passthrough;
   /** Envoy route name (xds.route_name) → profile name. */
@@ -78,7 +82,7 @@ function fail(error: string): ConfigResult {
   return r;
 }
 
-const TOP_KEYS: StaticArray<string> = ['models', 'blockSize', 'maxBlocks', 'denseBlocks', 'maxDigestBytes', 'maxBodyBytes', 'onError', 'routes', 'defaultProfile', 'hmacKey'];
+const TOP_KEYS: StaticArray<string> = ['models', 'blockSize', 'maxBlocks', 'denseBlocks', 'maxDigestBytes', 'tokenCacheBytes', 'maxBodyBytes', 'onError', 'routes', 'defaultProfile', 'hmacKey'];
 const MODEL_KEYS: StaticArray<string> = ['tokenizer', 'template', 'seedModel', 'lora'];
 
 function unknownKey(doc: JsonDoc, obj: i32, allowed: StaticArray<string>): string | null {
@@ -155,6 +159,9 @@ export function parseConfig(bytes: Uint8Array): ConfigResult {
   e = intField(doc, root, 'maxDigestBytes', MIN_MAX_DIGEST_BYTES, MAX_MAX_DIGEST_BYTES, DEFAULT_MAX_DIGEST_BYTES, num);
   if (e !== null) return fail(e);
   cfg.maxDigestBytes = num[0];
+  e = intField(doc, root, 'tokenCacheBytes', 0, MAX_TOKEN_CACHE_BYTES, DEFAULT_TOKEN_CACHE_BYTES, num);
+  if (e !== null) return fail(e);
+  cfg.tokenCacheBytes = num[0];
   e = intField(doc, root, 'maxBodyBytes', 1, MAX_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, num);
   if (e !== null) return fail(e);
   cfg.maxBodyBytes = num[0];

@@ -41,6 +41,19 @@ export function canonicalModel(model: string): string {
   return canonicalModelName(model);
 }
 
+/** Bytes of long-segment token ids each tokenizer keeps (tokenizer/segment_cache.ts); 0 = off. */
+export function configureSegmentCache(capacityBytes: f64): void {
+  Tokenizer.configureSegmentCache(<i64>capacityBytes);
+}
+
+/** The segment cache of a model's tokenizer as JSON {hits, misses, evictions, bytes}; "" when not embedded. */
+export function segmentCacheStats(model: string): string {
+  let t = Tokenizer.forModel(model);
+  if (t === null) return "";
+  let c = t.segments;
+  return `{"hits":${c.hits},"misses":${c.misses},"evictions":${c.evictions},"bytes":${c.bytes}}`;
+}
+
 /** Token ids of `text` (no special tokens added). Returns null when the model is not embedded. */
 export function tokenize(model: string, text: string): Uint32Array | null {
   let t = Tokenizer.forModel(model);

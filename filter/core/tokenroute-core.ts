@@ -113,6 +113,16 @@ interface CoreExports {
   requestKeys(path: number, body: number, config: number, blockSize: number, maxBlocks: number, wantIds: number): number;
   __getUint8Array(p: number): Uint8Array;
   xxh64Bytes(b: number, seed: bigint): bigint;
+  configureSegmentCache(bytes: number): void;
+  segmentCacheStats(m: number): number;
+}
+
+/** A tokenizer's long-segment cache (a shared prefix tokenized once). */
+export interface SegmentCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly evictions: number;
+  readonly bytes: number;
 }
 
 /** Finds filter/build/tokenroute-core.wasm from this file's location (src or dist*) or the working directory. */
@@ -190,6 +200,22 @@ export class TokenrouteCore {
     try {
       const s = this.x.__getString(this.x.modelInfo(m));
       return s ? (JSON.parse(s) as ModelInfo) : null;
+    } finally {
+      this.unpin(m);
+    }
+  }
+
+  /** Bytes of long-segment token ids each tokenizer keeps (default 32 MiB; 0 turns the cache off). */
+  configureSegmentCache(capacityBytes: number): void {
+    this.x.configureSegmentCache(capacityBytes);
+  }
+
+  /** The long-segment cache of a model's tokenizer, or null when the model is not embedded. */
+  segmentCacheStats(model: string): SegmentCacheStats | null {
+    const m = this.str(model);
+    try {
+      const s = this.x.__getString(this.x.segmentCacheStats(m));
+      return s ? (JSON.parse(s) as SegmentCacheStats) : null;
     } finally {
       this.unpin(m);
     }

@@ -37,6 +37,7 @@ import { Endpoint, endpointOf } from './openai';
 import { processBody } from './pipeline';
 import { PluginState } from './plugin_state';
 import { digestKeys } from '../digest';
+import { segmentCacheTotals } from '../tokenizer/segment_cache';
 
 /** Model names longer than this are not echoed to the EPP. */
 const MAX_MODEL_HEADER_CHARS = 256;
@@ -123,7 +124,11 @@ export class TokenrouteHttpContext extends HttpContext {
     const body = getBufferBytes(BufferType.HttpRequestBody, 0, bodySize);
     if (body === null) return this.fail(ErrorKind.Internal, 'request body not readable', '');
     // The body → tokens → keys pipeline is shared with the standalone core (the EPP's fallback).
+    const hits = segmentCacheTotals.hits;
+    const misses = segmentCacheTotals.misses;
     const r = processBody(this.endpoint, body, cfg, plugin.tokens, plugin.keys);
+    if (segmentCacheTotals.hits > hits) incrementMetric(metrics.tokenCacheHits, segmentCacheTotals.hits - hits);
+    if (segmentCacheTotals.misses > misses) incrementMetric(metrics.tokenCacheMisses, segmentCacheTotals.misses - misses);
     if (r.error != ErrorKind.None) return this.fail(r.error, r.detail, r.model);
     const exact = r.exact;
 

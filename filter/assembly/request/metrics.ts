@@ -28,6 +28,9 @@ export class Metrics {
   timeUs: u32 = u32.MAX_VALUE;
   /** Total of timeUs (a counter, for rates). */
   timeUsTotal: u32 = u32.MAX_VALUE;
+  /** Long prompt segments whose token ids were remembered (a shared prefix tokenized once) or not. */
+  tokenCacheHits: u32 = u32.MAX_VALUE;
+  tokenCacheMisses: u32 = u32.MAX_VALUE;
 
   constructor() {
     for (let k = 0; k < ERROR_KIND_COUNT; k++) this.errorsByKind[k] = u32.MAX_VALUE;
@@ -48,6 +51,8 @@ export class Metrics {
     this.clientHeadersRemoved = defineMetric(MetricType.Counter, 'tokenroute_client_headers_removed');
     this.timeUs = defineMetric(MetricType.Histogram, 'tokenroute_filter_time_us');
     this.timeUsTotal = defineMetric(MetricType.Counter, 'tokenroute_filter_time_us_total');
+    this.tokenCacheHits = defineMetric(MetricType.Counter, 'tokenroute_token_cache_hits');
+    this.tokenCacheMisses = defineMetric(MetricType.Counter, 'tokenroute_token_cache_misses');
   }
 
   error(kind: ErrorKind): void {

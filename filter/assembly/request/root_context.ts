@@ -5,6 +5,7 @@ import { HttpContext, RootContext } from '../abi/context';
 import { getBufferBytes, log } from '../abi/host';
 import { BufferType, LogLevel } from '../abi/types';
 import { parseConfig } from '../config';
+import { Tokenizer } from '../tokenizer/index';
 import { TokenrouteHttpContext } from './http_context';
 import { defineMetricsOnce } from './metrics';
 import { PluginState } from './plugin_state';
@@ -29,7 +30,8 @@ export class TokenrouteRootContext extends RootContext {
     }
     defineMetricsOnce();
     this.plugin = new PluginState(cfg);
-    log(LogLevel.Info, `tokenroute: configured ${cfg.models.size} model(s), blockSize ${cfg.blockSize}, maxBlocks ${cfg.maxBlocks}, denseBlocks ${cfg.denseBlocks}, maxDigestBytes ${cfg.maxDigestBytes}`);
+    Tokenizer.configureSegmentCache(<i64>cfg.tokenCacheBytes);
+    log(LogLevel.Info, `tokenroute: configured ${cfg.models.size} model(s), blockSize ${cfg.blockSize}, maxBlocks ${cfg.maxBlocks}, denseBlocks ${cfg.denseBlocks}, maxDigestBytes ${cfg.maxDigestBytes}, tokenCacheBytes ${cfg.tokenCacheBytes}`);
     return true;
   }
 

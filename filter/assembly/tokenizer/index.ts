@@ -7,6 +7,7 @@
  * the wasm module's data segment by filter/tools (see docs/tokenizer.md); nothing is read from a filesystem.
  */
 import { TokenBuffer } from "./buffer";
+import { SegmentCache } from "./segment_cache";
 import { Model, Trie, findTable, FLAG_NFC, FLAG_ADDS_BOS, PRETOK_QWEN, PRETOK_LLAMA3, ADDED_LSTRIP, ADDED_RSTRIP, ADDED_SINGLE_WORD } from "./tables";
 import { Bpe } from "./bpe";
 import { ByteBuf, isValidUtf8, sanitizeUtf8, stringToUtf8, decodeAt, lastSeqLen, pushCp } from "./utf8";
@@ -16,6 +17,12 @@ import { matchQwenLlama, matchDeepSeek, matchDigits3, isDeepSeekCjk } from "./pr
 export { TokenBuffer } from "./buffer";
 
 const instances = new Map<string, Tokenizer>();
+
+/** Default bytes of remembered segment ids per tokenizer (32 MiB ≈ 8M tokens). */
+export const DEFAULT_SEGMENT_CACHE_BYTES: i64 = 32 << 20;
+/** Gaps shorter than this (≈ 500 tokens) are tokenized every time. */
+export const SEGMENT_CACHE_MIN_BYTES: i32 = 2048;
+let segmentCacheBytes: i64 = DEFAULT_SEGMENT_CACHE_BYTES;
 
 /** Canonical name for a model name or alias, or "" when unknown. */
 export function canonicalModelName(name: string): string {
@@ -28,6 +35,22 @@ export function canonicalModelName(name: string): string {
 }
 
 export class Tokenizer {
+  /**
+   * Bytes of token ids each tokenizer of this VM keeps for long segments (segment_cache.ts); 0 turns
+   * the cache off. Applies to the tokenizers already built and to later ones.
+   */
+  static configureSegmentCache(capacityBytes: i64): void {
+    segmentCacheBytes = capacityBytes;
+    let all = instances.values();
+    for (let i = 0; i < all.length; i++) {
+      let c = all[i].segments;
+      if (c.capacityBytes != capacityBytes) {
+        c.clear();
+        c.capacityBytes = capacityBytes;
+      }
+    }
+  }
+
   /**
    * The tokenizer for a model family embedded in this module, or null when the name is unknown or its tables
    * were not embedded. Names: 'qwen3' | 'qwen2_5' | 'llama3_1' | 'deepseek_v3' (aliases: 'qwen2', 'qwen2.5',
@@ -59,6 +82,9 @@ export class Tokenizer {
    * The tokenizer itself never adds special tokens: callers push `bosId` first when they want it.
    */
   readonly addsBos: bool;
+
+  /** Token ids of long segments, remembered (a shared prefix is tokenized once). */
+  readonly segments: SegmentCache = new SegmentCache(segmentCacheBytes, SEGMENT_CACHE_MIN_BYTES);
 
   private model: Model;
   private bpe: Bpe;
@@ -189,7 +215,7 @@ export class Tokenizer {
       }
       if (start > segStart) {
         if (raw) this.encodeSegment(segStart, <i32>(start - segStart), out);
-        else this.preTokenize(segStart, <i32>(start - segStart), out);
+        else this.preTokenizeCached(segStart, <i32>(start - segStart), out);
       }
       out.push(<u32>m.addedIds[idx]);
       q = stop;
@@ -197,7 +223,7 @@ export class Tokenizer {
     }
     if (end > segStart) {
       if (raw) this.encodeSegment(segStart, <i32>(end - segStart), out);
-      else this.preTokenize(segStart, <i32>(end - segStart), out);
+      else this.preTokenizeCached(segStart, <i32>(end - segStart), out);
     }
   }
 
@@ -224,7 +250,24 @@ export class Tokenizer {
     }
     let nt = this.model.normTrie;
     if (!nt.empty) this.splitAdded(nt, p, len, out, false);
-    else this.preTokenize(p, len, out);
+    else this.preTokenizeCached(p, len, out);
+  }
+
+  /**
+   * The last split of the pipeline — normalized text between added tokens — pre-tokenized and
+   * BPE'd. HF splits at added tokens (raw, then normalized ones) before pre-tokenizing, so such a
+   * piece's ids depend on its bytes alone: a long one's ids are remembered (segment_cache.ts).
+   */
+  private preTokenizeCached(p: usize, len: i32, out: TokenBuffer): void {
+    let cache = this.segments;
+    if (!cache.wants(len)) {
+      this.preTokenize(p, len, out);
+      return;
+    }
+    if (cache.lookup(p, len, out)) return;
+    let from = out.length;
+    this.preTokenize(p, len, out);
+    cache.store(p, len, out, from);
   }
 
   /** True when NFC could change [p, p+len): some code point >= U+0300 is NFC-unsafe (ccc != 0 or NFC_QC != Yes). */

@@ -24,7 +24,7 @@ describe('plugin configuration', () => {
   it('accepts a minimal configuration and reports the defaults', async () => {
     const r = await configure(JSON.stringify({ models: model }));
     assert.ok(r.ok);
-    assert.ok(r.info.includes('tokenroute: configured 1 model(s), blockSize 16, maxBlocks 65536, denseBlocks 256, maxDigestBytes 16384'), r.info.join('\n'));
+    assert.ok(r.info.includes('tokenroute: configured 1 model(s), blockSize 16, maxBlocks 65536, denseBlocks 256, maxDigestBytes 16384, tokenCacheBytes 33554432'), r.info.join('\n'));
   });
 
   it('accepts every field', async () => {
@@ -35,6 +35,7 @@ describe('plugin configuration', () => {
         maxBlocks: 2048,
         denseBlocks: 128,
         maxDigestBytes: 8192,
+        tokenCacheBytes: 0,
         maxBodyBytes: 8 << 20,
         onError: 'reject',
         routes: { 'route-a': 'interactive' },
@@ -60,6 +61,7 @@ describe('plugin configuration', () => {
     ['blockSize zero', { models: model, blockSize: 0 }, /blockSize: expected an integer in \[1, 1024\]/],
     ['blockSize fractional', { models: model, blockSize: 1.5 }, /blockSize: expected an integer/],
     ['maxBlocks too large', { models: model, maxBlocks: 2_000_000 }, /maxBlocks: expected an integer in \[1, 1048576\]/],
+    ['tokenCacheBytes negative', { models: model, tokenCacheBytes: -1 }, /tokenCacheBytes: expected an integer in \[0, 1073741824\]/],
     ['denseBlocks zero', { models: model, denseBlocks: 0 }, /denseBlocks: expected an integer in \[1, 65536\]/],
     ['maxDigestBytes under a key budget worth having', { models: model, maxDigestBytes: 512 }, /maxDigestBytes: expected an integer in \[1024, 49152\]/],
     ['maxBodyBytes a string', { models: model, maxBodyBytes: '1MB' }, /maxBodyBytes: expected an integer/],

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadCore, reference, corpusDir, MODELS, cps, firstDiff } from "./support.js";
+import { TokenrouteCore } from "../../../filter/core/tokenroute-core.js";
 
 const files = readdirSync(corpusDir).filter((f) => f.endsWith(".txt")).sort();
 
@@ -68,3 +69,41 @@ test("model facts: BOS/EOS and aliases", () => {
   assert.deepEqual(core.models().sort(), ["deepseek_v3", "llama3_1", "qwen2_5", "qwen3"]);
   assert.throws(() => core.tokenize("nope", "x"));
 });
+
+// Long segments between added tokens are remembered (filter/assembly/tokenizer/segment_cache.ts):
+// chat-shaped strings sharing a long system context must give the reference's ids on the first
+// (stored) and the later (remembered) encodings, and the same ids with the cache off.
+const TEMPLATES: Record<(typeof MODELS)[number], (system: string, question: string) => string> = {
+  qwen3: (s, q) => `<|im_start|>system\n${s}<|im_end|>\n<|im_start|>user\n${q}<|im_end|>\n<|im_start|>assistant\n`,
+  qwen2_5: (s, q) => `<|im_start|>system\n${s}<|im_end|>\n<|im_start|>user\n${q}<|im_end|>\n<|im_start|>assistant\n`,
+  llama3_1: (s, q) => `<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n${s}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n${q}<|eot_id|>`,
+  deepseek_v3: (s, q) => `<｜begin▁of▁sentence｜>${s}<｜User｜>${q}<｜Assistant｜>`,
+};
+
+for (const model of MODELS) {
+  test(`cached segments keep parity: ${model}`, async () => {
+    const core = loadCore();
+    const ref = reference(model);
+    const texts = files.map((f) => readFileSync(join(corpusDir, f), "utf8"));
+    const contexts = [texts.join("\n"), ...texts.filter((t) => Buffer.byteLength(t) >= 4096)];
+    const before = core.segmentCacheStats(model)!;
+    const mismatches: string[] = [];
+    // A core of its own (a separate wasm instance), its cache off.
+    const off = TokenrouteCore.load();
+    off.configureSegmentCache(0);
+    for (const [i, context] of contexts.entries()) {
+      for (const question of ["First question?", "Second, different question.", "First question?"]) {
+        const s = TEMPLATES[model](context, `${question} (${i})`);
+        const ours = core.tokenize(model, s);
+        const theirs = await ref.encode(s);
+        const d = firstDiff(ours, theirs);
+        if (d >= 0 && mismatches.length < 5) mismatches.push(`context ${i}, ${question}: first difference at token ${d}`);
+        assert.deepEqual(Array.from(off.tokenize(model, s)), Array.from(ours), "the same ids with the cache off");
+      }
+    }
+    const after = core.segmentCacheStats(model)!;
+    assert.deepEqual(mismatches, [], `${model}: token ids differ from the reference`);
+    assert.ok(after.hits - before.hits >= 2 * contexts.length, `each context remembered after its first use (hits ${after.hits - before.hits})`);
+    assert.equal(off.segmentCacheStats(model)!.hits, 0, "cache off: no hits");
+  });
+}
