@@ -102,7 +102,12 @@ export class RequestPipeline {
 
     // 1. The edge filter, in the proxy-wasm host.
     if (this.filter) {
+      // The filter runs synchronously on this thread: the process's CPU time across the call is
+      // the filter's (bench:routing reports it per request).
+      const cpu0 = process.cpuUsage();
       const f = runFilter(this.filter, { method, path: req.url ?? '/', authority: down.authority, pairs, chunks: read.chunks, body, routeName: this.cfg.routeName });
+      const cpu = process.cpuUsage(cpu0);
+      rec.filterCpuMs = (cpu.user + cpu.system) / 1000;
       switch (f.kind) {
         case 'local-reply':
           rec.answeredBy = 'filter';

@@ -34,6 +34,8 @@ export interface RequestRecord {
   complete: boolean;
   /** Time from the request's arrival to the end of the EPP's request phase (its routing decision). */
   eppDecisionMs?: number;
+  /** CPU time the edge filter took for this request (absent without a filter). */
+  filterCpuMs?: number;
   /** Time to the first response body byte written to the client. */
   ttfbMs?: number;
   durationMs: number;

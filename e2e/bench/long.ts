@@ -3,6 +3,7 @@
 //   tokenroute, filter + EPP, decided at the headers: the edge filter (the real filter.wasm in the
 //     proxy-wasm host, timed here) tokenizes and sends its prefix digest; the EPP decides at the
 //     request's headers and streams the body through unread (openai-parser filterHeaders);
+//   the same with the route's ext_proc request body mode NONE (the EPP sees the headers only);
 //   tokenroute, filter + EPP, body read: the same headers, but the EPP also parses the body;
 //   tokenroute, EPP only: no filter; the EPP tokenizes in its worker thread;
 //   llm-d's Go EPP (llm-d-inference-scheduler v0.7.1, its built-in default: approximate
@@ -21,8 +22,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ProxyWasmHost, defaultFilterWasmPath } from '../../filter/host/index.js';
 import { benchExtProcClient, extProcRequest, processCpuSeconds, summarize } from '../../epp/bench/extproc-client.js';
+import { writeKeepingReading } from './report.js';
 import { findPackageRoot } from '../../epp/src/protocol/proto.js';
-import { startProc, waitHttp, freePort, startKube, createPool, type Proc, type Kube } from './stack.js';
+import { startKube, startLlmdEpp, startTokenrouteEpp, type Proc, type Kube } from './stack.js';
 
 const REPO = findPackageRoot();
 const BIN = process.env.TOKENROUTE_BIN_DIR ?? join(REPO, '.cache', 'bin');
@@ -31,6 +33,7 @@ const MODEL = 'Qwen/Qwen3-0.6B';
 const SIZES = (process.env.BENCH_SIZES ?? '1000,8000,32000,100000').split(',').map(Number);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 48);
 const GROUPS = 4;
+const IDLE_MS = 3000;
 const SERVERS = 4;
 const ip = (i: number) => `127.0.0.${91 + i}`;
 
@@ -98,9 +101,10 @@ function filterHost(hmacKey: string): Promise<ProxyWasmHost> {
   });
 }
 
+/** One warm-up prompt per group, then REQUESTS measured ones (prompt i belongs to group i % GROUPS). */
 function prompts(host: ProxyWasmHost, size: number, wordsPerToken: number): Prompt[] {
   const out: Prompt[] = [];
-  for (let i = 0; i < REQUESTS; i++) {
+  for (let i = 0; i < GROUPS + REQUESTS; i++) {
     const group = i % GROUPS;
     const shared = words(1000 + group + size, Math.round(size * 0.95 * wordsPerToken));
     const own = words(50_000 + i + size, Math.round(size * 0.05 * wordsPerToken));
@@ -129,6 +133,8 @@ interface Router {
   readonly id: string;
   readonly label: string;
   readonly filter: boolean;
+  /** The route's ext_proc request body mode is NONE: the EPP sees the headers only. */
+  readonly bodyModeNone?: boolean;
   /** tokenroute config; undefined = llm-d. */
   readonly config?: (key: string) => string;
 }
@@ -155,6 +161,13 @@ const ROUTERS: Router[] = [
   parameters: {blockSizeTokens: 16, maxPrefixBlocksToMatch: 8192, filterHeaders: {hmacKeys: ["${key}"]}}
 ${SCORERS}parser: {pluginRef: openai-parser}
 `,
+  },
+  {
+    id: 'tokenroute-headers-no-body',
+    label: 'tokenroute: filter + EPP, decided at the headers, route body mode NONE (body never reaches the EPP)',
+    filter: true,
+    bodyModeNone: true,
+    config: (key) => ROUTERS[0].config!(key),
   },
   {
     id: 'tokenroute-body',
@@ -185,60 +198,75 @@ interface Row {
   failed: number;
   routedP50Ms: number;
   routedP99Ms: number;
+  /** Above the EPP's idle cost. */
   eppCpuMsPerRequest: number;
+  /** The EPP's CPU while idle (scraping), % of one core. */
+  eppIdleCpuPct: number;
+  /** Share of requests routed where their group's prefix was cached (its warm-up request's endpoint). */
+  followedPrefix: number;
   filterCpuMsPerRequest: number;
+  /** The filter's CPU for the first request of each group (its shared context not yet remembered). */
+  filterCpuMsFirstOfGroup: number;
   headerBytes: number;
 }
 
 async function startRouter(r: Router, key: string, servers: { host: string; port: number }[], kube: Kube | string | undefined, dir: string): Promise<{ proc: Proc; port: number }> {
-  const [grpc, health, metrics] = [await freePort(), await freePort(), await freePort()];
   if (r.config) {
-    const file = join(dir, `${r.id}.yaml`);
-    writeFileSync(file, r.config(key));
-    const proc = startProc(r.id, process.execPath, [CLI, 'epp', '--host', '127.0.0.1', '--grpc-port', String(grpc), '--grpc-health-port', String(health), '--metrics-port', String(metrics),
-      '--secure-serving', 'false', '--static-endpoints', servers.map((s) => `${s.host}:${s.port}`).join(','), '--config-file', file, '--log-level', 'warn']);
-    await waitHttp(`http://127.0.0.1:${metrics}/metrics`, proc, 60_000);
-    return { proc, port: grpc };
+    const configFile = join(dir, `${r.id}.yaml`);
+    writeFileSync(configFile, r.config(key));
+    const epp = await startTokenrouteEpp({ cli: CLI, endpoints: servers.map((s) => `${s.host}:${s.port}`), configFile, name: r.id });
+    return { proc: epp.proc, port: epp.grpcPort };
   }
   if (typeof kube !== 'object') throw new Error(`llm-d EPP not runnable: ${kube ?? 'no kube-apiserver'}`);
   if (!existsSync(join(BIN, 'llm-d-epp'))) throw new Error(`${BIN}/llm-d-epp missing (bash scripts/deps/llm-d-epp.sh)`);
-  const pool = `long-${Date.now() % 100000}`;
-  await createPool(kube, REPO, pool, servers.map((s) => ({ ip: s.host, port: s.port })), grpc);
-  const proc = startProc('llm-d-epp', join(BIN, 'llm-d-epp'), ['--secure-serving=false', '--grpc-port', String(grpc), '--grpc-health-port', String(health), '--metrics-port', String(metrics),
-    '--metrics-endpoint-auth=false', '--tracing=false', '--enable-pprof=false', '--v', '1', '--pool-name', pool, '--pool-namespace', 'default'], {
-    KUBECONFIG: kube.kubeconfig, POD_NAME: 'llm-d-epp-5d9c7-x2x4q', NAMESPACE: 'default', OTEL_TRACES_SAMPLER_ARG: '0', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4317',
-  });
-  await waitHttp(`http://127.0.0.1:${metrics}/metrics`, proc, 60_000, new RegExp(`^inference_pool_ready_pods\\{[^}]*\\} ${servers.length}$`, 'm'));
-  return { proc, port: grpc };
+  const epp = await startLlmdEpp({ bin: join(BIN, 'llm-d-epp'), kube, repo: REPO, servers: servers.map((s) => ({ ip: s.host, port: s.port })) });
+  return { proc: epp.proc, port: epp.grpcPort };
 }
 
 async function measure(r: Router, port: number, pid: number, set: Prompt[]): Promise<Row> {
   const client = benchExtProcClient(port);
   const headersOf = (p: Prompt) => ({ ':path': '/v1/chat/completions', ...(r.filter ? p.filterHeaders : { 'x-request-id': p.filterHeaders['x-request-id'] }) });
   // Warm-up: one round on other ids (a header set is accepted once), not measured.
-  for (const p of set.slice(0, GROUPS)) await extProcRequest(client, { ...headersOf(p), 'x-request-id': `${p.filterHeaders['x-request-id']}-w` }, p.body);
+  // Warm-up: a request of each group, not measured (each with the filter's headers for it: a
+  // signed header set is accepted once). Where each group went is where its prefix is cached.
+  const home: (string | undefined)[] = [];
+  for (const p of set.slice(0, GROUPS)) home.push((await extProcRequest(client, headersOf(p), p.body, undefined, r.bodyModeNone)).destination);
+  const measured = set.slice(GROUPS);
+  // The EPP's idle cost (metrics scraping, timers), measured while no request runs, is taken out
+  // of the per-request figure and reported on its own.
+  const idle0 = processCpuSeconds(pid);
+  const idleT0 = performance.now();
+  await new Promise((res) => setTimeout(res, IDLE_MS));
+  const idleCpuPerS = (processCpuSeconds(pid) - idle0) / ((performance.now() - idleT0) / 1000);
   const cpu0 = processCpuSeconds(pid);
+  const t0 = performance.now();
   const routed: number[] = [];
   let failed = 0;
-  for (const p of set) {
-    const t = await extProcRequest(client, headersOf(p), p.body);
+  let atHome = 0;
+  for (const [i, p] of measured.entries()) {
+    const t = await extProcRequest(client, headersOf(p), p.body, undefined, r.bodyModeNone);
     if (t.ok) routed.push(t.sinceHeadersMs);
     else failed++;
+    if (t.ok && t.destination !== undefined && t.destination === home[i % GROUPS]) atHome++;
   }
-  const cpu = processCpuSeconds(pid) - cpu0;
+  const elapsedS = (performance.now() - t0) / 1000;
+  const cpu = Math.max(0, processCpuSeconds(pid) - cpu0 - idleCpuPerS * elapsedS);
   client.close();
   const s = summarize(routed);
-  const mean = (f: (p: Prompt) => number) => set.reduce((a, p) => a + f(p), 0) / set.length;
+  const mean = (f: (p: Prompt) => number, of = measured) => of.reduce((a, p) => a + f(p), 0) / of.length;
   return {
     router: r.id,
     size: set[0].size,
     tokens: Math.round(mean((p) => p.tokens)),
-    requests: set.length,
+    requests: measured.length,
     failed,
     routedP50Ms: s.p50,
     routedP99Ms: s.p99,
-    eppCpuMsPerRequest: (cpu * 1000) / set.length,
+    eppCpuMsPerRequest: (cpu * 1000) / measured.length,
+    eppIdleCpuPct: idleCpuPerS * 100,
+    followedPrefix: atHome / measured.length,
     filterCpuMsPerRequest: r.filter ? mean((p) => p.filterCpuMs) : 0,
+    filterCpuMsFirstOfGroup: r.filter ? mean((p) => p.filterCpuMs, set.slice(0, GROUPS)) : 0,
     headerBytes: r.filter ? Math.round(mean((p) => p.headerBytes)) : 0,
   };
 }
@@ -301,9 +329,9 @@ async function main(): Promise<void> {
   }
   const label = new Map(ROUTERS.map((r) => [r.id, r.label]));
   const table = [
-    '| router | prompt tokens | routed p50 (ms) | routed p99 (ms) | EPP CPU / request (ms) | filter CPU / request (ms) | router CPU / request (ms) | filter header bytes | failed |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${label.get(r.router)} | ${r.tokens.toLocaleString('en-US')} | ${f1(r.routedP50Ms)} | ${f1(r.routedP99Ms)} | ${f1(r.eppCpuMsPerRequest)} | ${r.filterCpuMsPerRequest ? f1(r.filterCpuMsPerRequest) : '–'} | ${f1(r.eppCpuMsPerRequest + r.filterCpuMsPerRequest)} | ${r.headerBytes || '–'} | ${r.failed}/${r.requests} |`),
+    '| router | prompt tokens | routed p50 (ms) | routed p99 (ms) | EPP CPU / request (ms) | filter CPU / request (ms) | router CPU / request (ms) | EPP idle CPU (% of a core) | filter CPU, first of a group (ms) | filter header bytes | followed its prefix | failed |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${label.get(r.router)} | ${r.tokens.toLocaleString('en-US')} | ${f1(r.routedP50Ms)} | ${f1(r.routedP99Ms)} | ${f1(r.eppCpuMsPerRequest)} | ${r.filterCpuMsPerRequest ? f1(r.filterCpuMsPerRequest) : '–'} | ${f1(r.eppCpuMsPerRequest + r.filterCpuMsPerRequest)} | ${f1(r.eppIdleCpuPct)} | ${r.filterCpuMsFirstOfGroup ? f1(r.filterCpuMsFirstOfGroup) : '–'} | ${r.headerBytes || '–'} | ${(r.followedPrefix * 100).toFixed(0)}% | ${r.failed}/${r.requests} |`),
   ].join('\n');
   console.log(table);
   const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), 1-min load average ${load.toFixed(2)} at start`;
@@ -311,17 +339,13 @@ async function main(): Promise<void> {
 
 \`npm run bench:long\` (e2e/bench/long.ts), one run on ${new Date().toISOString().slice(0, 10)}, ${machine}; ${REQUESTS} requests per size, one at a time, after a warm-up round.
 
-Prompts: chat requests to \`${MODEL}\` (Qwen3 tokenizer) of about 1K, 8K, 32K and 100K tokens, 95% a system context shared by a group (${GROUPS} groups), 5% a question of their own. Each router is one process driven over ext_proc gRPC as Envoy drives it (FULL_DUPLEX_STREAMED, 64 KiB body messages) over the same ${SERVERS} fake model servers (vLLM \`/metrics\` only: routing is measured, serving is not). **routed** is the time from the request's headers to the routing reply (body transfer included, as the proxy waits). **EPP CPU** is the EPP process's user + system time over the measured requests (every thread, including tokenizer and parse workers), divided by their number. **filter CPU** is the edge filter's time in the proxy-wasm host for the same request (filter.wasm under Node's V8; in Envoy it runs under V8 too, spread over Envoy's workers). The gateway's own proxying is the same for every router and not counted.
+Prompts: chat requests to \`${MODEL}\` (Qwen3 tokenizer) of about 1K, 8K, 32K and 100K tokens, 95% a system context shared by a group (${GROUPS} groups), 5% a question of their own. Each router is one process driven over ext_proc gRPC as Envoy drives it (FULL_DUPLEX_STREAMED, 64 KiB body messages) over the same ${SERVERS} fake model servers (vLLM \`/metrics\` only: routing is measured, serving is not). **routed** is the time from the request's headers to the routing reply (body transfer included, as the proxy waits). **EPP CPU** is the EPP process's user + system time over the measured requests (every thread, including tokenizer and parse workers) less its idle rate (measured for ${IDLE_MS / 1000} s just before, with no request running: metrics scraping and timers; reported in its own column) times their duration, divided by their number. **filter CPU** is the edge filter's time in the proxy-wasm host for the same request (filter.wasm under Node's V8; in Envoy it runs under V8 too, spread over Envoy's workers); the measured requests come after a warm-up request of each group, so the filter has their shared context remembered (its token cache, docs/tokenizer.md) — **filter CPU, first of a group** is the cost of those warm-up requests, tokenizing the context. The gateway's own proxying is the same for every router and not counted. **followed its prefix** is the share of requests routed to the endpoint their group's warm-up request went to — where its shared context is cached (the fake servers report equal load, so a prefix-aware router sends every later request of a group there): tokenroute's rows match the filter's bounded digest (or, EPP only, every block key) against routing history, llm-d's its character blocks.
 
 ${table}
 
 ${notes.length ? `Not measured: ${notes.join('; ')}\n\n` : ''}Not yet here (issue 13, item 5): TTFT p90 through gateway and model servers at a load near saturation.
 `;
-  // The hand-written reading of the figures (a "## Reading" section) is kept across runs.
-  const mdPath = join(REPO, 'docs', 'benchmarks', 'long.md');
-  const previous = existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : '';
-  const reading = previous.indexOf('\n## Reading');
-  writeFileSync(mdPath, reading >= 0 ? md + previous.slice(reading) : md);
+  writeKeepingReading(join(REPO, 'docs', 'benchmarks', 'long.md'), md);
   writeFileSync(join(REPO, 'docs', 'benchmarks', 'long.json'), JSON.stringify({ date: new Date().toISOString(), machine, requests: REQUESTS, rows, notes }, null, 2) + '\n');
   console.log('wrote docs/benchmarks/long.{md,json}');
 }

@@ -3,8 +3,11 @@
 // the EPP under test, a Poisson QPS ladder through the same front door; per stage TTFT, output
 // tokens/s, cache-hit rate, achieved vs offered QPS and CPU use. Every policy's traffic goes
 // through the development gateway (gateway/, started in-process per policy with
-// startGateway: ext_proc to the EPP under test, no edge filter — no policy here reads the filter's
-// headers). Writes
+// startGateway: ext_proc to the EPP under test). The "filter in path" policies also run the edge
+// filter (filter.wasm in the gateway's proxy-wasm host, as in Envoy) and their EPP reads its signed
+// headers and decides at the request's headers (openai-parser filterHeaders); the others get no
+// filter, so the EPP tokenizes itself. Per stage it also reports the router's cost per request:
+// decision latency, EPP CPU, and the filter's CPU in the gateway. Writes
 // docs/benchmarks/routing/<run>.json (+ latest.json, summary.md, PNG charts via charts.py).
 //
 // Env: BENCH_QUICK=1 (2-stage ladder), BENCH_POLICIES=rr,load,... (subset), BENCH_STAGES="1x25,3x25"
@@ -15,10 +18,11 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { generateSharedPrefix, poissonArrivals, type SharedPrefixParams, type Stage } from './workload.js';
 import { GatewayClient, type Outcome } from './client.js';
 import { startGateway, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
-import { startProc, waitHttp, freePort, startSim, startHubStub, simArgs, startKube, createPool, deletePool, type Proc, type Sim, type SimSettings, type Kube } from './stack.js';
+import { startProc, waitHttp, freePort, startSim, startHubStub, simArgs, startKube, startLlmdEpp, deletePool, type Proc, type Sim, type SimSettings, type Kube } from './stack.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUT_ROOT = join(HERE, '..', '..'); // <outDir>
@@ -55,14 +59,16 @@ interface Policy {
   label: string;
   router: 'tokenroute' | 'llm-d';
   describe: string;
-  /** tokenroute config (ZMQ placeholder @ZMQ@). */
+  /** tokenroute config (placeholders @ZMQ@, @HMAC@). */
   config?: string;
+  /** The edge filter runs in the gateway and the EPP reads its headers. */
+  filter?: boolean;
   /** llm-d config file (repo-relative); undefined = built-in default. */
   llmdConfig?: string;
   kvEvents: boolean;
 }
 
-const POLICIES: Policy[] = [
+const BASE_POLICIES: Policy[] = [
   {
     id: 'rr', label: 'round-robin', router: 'tokenroute', kvEvents: false,
     describe: 'tokenroute `round-robin` picker (cache- and load-blind; what a Kubernetes Service does)',
@@ -94,6 +100,24 @@ const POLICIES: Policy[] = [
     llmdConfig: 'e2e/peers/llm-d-epp/config-approx.yaml',
   },
 ];
+const POLICIES: Policy[] = [...BASE_POLICIES.filter((p) => p.router === 'tokenroute'), ...(['approx', 'precise'] as const).map(filterInPath), ...BASE_POLICIES.filter((p) => p.router === 'llm-d')];
+
+/**
+ * The same policy with the edge filter in the path, as deployed: the prefix plugin takes the
+ * filter's verified keys (filterHeaders) and openai-parser decides at the request's headers, so the
+ * body streams through the EPP unread (docs/configuration.md "Decisions at the headers").
+ */
+function filterInPath(id: 'approx' | 'precise'): Policy {
+  const base = BASE_POLICIES.find((p) => p.id === id)!;
+  const trust = 'filterHeaders: {hmacKeys: ["@HMAC@"]}';
+  const config = base.config!
+    .replace(`    ${MODELS}\n`, `    ${MODELS}\n    ${trust}\n`)
+    .replace('schedulingProfiles:', `- type: openai-parser\n  parameters: {${trust}}\nparser: {pluginRef: openai-parser}\nschedulingProfiles:`);
+  return {
+    ...base, id: `${id}-filter`, label: `${base.label}, filter in path`, filter: true, config,
+    describe: `${base.describe}; the edge filter in the gateway tokenizes and sends signed keys, the EPP decides at the headers (openai-parser + the prefix plugin with filterHeaders)`,
+  };
+}
 
 // ---------------------------------------------------------------- stats
 
@@ -106,6 +130,8 @@ const r3 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : nu
 
 interface Rec extends Outcome {
   stage: number;
+  /** The edge filter's CPU time in the gateway (NaN without a filter). */
+  filterCpuMs: number;
   sched: number; // scheduled send time (performance.now ms)
   lagMs: number; // actual dispatch − scheduled
   done: boolean;
@@ -125,6 +151,11 @@ interface StageResult {
   ttftMeanS: number | null;
   e2eP50S: number | null;
   decisionP50Ms: number | null;
+  decisionP99Ms: number | null;
+  /** EPP process CPU over the stage (every thread, idle scraping included) ÷ requests sent. */
+  eppCpuMsPerRequest: number | null;
+  /** The edge filter's mean CPU per request in the gateway (null without a filter). */
+  filterCpuMsPerRequest: number | null;
   outputTokensPerS: number | null;
   cacheHitRate: number | null;
   meanPromptTokens: number | null;
@@ -171,10 +202,10 @@ async function runLadder(fd: GatewayClient, prompts: ReturnType<typeof generateS
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       const p = prompts[cursor++ % prompts.length];
       const body = JSON.stringify({ model: MODEL, prompt: p.text, max_tokens: WORKLOAD.outputLen, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
-      const rec: Rec = { stage: si, sched, lagMs: performance.now() - sched, done: false, ok: false, endpoint: '', ttftMs: NaN, e2eMs: NaN, decisionMs: NaN, promptTokens: 0, cachedTokens: 0, outputTokens: 0 };
+      const rec: Rec = { filterCpuMs: NaN, stage: si, sched, lagMs: performance.now() - sched, done: false, ok: false, endpoint: '', ttftMs: NaN, e2eMs: NaN, decisionMs: NaN, promptTokens: 0, cachedTokens: 0, outputTokens: 0 };
       recs.push(rec);
       const id = `bench-${policyId}-${recs.length}`;
-      pending.push(fd.send('/v1/completions', body, id, sched).then((o) => { Object.assign(rec, o, { decisionMs: gw?.records.get(id)?.eppDecisionMs ?? NaN }); rec.done = true; }));
+      pending.push(fd.send('/v1/completions', body, id, sched).then((o) => { Object.assign(rec, o, fromGateway(gw, id)); rec.done = true; }));
     }
     const rest = win.end - performance.now();
     if (rest > 0) await new Promise((r) => setTimeout(r, rest));
@@ -188,7 +219,7 @@ async function runLadder(fd: GatewayClient, prompts: ReturnType<typeof generateS
   const cutoff = performance.now();
   // The gateway reports a request when it is over, which can be just after the client saw the end.
   await new Promise((r) => setTimeout(r, 50));
-  for (const [i, r] of recs.entries()) if (r.done && Number.isNaN(r.decisionMs)) r.decisionMs = gw?.records.get(`bench-${policyId}-${i + 1}`)?.eppDecisionMs ?? NaN;
+  for (const [i, r] of recs.entries()) if (r.done && Number.isNaN(r.decisionMs)) Object.assign(r, fromGateway(gw, `bench-${policyId}-${i + 1}`));
   return STAGES.map((st, si) => {
     const rs = recs.filter((r) => r.stage === si);
     const ok = rs.filter((r) => r.done && r.ok);
@@ -200,6 +231,7 @@ async function runLadder(fd: GatewayClient, prompts: ReturnType<typeof generateS
     const outTok = ok.reduce((a, r) => a + r.outputTokens, 0);
     const prompt = ok.reduce((a, r) => a + r.promptTokens, 0);
     const cached = ok.reduce((a, r) => a + r.cachedTokens, 0);
+    const filterCpu = ok.map((r) => r.filterCpuMs).filter((x) => Number.isFinite(x));
     const share: Record<string, number> = {};
     for (const r of ok) share[r.endpoint] = (share[r.endpoint] ?? 0) + 1;
     const wallMs = st.seconds * 1000;
@@ -208,7 +240,9 @@ async function runLadder(fd: GatewayClient, prompts: ReturnType<typeof generateS
       meanDispatchLagMs: r3(rs.reduce((a, r) => a + r.lagMs, 0) / Math.max(1, rs.length))!,
       ok: ok.length, errors: rs.filter((r) => r.done && !r.ok).length, unfinished: unfinished.length,
       ttftP50S: r3(pct(ttfts, 0.5)), ttftP90S: r3(pct(ttfts, 0.9)), ttftMeanS: r3(ttfts.reduce((a, b) => a + b, 0) / Math.max(1, ttfts.length)),
-      e2eP50S: r3(pct(ok.map((r) => r.e2eMs / 1000), 0.5)), decisionP50Ms: r3(pct(ok.map((r) => r.decisionMs), 0.5)),
+      e2eP50S: r3(pct(ok.map((r) => r.e2eMs / 1000), 0.5)), decisionP50Ms: r3(pct(ok.map((r) => r.decisionMs), 0.5)), decisionP99Ms: r3(pct(ok.map((r) => r.decisionMs), 0.99)),
+      eppCpuMsPerRequest: rs.length ? r3((win.epp1! - win.epp0) / rs.length) : null,
+      filterCpuMsPerRequest: filterCpu.length ? r3(filterCpu.reduce((a, b) => a + b, 0) / filterCpu.length) : null,
       outputTokensPerS: ok.length ? r3(outTok / ((lastEnd - win.start) / 1000)) : null,
       cacheHitRate: prompt ? r3(cached / prompt) : null, meanPromptTokens: ok.length ? r3(prompt / ok.length) : null,
       endpointShare: share,
@@ -217,6 +251,12 @@ async function runLadder(fd: GatewayClient, prompts: ReturnType<typeof generateS
       sampleErrors: [...new Set(rs.filter((r) => r.done && !r.ok).map((r) => r.error ?? 'no tokens'))].slice(0, 3),
     };
   });
+}
+
+/** What the gateway recorded of a finished request: decision latency and the filter's CPU. */
+function fromGateway(gw: BenchGateway | undefined, id: string): { decisionMs: number; filterCpuMs: number } {
+  const r = gw?.records.get(id);
+  return { decisionMs: r?.eppDecisionMs ?? NaN, filterCpuMs: r?.filterCpuMs ?? NaN };
 }
 
 async function startSims(settings: SimSettings, zmq: string, renderUrl: string, hub: Awaited<ReturnType<typeof startHubStub>>): Promise<Sim[]> {
@@ -234,11 +274,12 @@ interface BenchGateway {
   records: Map<string, RequestRecord>;
 }
 
-/** The development gateway in front of one EPP: ext_proc (plaintext), FailClose, no edge filter. */
-async function startBenchGateway(epp: string): Promise<BenchGateway> {
+/** The development gateway in front of one EPP: ext_proc (plaintext), FailClose, the edge filter when given. */
+async function startBenchGateway(epp: string, filterConfig?: string): Promise<BenchGateway> {
   const records = new Map<string, RequestRecord>();
   const gateway = await startGateway({
     epp,
+    filter: filterConfig ? { config: filterConfig } : undefined,
     failureMode: 'FailClose', // an EPP failure must show up as an error, not as gateway-chosen routing
     messageTimeoutMs: 120_000,
     onRequest: (r) => {
@@ -248,7 +289,7 @@ async function startBenchGateway(epp: string): Promise<BenchGateway> {
   return { gateway, records };
 }
 
-const GATEWAY_DESC = 'development gateway (gateway/, in-process startGateway: ext_proc to the EPP, FailClose, no edge filter)';
+const GATEWAY_DESC = 'development gateway (gateway/, in-process startGateway: ext_proc to the EPP, FailClose; the edge filter for the "filter in path" policies only)';
 
 async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl: string; hub: Awaited<ReturnType<typeof startHubStub>>; prompts: ReturnType<typeof generateSharedPrefix>; kube?: Kube | string }): Promise<PolicyRun> {
   const notes: string[] = [];
@@ -265,29 +306,21 @@ async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl
       const kube = ctx.kube;
       if (!existsSync(join(BIN, 'llm-d-epp'))) throw new Error(`${BIN}/llm-d-epp missing (bash scripts/deps/llm-d-epp.sh)`);
       sims = await startSims(ctx.settings, zmq, ctx.renderUrl, ctx.hub);
-      const [pGrpc, pHealth, pMetrics] = [await freePort(), await freePort(), await freePort()];
-      const pool = `bench-${policy.id}-${Date.now() % 100000}`;
-      await createPool(kube, REPO, pool, sims, pGrpc);
-      const args = ['--secure-serving=false', '--grpc-port', String(pGrpc), '--grpc-health-port', String(pHealth), '--metrics-port', String(pMetrics),
-        '--metrics-endpoint-auth=false', '--tracing=false', '--enable-pprof=false', '--health-checking=true', '--v', '1', '--pool-name', pool, '--pool-namespace', 'default'];
-      if (policy.llmdConfig) args.push('--config-file', join(REPO, policy.llmdConfig));
-      const epp = startProc('llm-d-epp', join(BIN, 'llm-d-epp'), args, {
-        KUBECONFIG: kube.kubeconfig, POD_NAME: 'llm-d-epp-5d9c7-x2x4q', NAMESPACE: 'default', OTEL_TRACES_SAMPLER_ARG: '0', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4317',
-      });
-      procs.push(epp);
-      await waitHttp(`http://127.0.0.1:${pMetrics}/metrics`, epp, 60_000, new RegExp(`^inference_pool_ready_pods\\{[^}]*\\} ${N_SIMS}$`, 'm'));
+      const epp = await startLlmdEpp({ bin: join(BIN, 'llm-d-epp'), kube, repo: REPO, servers: sims, configFile: policy.llmdConfig ? join(REPO, policy.llmdConfig) : undefined, extraArgs: ['--health-checking=true'] });
+      procs.push(epp.proc);
       await new Promise((r) => setTimeout(r, 1000));
-      gw = await startBenchGateway(`127.0.0.1:${pGrpc}`);
+      gw = await startBenchGateway(`127.0.0.1:${epp.grpcPort}`);
       fd = new GatewayClient(gw.gateway.url);
       frontDoor = GATEWAY_DESC;
       notes.push(`llm-d-epp ${readFileSync(join(BIN, 'llm-d-epp.buildinfo'), 'utf8').trim()}`);
-      const stages = await runLadder(fd, ctx.prompts, epp.child.pid, policy.id, gw);
+      const stages = await runLadder(fd, ctx.prompts, epp.proc.child.pid, policy.id, gw);
       notes.push(`gateway stats: ${JSON.stringify(gw.gateway.stats)}`);
-      deletePool(kube, pool, N_SIMS);
+      deletePool(kube, epp.pool, N_SIMS);
       return { policy, frontDoor, stages, notes };
     }
     const [pGrpc, pHealth, pMetrics] = [await freePort(), await freePort(), await freePort()];
-    const cfg = policy.config!.replaceAll('@ZMQ@', zmq);
+    const hmacKey = randomBytes(32).toString('base64');
+    const cfg = policy.config!.replaceAll('@ZMQ@', zmq).replaceAll('@HMAC@', hmacKey);
     // The EPP binds the ZMQ socket the sims dial; sims reconnect until it is up.
     sims = await startSims(ctx.settings, zmq, ctx.renderUrl, ctx.hub);
     const real = startProc('tokenroute epp', process.execPath, [CLI, 'epp', '--host', '127.0.0.1', '--grpc-port', String(pGrpc), '--grpc-health-port', String(pHealth), '--metrics-port', String(pMetrics),
@@ -299,16 +332,21 @@ async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl
       fd = new GatewayClient(process.env.BENCH_GATEWAY_URL);
       frontDoor = `HTTP gateway at ${process.env.BENCH_GATEWAY_URL}`;
     } else {
-      gw = await startBenchGateway(`127.0.0.1:${pGrpc}`);
+      gw = await startBenchGateway(`127.0.0.1:${pGrpc}`, policy.filter ? JSON.stringify({ models: { [MODEL]: { tokenizer: 'qwen3' } }, blockSize: 16, hmacKey }) : undefined);
       fd = new GatewayClient(gw.gateway.url);
       frontDoor = GATEWAY_DESC;
     }
+    if (policy.filter && !gw) throw new Error('a "filter in path" policy needs the development gateway (unset BENCH_GATEWAY_URL)');
     const stages = await runLadder(fd, ctx.prompts, real.child.pid, policy.id, gw);
     if (gw) notes.push(`gateway stats: ${JSON.stringify(gw.gateway.stats)}`);
+    const metrics = (await (await fetch(`http://127.0.0.1:${pMetrics}/metrics`)).text()).split('\n').filter((l) => !l.startsWith('#'));
     if (policy.kvEvents) {
-      const m = await (await fetch(`http://127.0.0.1:${pMetrics}/metrics`)).text();
-      const ev = m.split('\n').filter((l) => /^tokenroute_kv_events?_/.test(l) && !l.startsWith('#')).slice(0, 6);
+      const ev = metrics.filter((l) => /^tokenroute_kv_events?_/.test(l)).slice(0, 6);
       notes.push(`KV-event counters at the end: ${ev.join('; ') || '(none found)'}`);
+    }
+    if (policy.filter) {
+      const hd = metrics.filter((l) => l.startsWith('tokenroute_request_header_decisions_total'));
+      notes.push(`decisions at the headers: ${hd.join('; ') || '(none found)'}`);
     }
     return { policy, frontDoor, stages, notes };
   } catch (e) {
@@ -420,6 +458,14 @@ export function summarize(result: Result): string {
   for (const p of result.policies) {
     if (p.error) lines.push(`| ${p.label} | failed: ${p.error.split('\n')[0].slice(0, 160).replaceAll('|', '/')} | | | | | | | |`);
     for (const s of p.stages) lines.push(`| ${p.label} | ${s.qps} | ${f(s.achievedQps)} | ${f(s.ttftP50S)} | ${f(s.ttftP90S)} | ${f(s.outputTokensPerS, 0)} | ${f(s.cacheHitRate)} | ${s.ok} / ${s.sent} | ${s.unfinished} |`);
+  }
+  lines.push('');
+  lines.push("Router cost per request (decision: the gateway's time from the request's arrival to the EPP's routing reply; EPP CPU: the EPP process over the stage, every thread and idle scraping included, ÷ requests; filter CPU: the edge filter in the gateway):");
+  lines.push('');
+  lines.push('| policy | offered QPS | decision p50 (ms) | decision p99 (ms) | EPP CPU / request (ms) | filter CPU / request (ms) |');
+  lines.push('|---|---|---|---|---|---|');
+  for (const p of result.policies) {
+    for (const s of p.stages) lines.push(`| ${p.label} | ${s.qps} | ${f(s.decisionP50Ms)} | ${f(s.decisionP99Ms)} | ${f(s.eppCpuMsPerRequest)} | ${f(s.filterCpuMsPerRequest)} |`);
   }
   // The issue's target: at the first QPS where round-robin's TTFT p90 > 10× its lowest-load value.
   const rr = result.policies.find((p) => p.id === 'rr');

@@ -201,7 +201,7 @@ export async function createPool(kube: Kube, repoRoot: string, pool: string, sim
   }
   kube.api('POST', '/apis/inference.networking.k8s.io/v1/namespaces/default/inferencepools', JSON.stringify({
     apiVersion: 'inference.networking.k8s.io/v1', kind: 'InferencePool', metadata: { name: pool },
-    spec: { selector: { matchLabels: { app: pool } }, targetPorts: sims.map((s) => ({ number: s.port })), endpointPickerRef: { name: 'llm-d-epp', port: { number: eppPort } } },
+    spec: { selector: { matchLabels: { app: pool } }, targetPorts: [...new Set(sims.map((s) => s.port))].map((number) => ({ number })), endpointPickerRef: { name: 'llm-d-epp', port: { number: eppPort } } },
   }));
   sims.forEach((s, i) => {
     const name = `${pool}-${i}`;
@@ -229,4 +229,52 @@ export function deletePool(kube: Kube, pool: string, n: number): void {
   } catch {
     /* gone */
   }
+}
+
+// ---------------------------------------------------------------- the two EPPs, as benchmarks start them
+
+export interface StartedEpp {
+  readonly proc: Proc;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+}
+
+/** Runs `cmd args` pinned to the given CPUs (taskset execs the command: the pid stays the EPP's). */
+function pinned(cpus: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpus === undefined ? [cmd, args] : ['taskset', ['-c', cpus, cmd, ...args]];
+}
+
+/**
+ * tokenroute's EPP (the CLI, plaintext) over static endpoints `host:port`, ready when its metrics
+ * answer. `configFile` absent: its built-in default profile (GIE's).
+ */
+export async function startTokenrouteEpp(o: { cli: string; endpoints: readonly string[]; configFile?: string; cpus?: string; name?: string }): Promise<StartedEpp> {
+  const [grpcPort, health, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const eppArgs = [o.cli, 'epp', '--host', '127.0.0.1', '--grpc-port', String(grpcPort), '--grpc-health-port', String(health), '--metrics-port', String(metricsPort),
+    '--secure-serving', 'false', '--static-endpoints', o.endpoints.join(','), '--log-level', 'warn'];
+  if (o.configFile) eppArgs.push('--config-file', o.configFile);
+  const [cmd, args] = pinned(o.cpus, process.execPath, eppArgs);
+  const proc = startProc(o.name ?? 'tokenroute epp', cmd, args);
+  await waitHttp(`http://127.0.0.1:${metricsPort}/metrics`, proc, 60_000);
+  return { proc, grpcPort, metricsPort };
+}
+
+/**
+ * llm-d's Go EPP (scripts/deps/llm-d-epp.sh) over an InferencePool of `servers` created in `kube`;
+ * ready when it reports every pod ready. `configFile` absent: its built-in default profile.
+ */
+export async function startLlmdEpp(o: { bin: string; kube: Kube; repo: string; servers: readonly { ip: string; port: number }[]; configFile?: string; cpus?: string; extraArgs?: readonly string[] }): Promise<StartedEpp & { pool: string }> {
+  const [grpcPort, health, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const pool = `bench-${Date.now() % 1_000_000}`;
+  await createPool(o.kube, o.repo, pool, [...o.servers], grpcPort);
+  const eppArgs = ['--secure-serving=false', '--grpc-port', String(grpcPort), '--grpc-health-port', String(health), '--metrics-port', String(metricsPort),
+    '--metrics-endpoint-auth=false', '--tracing=false', '--enable-pprof=false', '--v', '1', '--pool-name', pool, '--pool-namespace', 'default'];
+  if (o.configFile) eppArgs.push('--config-file', o.configFile);
+  eppArgs.push(...(o.extraArgs ?? []));
+  const [cmd, args] = pinned(o.cpus, o.bin, eppArgs);
+  const proc = startProc('llm-d-epp', cmd, args, {
+    KUBECONFIG: o.kube.kubeconfig, POD_NAME: 'llm-d-epp-5d9c7-x2x4q', NAMESPACE: 'default', OTEL_TRACES_SAMPLER_ARG: '0', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4317',
+  });
+  await waitHttp(`http://127.0.0.1:${metricsPort}/metrics`, proc, 60_000, new RegExp(`^inference_pool_ready_pods\\{[^}]*\\} ${o.servers.length}$`, 'm'));
+  return { proc, grpcPort, metricsPort, pool };
 }

@@ -31,7 +31,11 @@ function headerMessage(headers: Readonly<Record<string, string>>, bodyLength: nu
   return { request_headers: { headers: { headers: Object.entries(all).map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) }, end_of_stream: bodyLength === 0 } };
 }
 
-export async function extProcRequest(client: ExtProcClient, headers: Readonly<Record<string, string>>, body: Buffer, chunkBytes = 64 * 1024): Promise<ExtProcTiming> {
+/**
+ * One request. `bodyModeNone` plays a route whose ext_proc request body mode is NONE: the proxy
+ * announces it (protocol_config) and sends the headers only — the body never reaches the EPP.
+ */
+export async function extProcRequest(client: ExtProcClient, headers: Readonly<Record<string, string>>, body: Buffer, chunkBytes = 64 * 1024, bodyModeNone = false): Promise<ExtProcTiming> {
   const call = client.Process(new grpc.Metadata()) as grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse>;
   let headersAt = 0;
   let bodyEndAt = 0;
@@ -49,7 +53,7 @@ export async function extProcRequest(client: ExtProcClient, headers: Readonly<Re
         const set = r.request_headers.response?.header_mutation?.set_headers ?? [];
         const d = set.find((h) => h.header?.key === 'x-gateway-destination-endpoint')?.header;
         destination = d ? (d.raw_value ? Buffer.from(d.raw_value).toString() : d.value) : undefined;
-        if (body.length === 0) {
+        if (body.length === 0 || bodyModeNone) {
           call.end();
           resolve(true);
         }
@@ -63,9 +67,14 @@ export async function extProcRequest(client: ExtProcClient, headers: Readonly<Re
     call.on('end', () => resolve(routedAt >= 0));
   });
   headersAt = performance.now();
-  call.write(headerMessage(headers, body.length));
+  const first = headerMessage(headers, body.length);
+  if (bodyModeNone) {
+    first.request_headers!.end_of_stream = false;
+    first.protocol_config = { request_body_mode: 'NONE', response_body_mode: 'FULL_DUPLEX_STREAMED' };
+  }
+  call.write(first);
   bodyEndAt = headersAt;
-  for (let off = 0; off < body.length; off += chunkBytes) {
+  for (let off = 0; off < (bodyModeNone ? 0 : body.length); off += chunkBytes) {
     const last = off + chunkBytes >= body.length;
     const more = call.write({ request_body: { body: body.subarray(off, off + chunkBytes), end_of_stream: last } });
     if (last) bodyEndAt = performance.now();

@@ -7,8 +7,8 @@
 //     headers + 4 KB body, response headers + body). Latency at concurrency 1, throughput at 64,
 //     and the EPP's own CPU use during the throughput run (so "per core" is measured, not assumed).
 // Medians and percentiles from one run; the machine is shared, so read ratios, not absolutes.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -25,10 +25,10 @@ import { findPackageRoot } from '../src/protocol/proto.js';
 import { seededRandom } from '../src/util/seeded-random.js';
 import { BENCH_CONFIG, benchEndpoints, syntheticMetrics } from './epp-server.js';
 import { isPromiseLike } from '../src/util/promise.js';
+import { cpuTicks, ensureLoadgen, runLoad } from './loadgen-driver.js';
 
 const SIZES = [8, 64, 512];
 const ROOT = findPackageRoot();
-const LOADGEN = join(ROOT, '.cache', 'bin', 'extproc-loadgen');
 
 function chatBody(bytes: number): Buffer {
   const filler = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.ceil(bytes / 45));
@@ -91,17 +91,6 @@ function inProcess(n: number) {
   return { schedulerUs: percentiles(sched), requestControlUs: percentiles(whole) };
 }
 
-function ensureLoadgen(): void {
-  if (existsSync(LOADGEN)) return;
-  console.log('building the Go ext_proc load generator (once) ...');
-  execFileSync('go', ['build', '-o', LOADGEN, '.'], { cwd: join(ROOT, 'epp', 'bench', 'loadgen'), stdio: 'inherit' });
-}
-
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
-}
-
 async function startEppServer(n: number, config: string): Promise<{ child: ChildProcess; port: number; pid: number }> {
   const child = spawn('taskset', ['-c', '0', process.execPath, join(ROOT, 'dist', 'epp', 'bench', 'epp-server.js'), '--endpoints', String(n), '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -114,28 +103,13 @@ async function startEppServer(n: number, config: string): Promise<{ child: Child
   throw new Error('EPP bench server exited before it was ready');
 }
 
-interface LoadOut {
-  perSecond: number;
-  decisionP50: number;
-  decisionP99: number;
-  streamP50: number;
-  streamP99: number;
-  errors: number;
-}
-
-function load(port: number, concurrency: number, seconds: number): LoadOut {
-  const out = execFileSync('taskset', ['-c', '1', LOADGEN, '--target', `127.0.0.1:${port}`, '--concurrency', String(concurrency),
-    '--seconds', String(seconds), '--warmup', '2', '--body-bytes', '4096'], { encoding: 'utf8' });
-  return JSON.parse(out) as LoadOut;
-}
-
 async function overGrpc(n: number, config = 'gie-default') {
   const { child, port, pid } = await startEppServer(n, config);
   try {
-    const latency = load(port, 1, 5);
+    const latency = await runLoad(port, 1, 5);
     const t0 = cpuTicks(pid);
     const w0 = Date.now();
-    const throughput = load(port, 64, 8);
+    const throughput = await runLoad(port, 64, 8);
     const cpu = (cpuTicks(pid) - t0) / 100 / ((Date.now() - w0) / 1000);
     return { latency, throughput, eppCpuCores: cpu, perCoreSecond: throughput.perSecond / Math.max(cpu, 1e-9) };
   } finally {
@@ -178,6 +152,8 @@ const md = `# EPP benchmark
 
 Produced by \`npm run bench:epp\` (epp/bench/run.ts) on ${machine.date}.
 Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${machine.loadAverageBefore} before, ${machine.loadAverageAfter} after (a shared machine: read ratios, not absolutes).
+
+This page measures tokenroute's EPP alone, on synthetic metrics (no scraping). The same load generator against tokenroute's EPP and llm-d's Go EPP side by side — both scraping fake vLLM servers with their default profiles — is [epp-peers.md](epp-peers.md).
 
 Config: GIE's default profile (queue-scorer ×2, kv-cache-utilization-scorer ×2, prefix-cache-scorer ×3, max-score-picker). Each endpoint's metrics change every 50 ms.
 In-process columns time \`Scheduler.schedule\` alone, and the whole request-control path (\`Director.handleRequest\`: parse a 4 KB chat body, admission, prefix keys (token-producer, character blocks here) and the prefix scorer's PrepareData, schedule, PreRequest, build the decision).

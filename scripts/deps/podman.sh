@@ -12,6 +12,12 @@ source "$here/lib.sh"
 socket="${TOKENROUTE_PODMAN_SOCKET:-/run/podman/podman.sock}"
 
 command -v podman >/dev/null && command -v runc >/dev/null || apt_install podman runc uidmap
+# Containers on a test network reach each other by name (the gateway dials `epp:9002`): with
+# Debian's podman 4 on its CNI backend that is the dnsname plugin's job, a package of its own.
+# Without it every name lookup fails and the gateway quietly fails open.
+if [[ "$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null)" == cni && ! -x /usr/lib/cni/dnsname ]]; then
+  apt_install golang-github-containernetworking-plugin-dnsname
+fi
 
 conf=/etc/containers/containers.conf
 if ! grep -q 'tokenroute' "$conf" 2>/dev/null; then

@@ -13,6 +13,7 @@ import { getContainerRuntimeClient } from 'testcontainers';
 import { buildImages, prepareContainerEngine, startContainerStack, type ContainerStack } from '../../e2e/lib/containers.js';
 import { defaultEppConfig, stackFilterConfig } from '../../e2e/lib/stack.js';
 import { defineGatewaySpecs } from '../e2e/specs/gateway-specs.js';
+import { call, chatBody } from '../../e2e/lib/workload.js';
 
 let stack: ContainerStack;
 
@@ -41,6 +42,14 @@ describe('tokenroute in containers: gateway image → EPP image → simulator co
     assert.equal(info.Config.User, '65532:65532');
     assert.equal(info.HostConfig.ReadonlyRootfs, true);
     assert.equal(info.State.Running, true);
+  });
+
+  it('the gateway reaches the EPP by its network name (not failing open)', async () => {
+    // The gateway dials `epp:9002`; without name resolution on the network it fails open and
+    // round-robins, which the routing specs below would only show as lost affinity.
+    const r = await call(stack.url, '/v1/chat/completions', chatBody('You are terse.', 'Who routed this?', { max_tokens: 2 }));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-tokenroute-gateway-pick'), 'epp');
   });
 });
 
