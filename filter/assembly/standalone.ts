@@ -126,7 +126,7 @@ let reqKeys = new StaticArray<u64>(0);
 /** Size of the fixed header of a requestKeys result. */
 const RESULT_HEADER: i32 = 24;
 
-function result(error: string, detail: string, tokens: i32, exact: bool, keys: StaticArray<u64>, nKeys: i32, ids: TokenBuffer | null): Uint8Array {
+function result(error: string, detail: string, tokens: i32, exact: bool, keys: StaticArray<u64>, nKeys: i32, ids: TokenBuffer | null, tokensEstimated: bool = false): Uint8Array {
   const text = String.UTF8.encode(error.length > 0 ? error + "\n" + detail : "");
   const textLen = text.byteLength;
   const nIds = ids !== null ? ids.length : 0;
@@ -134,7 +134,7 @@ function result(error: string, detail: string, tokens: i32, exact: bool, keys: S
   const p = out.dataStart;
   store<i32>(p, error.length > 0 ? 1 : 0);
   store<i32>(p, tokens, 4);
-  store<i32>(p, exact ? 1 : 0, 8);
+  store<i32>(p, (exact ? 1 : 0) | (tokensEstimated ? 2 : 0), 8);
   store<i32>(p, nKeys, 12);
   store<i32>(p, nIds, 16);
   store<i32>(p, textLen, 20);
@@ -154,13 +154,15 @@ function result(error: string, detail: string, tokens: i32, exact: bool, keys: S
  * `config` is a filter plugin configuration (docs/filter.md: {"models": {name: {tokenizer, template?,
  * seedModel?, lora?}}, "maxBodyBytes"?}; other fields are validated and ignored), whose model entries
  * carry the key seed inputs (seedModel, lora; cache_salt comes from the body); `blockSize` (≥ 1) and
- * `maxBlocks` (≥ 0) override the configuration's. `wantIds` also returns the token ids.
+ * `maxBlocks` (≥ 0) override the configuration's. `wantIds` also returns the token ids. `tokenLimit`
+ * (> 0) lets tokenizing stop once that many ids are out (processBody): the ids and keys are then
+ * those of the prompt's start and `tokens` is an estimate.
  *
- * Result (little-endian): i32 failed, i32 tokens, i32 exact, i32 nKeys, i32 nIds, i32 textBytes, then
+ * Result (little-endian): i32 failed, i32 tokens, i32 flags (1: exact, 2: tokens estimated), i32 nKeys, i32 nIds, i32 textBytes, then
  * nKeys u64 keys, nIds u32 ids, and textBytes of UTF-8 "<error kind>\n<detail>" when failed (the
  * filter's x-tokenroute-error names, or "bad_config" for an invalid `config`).
  */
-export function requestKeys(path: string, body: Uint8Array, config: string, blockSize: i32, maxBlocks: i32, wantIds: bool): Uint8Array {
+export function requestKeys(path: string, body: Uint8Array, config: string, blockSize: i32, maxBlocks: i32, wantIds: bool, tokenLimit: i32): Uint8Array {
   if (blockSize < 1 || maxBlocks < 0) return result("bad_config", "blockSize must be >= 1 and maxBlocks >= 0", 0, false, reqKeys, 0, null);
   let parsed: ConfigResult;
   if (configs.has(config)) parsed = configs.get(config);
@@ -178,9 +180,9 @@ export function requestKeys(path: string, body: Uint8Array, config: string, bloc
   if (body.length > cfg.maxBodyBytes) {
     return result(errorName(ErrorKind.TooLarge), `body of ${body.length} bytes exceeds maxBodyBytes ${cfg.maxBodyBytes}`, 0, false, reqKeys, 0, null);
   }
-  const r = processBody(endpointOf(path), body, cfg, reqTokens, reqKeys);
+  const r = processBody(endpointOf(path), body, cfg, reqTokens, reqKeys, tokenLimit > 0 ? tokenLimit : i32.MAX_VALUE);
   if (r.error != ErrorKind.None) return result(errorName(r.error), r.detail, 0, false, reqKeys, 0, null);
-  return result("", "", reqTokens.length, r.exact, reqKeys, r.count, wantIds ? reqTokens : null);
+  return result("", "", r.tokens, r.exact, reqKeys, r.count, wantIds ? reqTokens : null, r.tokensEstimated);
 }
 
 export const Uint8Array_ID = idof<Uint8Array>();

@@ -77,11 +77,16 @@ export interface RequestKeysOptions {
   maxBlocks?: number;
   /** Also return the token ids. */
   wantIds?: boolean;
+  /**
+   * Tokenizing may stop once this many ids are out (at a word boundary): ids and keys are then the
+   * prompt's start's and `tokens` an estimate (`tokensEstimated`). Default: tokenize everything.
+   */
+  stopAfterTokens?: number;
 }
 
 /** The filter's result for a request: its x-tokenroute-tokens/-exact/-blocks, or its x-tokenroute-error. */
 export type RequestKeysResult =
-  | { ok: true; tokens: number; exact: boolean; keys: BigUint64Array; ids?: Uint32Array }
+  | { ok: true; tokens: number; exact: boolean; tokensEstimated: boolean; keys: BigUint64Array; ids?: Uint32Array }
   | {
       ok: false;
       /** The filter's error kind (too_large, bad_json, invalid_utf8, bad_request, unknown_model, internal), or bad_config. */
@@ -110,7 +115,7 @@ interface CoreExports {
   renderChat(f: number, r: number): number;
   blockKeys(ids: number, bs: number, m: number, l: number, s: number, max: number): number;
   blockSeedOf(m: number, l: number, s: number): bigint;
-  requestKeys(path: number, body: number, config: number, blockSize: number, maxBlocks: number, wantIds: number): number;
+  requestKeys(path: number, body: number, config: number, blockSize: number, maxBlocks: number, wantIds: number, tokenLimit: number): number;
   __getUint8Array(p: number): Uint8Array;
   xxh64Bytes(b: number, seed: bigint): bigint;
   configureSegmentCache(bytes: number): void;
@@ -308,11 +313,11 @@ export class TokenrouteCore {
     const p = this.str(path), c = this.str(cfg), b = this.x.__pin(this.x.__newArray(this.u8Id, bytes));
     let out: Uint8Array;
     try {
-      out = this.x.__getUint8Array(this.x.requestKeys(p, b, c, opts.blockSize ?? 16, opts.maxBlocks ?? 256, opts.wantIds ? 1 : 0));
+      out = this.x.__getUint8Array(this.x.requestKeys(p, b, c, opts.blockSize ?? 16, opts.maxBlocks ?? 256, opts.wantIds ? 1 : 0, Math.max(0, Math.min(opts.stopAfterTokens ?? 0, 0x7fffffff))));
     } finally {
       this.unpin(p, b, c);
     }
-    // Layout: i32 failed, tokens, exact, nKeys, nIds, textBytes; u64 keys; u32 ids; UTF-8 "<kind>\n<detail>".
+    // Layout: i32 failed, tokens, flags (1 exact, 2 tokens estimated), nKeys, nIds, textBytes; u64 keys; u32 ids; UTF-8 "<kind>\n<detail>".
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const nKeys = v.getInt32(12, true), nIds = v.getInt32(16, true), textBytes = v.getInt32(20, true);
     let o = 24;
@@ -323,7 +328,8 @@ export class TokenrouteCore {
     }
     const keys = new BigUint64Array(nKeys);
     for (let i = 0; i < nKeys; i++, o += 8) keys[i] = v.getBigUint64(o, true);
-    const r: RequestKeysResult = { ok: true, tokens: v.getInt32(4, true), exact: v.getInt32(8, true) !== 0, keys };
+    const flags = v.getInt32(8, true);
+    const r: RequestKeysResult = { ok: true, tokens: v.getInt32(4, true), exact: (flags & 1) !== 0, tokensEstimated: (flags & 2) !== 0, keys };
     if (opts.wantIds) {
       const ids = new Uint32Array(nIds);
       for (let i = 0; i < nIds; i++, o += 4) ids[i] = v.getUint32(o, true);

@@ -91,7 +91,7 @@ function build(binding: PrefixIndexBinding, metrics: PluginMetrics | undefined):
       if (!inputs) return;
       const matched = memoMatch((c) => binding.lookup(inputs, c));
       state.write(MATCH, { inputs, matched });
-      publishMatch(state, { plugin: binding.name, blockSize: inputs.blockSize, totalBlocks: inputs.blocks, promptTokens: inputs.promptTokens, tokensExact: inputs.source === 'filter' || inputs.source === 'epp-tokenizer', matched });
+      publishMatch(state, { plugin: binding.name, blockSize: inputs.blockSize, totalBlocks: inputs.blocks, promptTokens: inputs.promptTokens, tokensExact: (inputs.source === 'filter' || inputs.source === 'epp-tokenizer') && !inputs.tokensEstimated, matched });
     },
     preRequest(_req: InferenceRequest, result: SchedulingResult, state: CycleState) {
       const m = state.read(MATCH);

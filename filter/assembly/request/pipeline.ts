@@ -17,6 +17,10 @@ export class BodyResult {
   model: string = '';
   /** The token ids in `tokens` are exactly the server's. */
   exact: bool = false;
+  /** Prompt tokens: tokens.length, or more when tokenizing stopped at a limit (then estimated). */
+  tokens: i32 = 0;
+  /** `tokens` is an estimate: tokenizing stopped at the caller's limit. */
+  tokensEstimated: bool = false;
   /** Keys written to `keys`. */
   count: i32 = 0;
 
@@ -33,9 +37,12 @@ export class BodyResult {
  * Reads `body` as a request to `endpoint` with `cfg`'s models, tokenizes its prompt into `tokens`
  * (cleared first) and writes its chained block keys into `keys` (at most min(cfg.maxBlocks,
  * keys.length)). Never throws. cfg.maxBodyBytes is the callers' to enforce (the filter while the
- * body streams in, the core before calling).
+ * body streams in, the core before calling). `tokenLimit`: tokenizing may stop once this many ids
+ * are out (at a word boundary; the ids so far exact) — the EPP's fallback tokenizer, whose index
+ * uses the first blocks only; the count of the rest is then estimated. The filter never stops: it
+ * sends the exact count.
  */
-export function processBody(endpoint: Endpoint, body: Uint8Array, cfg: FilterConfig, tokens: TokenBuffer, keys: StaticArray<u64>): BodyResult {
+export function processBody(endpoint: Endpoint, body: Uint8Array, cfg: FilterConfig, tokens: TokenBuffer, keys: StaticArray<u64>, tokenLimit: i32 = i32.MAX_VALUE): BodyResult {
   tokens.clear();
   const read = readRequest(endpoint, body);
   const req = read.request;
@@ -44,7 +51,11 @@ export function processBody(endpoint: Endpoint, body: Uint8Array, cfg: FilterCon
   const model = cfg.models.get(req.model);
   const r = new BodyResult();
   r.model = req.model;
+  tokens.limit = tokenLimit;
   r.exact = tokenizePrompt(req, model.binding, tokens);
+  tokens.limit = i32.MAX_VALUE;
+  r.tokens = tokens.length + tokens.restEstimate;
+  r.tokensEstimated = tokens.stopped;
   r.count = computeBlockKeys(tokens, cfg.blockSize, cfg.maxBlocks, model.seedModel, model.lora, req.cacheSalt, keys);
   return r;
 }

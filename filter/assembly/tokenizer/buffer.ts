@@ -7,14 +7,25 @@ export class TokenBuffer {
   length: i32 = 0;
   /** Backing storage; grows by doubling. Only ids[0..length) are meaningful. */
   ids: StaticArray<u32>;
+  /**
+   * Tokenizing stops at a word boundary once `length` reaches this (the ids so far are exactly the
+   * first ids of the whole text's); default: never. A caller that uses only the first blocks sets it.
+   */
+  limit: i32 = i32.MAX_VALUE;
+  /** Tokenizing stopped at `limit` with input left. */
+  stopped: bool = false;
+  /** When stopped: the ids the rest of the input would have given, estimated (ids per byte so far). */
+  restEstimate: i32 = 0;
 
   constructor(initialCapacity: i32 = 256) {
     this.ids = new StaticArray<u32>(initialCapacity < 4 ? 4 : initialCapacity);
   }
 
-  /** Forgets all ids; keeps the storage. */
+  /** Forgets all ids and a previous stop; keeps the storage and the limit. */
   @inline clear(): void {
     this.length = 0;
+    this.stopped = false;
+    this.restEstimate = 0;
   }
 
   /** Appends one id. */

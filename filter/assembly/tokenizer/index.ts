@@ -98,6 +98,15 @@ export class Tokenizer {
   private cps3: CpBuf = new CpBuf();
   private offs: CpBuf = new CpBuf();
   private fls: ByteBuf = new ByteBuf();
+  /** The input being encoded (after lossy UTF-8 repair), for estimating what a stop leaves out. */
+  private inBase: usize = 0;
+  private inEnd: usize = 0;
+  /** out.length when the input's encoding began. */
+  private inFrom: i32 = 0;
+  /** Start of the raw gap being encoded (a stop inside NFC-normalized text counts from here). */
+  private rawCursor: usize = 0;
+  /** Code points of the piece the DeepSeek splits are walking (a stop before its end leaves input). */
+  private segCps: i32 = 0;
 
   private constructor(name: string, model: Model) {
     this.name = name;
@@ -164,12 +173,30 @@ export class Tokenizer {
 
   /** Valid UTF-8 in [p, p+len): split out non-normalized added tokens, then handle the gaps. */
   private encodeValid(p: usize, len: i32, out: TokenBuffer): void {
+    this.inBase = p;
+    this.inEnd = p + <usize>len;
+    this.inFrom = out.length;
+    this.rawCursor = p;
     let trie = this.model.rawTrie;
     if (trie.empty) {
       this.encodeSegment(p, len, out);
       return;
     }
     this.splitAdded(trie, p, len, out, true);
+  }
+
+  /**
+   * Tokenizing stops with the input from `q` on left (out.limit reached): estimates its ids at the
+   * rate of ids per byte so far. `q` outside the input (inside NFC-normalized text) counts from the
+   * raw gap being encoded.
+   */
+  private stopAt(out: TokenBuffer, q: usize): void {
+    if (q < this.inBase || q > this.inEnd) q = this.rawCursor;
+    let consumed = <f64>(q - this.inBase);
+    let rest = <f64>(this.inEnd - q);
+    let produced = <f64>(out.length - this.inFrom);
+    out.stopped = true;
+    out.restEstimate = <i32>Math.round(consumed > 0 ? (rest * produced) / consumed : rest / 4);
   }
 
   /**
@@ -214,16 +241,26 @@ export class Tokenizer {
         }
       }
       if (start > segStart) {
-        if (raw) this.encodeSegment(segStart, <i32>(start - segStart), out);
-        else this.preTokenizeCached(segStart, <i32>(start - segStart), out);
+        if (raw) {
+          this.rawCursor = segStart;
+          this.encodeSegment(segStart, <i32>(start - segStart), out);
+        } else this.preTokenizeCached(segStart, <i32>(start - segStart), out);
+        // Stopped inside the gap: the ids must stay a prefix, so not even this added token.
+        if (out.stopped) return;
       }
       out.push(<u32>m.addedIds[idx]);
       q = stop;
       segStart = stop;
+      if (out.length >= out.limit && segStart < end) {
+        this.stopAt(out, segStart);
+        return;
+      }
     }
     if (end > segStart) {
-      if (raw) this.encodeSegment(segStart, <i32>(end - segStart), out);
-      else this.preTokenizeCached(segStart, <i32>(end - segStart), out);
+      if (raw) {
+        this.rawCursor = segStart;
+        this.encodeSegment(segStart, <i32>(end - segStart), out);
+      } else this.preTokenizeCached(segStart, <i32>(end - segStart), out);
     }
   }
 
@@ -267,7 +304,7 @@ export class Tokenizer {
     if (cache.lookup(p, len, out)) return;
     let from = out.length;
     this.preTokenize(p, len, out);
-    cache.store(p, len, out, from);
+    if (!out.stopped) cache.store(p, len, out, from);
   }
 
   /** True when NFC could change [p, p+len): some code point >= U+0300 is NFC-unsafe (ccc != 0 or NFC_QC != Yes). */
@@ -329,8 +366,13 @@ export class Tokenizer {
         let be = load<u32>(ofd + ((<usize>e) << 2));
         bpe.encodeWord(p + <usize>bs, <i32>(be - bs), out);
         i = e;
+        if (out.length >= out.limit && i < n) {
+          this.stopAt(out, p + <usize>be);
+          return;
+        }
       }
     } else {
+      this.segCps = n;
       this.dsDigits(p, cpd, fld, ofd, 0, n, out);
     }
   }
@@ -339,7 +381,7 @@ export class Tokenizer {
   private dsDigits(p: usize, cpd: usize, fld: usize, ofd: usize, s: i32, e: i32, out: TokenBuffer): void {
     let gap = s;
     let i = s;
-    while (i < e) {
+    while (i < e && !out.stopped) {
       let j = matchDigits3(fld, i, e);
       if (j < 0) {
         i++;
@@ -356,7 +398,7 @@ export class Tokenizer {
   private dsCjk(p: usize, cpd: usize, fld: usize, ofd: usize, s: i32, e: i32, out: TokenBuffer): void {
     let gap = s;
     let i = s;
-    while (i < e) {
+    while (i < e && !out.stopped) {
       if (!isDeepSeekCjk(load<u32>(cpd + ((<usize>i) << 2)))) {
         i++;
         continue;
@@ -374,7 +416,7 @@ export class Tokenizer {
   private dsMain(p: usize, cpd: usize, fld: usize, ofd: usize, s: i32, e: i32, out: TokenBuffer): void {
     let gap = s;
     let i = s;
-    while (i < e) {
+    while (i < e && !out.stopped) {
       let j = matchDeepSeek(cpd, fld, i, e);
       if (j < 0) {
         i++;
@@ -390,9 +432,11 @@ export class Tokenizer {
 
   // @ts-ignore: decorator
   @inline private word(p: usize, ofd: usize, s: i32, e: i32, out: TokenBuffer): void {
+    if (out.stopped) return;
     let bs = load<u32>(ofd + ((<usize>s) << 2));
     let be = load<u32>(ofd + ((<usize>e) << 2));
     this.bpe.encodeWord(p + <usize>bs, <i32>(be - bs), out);
+    if (out.length >= out.limit && e < this.segCps) this.stopAt(out, p + <usize>be);
   }
 }
 

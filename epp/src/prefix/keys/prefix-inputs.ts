@@ -36,6 +36,8 @@ export interface PrefixInputs {
   readonly blocks: number;
   /** Prompt tokens when known (filter / EPP tokenizer); else an estimate (chars ÷ 4). */
   readonly promptTokens: number;
+  /** The EPP tokenizer stopped after the blocks its consumers use: promptTokens is an estimate. */
+  readonly tokensEstimated?: boolean;
   readonly exact: boolean;
   /** Why a better source was not used. */
   readonly fallbackReason?: string;
@@ -168,13 +170,16 @@ export class PrefixInputProducer {
         maxBlocks: first.maxBlocks,
         alsoBlockSizes: rest,
         cacheSalt: req.body.cacheSalt,
+        // The consumers use no block past their maxBlocks: the rest of a long prompt is counted
+        // (estimated), not tokenized.
+        stopAfterBlocks: true,
       };
       this.tokenizations++;
       return pool.run(job, this.opts.tokenizeTimeoutMs).then((r) => {
         if (r.ok) {
           missing.forEach((need, i) => {
             const keys = onGrid(halvesOf(i === 0 ? r.keys : r.also![i - 1]), undefined, dense, need.maxBlocks);
-            out.set(need.blockSize, { source: 'epp-tokenizer', blockSize: need.blockSize, ...keys, promptTokens: r.tokens, exact: r.exact, fallbackReason: why });
+            out.set(need.blockSize, { source: 'epp-tokenizer', blockSize: need.blockSize, ...keys, promptTokens: r.tokens, tokensEstimated: r.tokensEstimated, exact: r.exact, fallbackReason: why });
           });
         } else {
           for (const need of missing) out.set(need.blockSize, this.charBlocks(req, need, `${why}; epp tokenizer: ${r.reason}`));

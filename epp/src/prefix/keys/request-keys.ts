@@ -40,6 +40,11 @@ export interface KeyJob {
   readonly alsoBlockSizes?: readonly { readonly blockSize: number; readonly maxBlocks: number }[];
   /** The body's cache_salt (seeds the extra chains exactly as the pipeline seeds the first). */
   readonly cacheSalt?: string;
+  /**
+   * Stop tokenizing once every block size's maxBlocks blocks are covered (the prefix plugins use
+   * no more); the prompt's token count is then estimated. Ignored with `wantIds`.
+   */
+  readonly stopAfterBlocks?: boolean;
 }
 
 export type KeyResult =
@@ -47,6 +52,8 @@ export type KeyResult =
       readonly ok: true;
       readonly tokens: number;
       readonly exact: boolean;
+      /** `tokens` is an estimate (tokenizing stopped after the blocks the job needed). */
+      readonly tokensEstimated?: boolean;
       readonly keys: BigUint64Array;
       readonly ids?: Uint32Array;
       /** Keys for `alsoBlockSizes`, same order. */
@@ -83,6 +90,13 @@ export function filterConfigFor(model: string, binding: ModelBinding): string {
   return JSON.stringify({ models: { [model]: entry }, maxBodyBytes: MAX_BODY_BYTES });
 }
 
+/** The tokens the job's blocks cover, for every block size it keys (the most any of them needs). */
+function tokensCovering(job: KeyJob): number {
+  let n = job.blockSize * job.maxBlocks;
+  for (const a of job.alsoBlockSizes ?? []) n = Math.max(n, a.blockSize * a.maxBlocks);
+  return n;
+}
+
 /**
  * Tokenizes and keys one request with the filter's own code (TokenrouteCore.requestKeys runs
  * filter/assembly/request/pipeline.ts): same prompt reading, tokens, exact flag, keys and error kinds.
@@ -98,6 +112,7 @@ export function computeRequestKeys(core: TokenrouteCore, job: KeyJob): KeyResult
       blockSize: job.blockSize,
       maxBlocks: job.maxBlocks,
       wantIds: job.wantIds || also.length > 0,
+      stopAfterTokens: job.stopAfterBlocks && !job.wantIds ? tokensCovering(job) : undefined,
     });
     if (!r.ok) return { ok: false, reason: `${r.error}: ${r.detail}`, error: r.error };
     // The pipeline seeds its chain with (seedModel, lora, cache_salt) (filter/assembly/request/
@@ -106,7 +121,7 @@ export function computeRequestKeys(core: TokenrouteCore, job: KeyJob): KeyResult
     const extra = also.map((a) =>
       core.blockKeys(r.ids!, { model: seedModel, lora: job.binding.lora ?? '', cacheSalt: job.cacheSalt ?? '', blockSize: a.blockSize, maxBlocks: a.maxBlocks }),
     );
-    return { ok: true, tokens: r.tokens, exact: r.exact, keys: r.keys, ids: job.wantIds ? r.ids : undefined, also: also.length > 0 ? extra : undefined };
+    return { ok: true, tokens: r.tokens, exact: r.exact, tokensEstimated: r.tokensEstimated, keys: r.keys, ids: job.wantIds ? r.ids : undefined, also: also.length > 0 ? extra : undefined };
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }

@@ -70,6 +70,7 @@ describe('PrefixInputProducer', () => {
   const model = 'Qwen/Qwen3-8B';
   const req = (headers: Map<string, string>) =>
     request({ incomingModel: model, targetModel: model, headers, body: parsedBody({ model, ...body }) });
+  const p4 = async (p: PrefixInputProducer, need: { blockSize: number; maxBlocks: number }[]): Promise<PrefixInputs> => (await p.produce(req(new Map()), need)).get(16)!;
   const at16 = async (p: PrefixInputProducer, headers: Map<string, string>): Promise<PrefixInputs> => (await p.produce(req(headers), NEED16)).get(16)!;
 
   it('uses verified filter headers, else the EPP tokenizer (same keys), and says why', async () => {
@@ -120,6 +121,18 @@ describe('PrefixInputProducer', () => {
     assert.equal(bySize.get(32)!.source, 'epp-tokenizer');
     assert.match(bySize.get(32)!.fallbackReason ?? '', /filter block size 16/);
     assert.equal(p.tokenizations, 1);
+  });
+
+  it('tokenizes no further than the blocks asked for, and says the count is estimated', async () => {
+    // 'shared prefix ' × 100 is ~200 tokens: 4 blocks of 16 need 64 of them.
+    const few = await p4(producer(), [{ blockSize: 16, maxBlocks: 4 }]);
+    const all = await p4(producer(), [{ blockSize: 16, maxBlocks: 256 }]);
+    assert.equal(few.source, 'epp-tokenizer');
+    assert.ok(few.tokensEstimated, 'the count of a prompt cut short is an estimate');
+    assert.ok(!all.tokensEstimated);
+    assert.equal(few.blocks, 4);
+    assert.deepEqual(Array.from(few.keys), Array.from(all.keys.subarray(0, few.keys.length)), 'the same first keys');
+    assert.ok(Math.abs(few.promptTokens - all.promptTokens) <= all.promptTokens / 4, `estimate ${few.promptTokens} vs ${all.promptTokens}`);
   });
 
   it('falls back to character blocks without a configured model, synchronously', () => {
