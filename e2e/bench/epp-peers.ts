@@ -71,6 +71,8 @@ interface Row {
   throughput: LoadOut;
   eppCpuCores: number;
   perCoreSecond: number;
+  /** Resident memory after the idle window, before any request. */
+  idleRssMiB: number;
   rssMiB: number;
   peakRssMiB: number;
 }
@@ -85,6 +87,7 @@ async function measure(router: Row['router'], n: number, epp: StartedEpp, farm: 
   const idleS = (performance.now() - w0) / 1000;
   const idleCpuS = (cpuTicks(pid) - i0) / 100;
   const scrapes = (await farm.scrapes()) - s0;
+  const idleMem = residentMiB(pid);
   const latency = await runLoad(epp.grpcPort, 1, 5, { cpus: LOAD_CPU });
   const t0 = cpuTicks(pid);
   const l0 = performance.now();
@@ -95,7 +98,7 @@ async function measure(router: Row['router'], n: number, epp: StartedEpp, farm: 
     router, endpoints: n,
     idleCpuPct: (idleCpuS / idleS) * 100, scrapesPerS: scrapes / idleS, cpuMsPerScrape: scrapes > 0 ? (idleCpuS * 1000) / scrapes : NaN,
     latency, throughput, eppCpuCores: cores, perCoreSecond: throughput.perSecond / Math.max(cores, 1e-9),
-    rssMiB: mem.rss, peakRssMiB: mem.peak,
+    idleRssMiB: idleMem.rss, rssMiB: mem.rss, peakRssMiB: mem.peak,
   };
 }
 
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
           }
         }
         for (const r of rows.filter((x) => x.endpoints === n)) {
-          console.log(`${r.router} ${n} endpoints: idle ${f1(r.idleCpuPct)}% of a core (${f1(r.scrapesPerS)} scrapes/s, ${f2(r.cpuMsPerScrape)} ms each); c=1 p50 ${f2(r.latency.decisionP50)} p99 ${f2(r.latency.decisionP99)} ms; c=64 ${r.throughput.perSecond.toFixed(0)}/s at ${f2(r.eppCpuCores)} cores = ${r.perCoreSecond.toFixed(0)} per core-second; RSS ${f1(r.rssMiB)} MiB (peak ${f1(r.peakRssMiB)})`);
+          console.log(`${r.router} ${n} endpoints: idle ${f1(r.idleCpuPct)}% of a core (${f1(r.scrapesPerS)} scrapes/s, ${f2(r.cpuMsPerScrape)} ms each); c=1 p50 ${f2(r.latency.decisionP50)} p99 ${f2(r.latency.decisionP99)} ms; c=64 ${r.throughput.perSecond.toFixed(0)}/s at ${f2(r.eppCpuCores)} cores = ${r.perCoreSecond.toFixed(0)} per core-second; RSS ${f1(r.idleRssMiB)} idle, ${f1(r.rssMiB)} MiB after load (peak ${f1(r.peakRssMiB)})`);
         }
       } finally {
         await farm.stop();
@@ -151,9 +154,9 @@ async function main(): Promise<void> {
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageBefore: loadBefore.map(f2).join(' '), loadAverageAfter: loadavg().map(f2).join(' '), date: new Date().toISOString() };
   const llmdVersion = existsSync(`${llmdBin}.buildinfo`) ? readFileSync(`${llmdBin}.buildinfo`, 'utf8').trim() : 'not built';
   const table = [
-    '| EPP | endpoints | idle CPU (% of a core) | scrapes/s | CPU per scrape (ms) | c=1 decision p50 / p99 (ms) | c=64 streams/s | EPP CPU (cores) | streams per EPP core-second | c=64 decision p50 / p99 (ms) | RSS / peak (MiB) | errors |',
+    '| EPP | endpoints | idle CPU (% of a core) | scrapes/s | CPU per scrape (ms) | c=1 decision p50 / p99 (ms) | c=64 streams/s | EPP CPU (cores) | streams per EPP core-second | c=64 decision p50 / p99 (ms) | RSS idle / after load / peak (MiB) | errors |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.router} | ${r.endpoints} | ${f1(r.idleCpuPct)} | ${f1(r.scrapesPerS)} | ${f2(r.cpuMsPerScrape)} | ${f2(r.latency.decisionP50)} / ${f2(r.latency.decisionP99)} | ${r.throughput.perSecond.toFixed(0)} | ${f2(r.eppCpuCores)} | ${r.perCoreSecond.toFixed(0)} | ${f2(r.throughput.decisionP50)} / ${f2(r.throughput.decisionP99)} | ${f1(r.rssMiB)} / ${f1(r.peakRssMiB)} | ${r.latency.errors + r.throughput.errors} |`),
+    ...rows.map((r) => `| ${r.router} | ${r.endpoints} | ${f1(r.idleCpuPct)} | ${f1(r.scrapesPerS)} | ${f2(r.cpuMsPerScrape)} | ${f2(r.latency.decisionP50)} / ${f2(r.latency.decisionP99)} | ${r.throughput.perSecond.toFixed(0)} | ${f2(r.eppCpuCores)} | ${r.perCoreSecond.toFixed(0)} | ${f2(r.throughput.decisionP50)} / ${f2(r.throughput.decisionP99)} | ${f1(r.idleRssMiB)} / ${f1(r.rssMiB)} / ${f1(r.peakRssMiB)} | ${r.latency.errors + r.throughput.errors} |`),
   ].join('\n');
   const ratios = SIZES.map((n) => {
     const t = rows.find((r) => r.router === 'tokenroute' && r.endpoints === n);
@@ -168,13 +171,13 @@ Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${ma
 
 Both EPPs run their built-in default profile (GIE's: queue-scorer ×2, kv-cache-utilization-scorer ×2, approximate prefix-cache-scorer ×3, max-score-picker) and scrape their model servers' metrics themselves every 50 ms (both defaults). The model servers are fake (e2e/bench/metrics-farm.ts: vLLM-shaped /metrics pages of ~11 KB whose values change on every scrape), one process on CPU 1. tokenroute's EPP gets the servers as \`--static-endpoints\`; llm-d's EPP (${llmdVersion}) an InferencePool and one Ready Pod per server in a real kube-apiserver (etcd and kube-apiserver on CPU 1). Each EPP is one process pinned to CPU 0 (\`taskset -c 0\`; Go then runs with GOMAXPROCS 1, Node's worker threads share the core). The Go load generator (epp/bench/loadgen, pinned to CPU 1) sends Envoy-shaped FULL_DUPLEX_STREAMED streams (request headers + 4 KB chat body, then response headers + body) over one HTTP/2 connection.
 
-**idle**: the EPP's CPU over ${IDLE_MS / 1000} s with no request (scraping, timers, informers), and that CPU divided by the scrapes the fake servers answered. **c=1**: one stream at a time for 5 s; decision = request headers sent → destination header received. **c=64**: 64 streams in flight for 8 s; *per core-second* divides streams/s by the EPP process's measured CPU. RSS: VmRSS after the runs, VmHWM.
+**idle**: the EPP's CPU over ${IDLE_MS / 1000} s with no request (scraping, timers, informers), and that CPU divided by the scrapes the fake servers answered. **c=1**: one stream at a time for 5 s; decision = request headers sent → destination header received. **c=64**: 64 streams in flight for 8 s; *per core-second* divides streams/s by the EPP process's measured CPU. RSS: VmRSS after the idle window (before any request) and after the runs, and VmHWM.
 
 ${table}
 
 tokenroute ÷ llm-d:
 
-| endpoints | streams per core-second | c=1 decision p99 | idle CPU | RSS |
+| endpoints | streams per core-second | c=1 decision p99 | idle CPU | RSS after load |
 |---|---|---|---|---|
 ${ratios.join('\n')}
 ${notes.length ? `\nNot measured: ${notes.join('; ')}\n` : ''}`;
