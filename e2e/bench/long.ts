@@ -343,7 +343,7 @@ Prompts: chat requests to \`${MODEL}\` (Qwen3 tokenizer) of about 1K, 8K, 32K an
 
 ${table}
 
-${notes.length ? `Not measured: ${notes.join('; ')}\n\n` : ''}Not yet here (issue 13, item 5): TTFT p90 through gateway and model servers at a load near saturation.
+${notes.length ? `Not measured: ${notes.join('; ')}\n\n` : ''}TTFT through the gateway and model servers at loads up to saturation, with prompts of this size: \`BENCH_WORKLOAD=long npm run bench:routing\` (docs/benchmarks/routing-long.md).
 `;
   writeKeepingReading(join(REPO, 'docs', 'benchmarks', 'long.md'), md);
   writeFileSync(join(REPO, 'docs', 'benchmarks', 'long.json'), JSON.stringify({ date: new Date().toISOString(), machine, requests: REQUESTS, rows, notes }, null, 2) + '\n');

@@ -10,7 +10,8 @@
 // decision latency, EPP CPU, and the filter's CPU in the gateway. Writes
 // docs/benchmarks/routing/<run>.json (+ latest.json, summary.md, PNG charts via charts.py).
 //
-// Env: BENCH_QUICK=1 (2-stage ladder), BENCH_POLICIES=rr,load,... (subset), BENCH_STAGES="1x25,3x25"
+// Env: BENCH_WORKLOAD=shared-prefix|long (the workload shape, PROFILES below; long writes to
+// docs/benchmarks/routing-long/), BENCH_QUICK=1 (2-stage ladder), BENCH_POLICIES=rr,load,... (subset), BENCH_STAGES="1x25,3x25"
 // (qps x seconds), BENCH_GATEWAY_URL=http://127.0.0.1:PORT (send through an external HTTP gateway
 // instead of the per-policy dev gateway; tokenroute policies only), BENCH_OUT=dir.
 import { mkdirSync, writeFileSync, existsSync, readFileSync, copyFileSync } from 'node:fs';
@@ -40,13 +41,54 @@ const simIp = (i: number) => `127.0.0.${81 + i}`;
 
 // ---------------------------------------------------------------- workload and sims
 
-const WORKLOAD: SharedPrefixParams = { numGroups: 32, promptsPerGroup: 5, systemPromptLen: 1000, questionLen: 200, outputLen: 32, seed: 42 };
+/**
+ * The workload shapes (BENCH_WORKLOAD): `shared-prefix`, llm-d's published shape scaled to the sims
+ * (~1,270-token prompts); `long`, llm-d's sizing shape for agentic traffic — ~100K-token prompts,
+ * 95% a context shared by a group — on sims with one slot each and a fast prefill, so that a load
+ * near their saturation is reachable on this machine (issue 13's TTFT near saturation).
+ */
+interface WorkloadProfile {
+  readonly id: string;
+  readonly params: SharedPrefixParams;
+  readonly stages: Stage[];
+  readonly quickStages: Stage[];
+  readonly sims: Pick<SimSettings, 'maxNumSeqs' | 'prefillOverheadMs' | 'prefillPerTokenMs' | 'interTokenLatencyMs' | 'maxModelLen'>;
+  /** Policies run when BENCH_POLICIES does not say. */
+  readonly policies?: readonly string[];
+  readonly outDir: string;
+}
+const PROFILES: Record<string, WorkloadProfile> = {
+  'shared-prefix': {
+    id: 'shared-prefix',
+    params: { numGroups: 32, promptsPerGroup: 5, systemPromptLen: 1000, questionLen: 200, outputLen: 32, seed: 42 },
+    stages: [1, 3, 5, 7, 9, 11].map((qps) => ({ qps, seconds: 25 })),
+    quickStages: [{ qps: 2, seconds: 12 }, { qps: 9, seconds: 12 }],
+    sims: { maxNumSeqs: 4, prefillOverheadMs: 20, prefillPerTokenMs: 2, interTokenLatencyMs: 20, maxModelLen: 4096 },
+    outDir: 'routing',
+  },
+  long: {
+    id: 'long',
+    // Random-id text re-tokenizes ~5% longer: 90,000 + 4,800 ids give ~95K shared + ~5K own tokens.
+    params: { numGroups: 4, promptsPerGroup: 6, systemPromptLen: 90_000, questionLen: 4_800, outputLen: 16, seed: 42 },
+    // One slot per sim: a group's warm request holds it ~0.5 s, a cold one ~2.5 s; saturation is
+    // near 4-5 QPS here.
+    stages: [1, 2, 3, 4, 5].map((qps) => ({ qps, seconds: 20 })),
+    quickStages: [{ qps: 2, seconds: 12 }, { qps: 6, seconds: 12 }],
+    // 20 µs per prefill token: a cold 100K-token prompt 2 s, a warm one's 5K-token question 0.1 s.
+    sims: { maxNumSeqs: 1, prefillOverheadMs: 20, prefillPerTokenMs: 0.02, interTokenLatencyMs: 20, maxModelLen: 131_072 },
+    policies: ['approx', 'approx-filter', 'llmd'],
+    outDir: 'routing-long',
+  },
+};
+const PROFILE = PROFILES[process.env.BENCH_WORKLOAD ?? 'shared-prefix'];
+if (!PROFILE) throw new Error(`BENCH_WORKLOAD must be one of ${Object.keys(PROFILES).join(', ')}`);
+const WORKLOAD = PROFILE.params;
 const CACHE_FRACTION = 0.73; // working set ÷ cluster KV capacity, as llm-d's 73%-capacity setup
 
 const quick = process.env.BENCH_QUICK === '1';
 const STAGES: Stage[] = process.env.BENCH_STAGES
   ? process.env.BENCH_STAGES.split(',').map((s) => { const [q, d] = s.split('x').map(Number); return { qps: q, seconds: d }; })
-  : quick ? [{ qps: 2, seconds: 12 }, { qps: 9, seconds: 12 }] : [1, 3, 5, 7, 9, 11].map((qps) => ({ qps, seconds: 25 }));
+  : quick ? PROFILE.quickStages : PROFILE.stages;
 const DRAIN_S = Number(process.env.BENCH_DRAIN ?? (quick ? 15 : 30));
 
 // ---------------------------------------------------------------- policies
@@ -371,9 +413,9 @@ function versionOf(cmd: string[]): string {
 }
 
 async function main(): Promise<void> {
-  const only = process.env.BENCH_POLICIES?.split(',');
+  const only = process.env.BENCH_POLICIES?.split(',') ?? PROFILE.policies;
   const policies = POLICIES.filter((p) => !only || only.includes(p.id));
-  console.log('generating the shared-prefix workload ...');
+  console.log(`generating the ${PROFILE.id} workload ...`);
   const prompts = generateSharedPrefix(WORKLOAD);
   const groupTokens = new Map<number, number>();
   let questionTokens = 0;
@@ -385,7 +427,7 @@ async function main(): Promise<void> {
   const meanPrompt = prompts.reduce((a, p) => a + p.tokens, 0) / prompts.length;
   const blockSize = 16;
   const kvBlocks = Math.ceil(workingSet / CACHE_FRACTION / N_SIMS / blockSize);
-  const settings: SimSettings = { model: MODEL, maxNumSeqs: 4, prefillOverheadMs: 20, prefillPerTokenMs: 2, interTokenLatencyMs: 20, kvCacheBlocks: kvBlocks, blockSize, maxModelLen: 4096, eventBatchSize: 16 };
+  const settings: SimSettings = { model: MODEL, ...PROFILE.sims, kvCacheBlocks: kvBlocks, blockSize, eventBatchSize: 16 };
   console.log(`workload: ${prompts.length} prompts, mean ${meanPrompt.toFixed(0)} tokens, working set ${workingSet} tokens; sims: ${N_SIMS} × ${kvBlocks} blocks × ${blockSize}`);
 
   const renderPort = await freePort();
@@ -418,7 +460,7 @@ async function main(): Promise<void> {
   }
 
   const result = {
-    benchmark: 'routing-quality, shared-prefix workload',
+    benchmark: `routing-quality, ${PROFILE.id} workload`,
     started: started.toISOString(), finished: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version },
     versions: {
@@ -432,7 +474,7 @@ async function main(): Promise<void> {
     frontDoor: runs.find((r) => r.frontDoor)?.frontDoor,
     policies: runs.map((r) => ({ id: r.policy.id, label: r.policy.label, router: r.policy.router, describe: r.policy.describe, error: r.error, notes: r.notes, stages: r.stages })),
   };
-  const outDir = process.env.BENCH_OUT ?? join(REPO, 'docs', 'benchmarks', 'routing');
+  const outDir = process.env.BENCH_OUT ?? join(REPO, 'docs', 'benchmarks', PROFILE.outDir);
   mkdirSync(outDir, { recursive: true });
   const runId = `run-${started.toISOString().replace(/[:.]/g, '-').slice(0, 19)}${quick ? '-quick' : ''}`;
   writeFileSync(join(outDir, `${runId}.json`), JSON.stringify(result, null, 1));
