@@ -208,7 +208,13 @@ export class Tokenizer {
     let end = p + <usize>len;
     let segStart = p;
     let q = p;
+    let first = trie.first;
     while (q < end) {
+      // Most bytes cannot begin an added token (every added token of the embedded models starts
+      // with '<'): skip them in a tight loop instead of a trie walk per byte — on a 100K-token
+      // prompt this scan was the tokenizer's largest cost once the token cache holds the context.
+      while (q < end && !unchecked(first[<i32>load<u8>(q)])) q++;
+      if (q >= end) break;
       let ml = trie.longestAt(q, end);
       if (ml == 0) {
         q++;
