@@ -124,28 +124,37 @@ async function main(): Promise<void> {
   }
   try {
     for (const n of SIZES) {
-      const farm = await startFarm(n);
+      let farm: Farm | undefined;
       try {
-        const tr = await startTokenrouteEpp({ cli: CLI, endpoints: farm.hosts.map((h) => `${h}:${farm.port}`), cpus: EPP_CPU });
-        try {
-          rows.push(await measure('tokenroute', n, tr, farm));
-        } finally {
-          await tr.proc.stop();
-        }
-        if (kube) {
-          const llmd = await startLlmdEpp({ bin: llmdBin, kube, repo: REPO, servers: farm.hosts.map((ip) => ({ ip, port: farm.port })), cpus: EPP_CPU });
+        farm = await startFarm(n);
+        const hosts = farm.hosts;
+        const port = farm.port;
+        const peers: [Row['router'], (() => Promise<StartedEpp & { pool?: string }>) | undefined][] = [
+          ['tokenroute', () => startTokenrouteEpp({ cli: CLI, endpoints: hosts.map((h) => `${h}:${port}`), cpus: EPP_CPU })],
+          ['llm-d', kube ? () => startLlmdEpp({ bin: llmdBin, kube: kube!, repo: REPO, servers: hosts.map((ip) => ({ ip, port })), cpus: EPP_CPU }) : undefined],
+        ];
+        for (const [router, start] of peers) {
+          if (!start) continue;
+          // One EPP failing to start or to serve is a note in the page, not the end of the run.
+          let epp: (StartedEpp & { pool?: string }) | undefined;
           try {
-            rows.push(await measure('llm-d', n, llmd, farm));
+            epp = await start();
+            const row = await measure(router, n, epp, farm);
+            rows.push(row);
+            console.log(`${row.router} ${n} endpoints: idle ${f1(row.idleCpuPct)}% of a core (${f1(row.scrapesPerS)} scrapes/s, ${f2(row.cpuMsPerScrape)} ms each); c=1 p50 ${f2(row.latency.decisionP50)} p99 ${f2(row.latency.decisionP99)} ms; c=64 ${row.throughput.perSecond.toFixed(0)}/s at ${f2(row.eppCpuCores)} cores = ${row.perCoreSecond.toFixed(0)} per core-second; RSS ${f1(row.idleRssMiB)} idle, ${f1(row.rssMiB)} MiB after load (peak ${f1(row.peakRssMiB)})`);
+          } catch (e) {
+            notes.push(`${router} at ${n} endpoints: ${(e as Error).message.slice(0, 300)}`);
+            console.error(`${router} at ${n} endpoints: not measured: ${(e as Error).message}`);
           } finally {
-            await llmd.proc.stop();
-            deletePool(kube, llmd.pool, n);
+            await epp?.proc.stop();
+            if (kube && epp?.pool) deletePool(kube, epp.pool, n);
           }
         }
-        for (const r of rows.filter((x) => x.endpoints === n)) {
-          console.log(`${r.router} ${n} endpoints: idle ${f1(r.idleCpuPct)}% of a core (${f1(r.scrapesPerS)} scrapes/s, ${f2(r.cpuMsPerScrape)} ms each); c=1 p50 ${f2(r.latency.decisionP50)} p99 ${f2(r.latency.decisionP99)} ms; c=64 ${r.throughput.perSecond.toFixed(0)}/s at ${f2(r.eppCpuCores)} cores = ${r.perCoreSecond.toFixed(0)} per core-second; RSS ${f1(r.idleRssMiB)} idle, ${f1(r.rssMiB)} MiB after load (peak ${f1(r.peakRssMiB)})`);
-        }
+      } catch (e) {
+        notes.push(`fake servers for ${n} endpoints: ${(e as Error).message.slice(0, 300)}`);
+        console.error(`fake servers for ${n} endpoints failed: ${(e as Error).message}`);
       } finally {
-        await farm.stop();
+        await farm?.stop();
       }
     }
   } finally {
