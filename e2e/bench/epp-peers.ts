@@ -17,7 +17,8 @@ import { createInterface, type Interface } from 'node:readline';
 import { once } from 'node:events';
 import { writeKeepingReading } from './report.js';
 import { findPackageRoot } from '../../epp/src/protocol/proto.js';
-import { cpuTicks, ensureLoadgen, residentMiB, runLoad, type LoadOut } from '../../epp/bench/loadgen-driver.js';
+import { ensureLoadgen, residentMiB, runLoad, type LoadOut } from '../../epp/bench/loadgen-driver.js';
+import { processCpuSeconds } from '../../epp/bench/extproc-client.js';
 import { startKube, startLlmdEpp, startTokenrouteEpp, deletePool, type Kube, type StartedEpp } from './stack.js';
 
 const REPO = findPackageRoot();
@@ -81,18 +82,18 @@ async function measure(router: Row['router'], n: number, epp: StartedEpp, farm: 
   const pid = epp.proc.child.pid!;
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const s0 = await farm.scrapes();
-  const i0 = cpuTicks(pid);
+  const i0 = processCpuSeconds(pid);
   const w0 = performance.now();
   await new Promise((r) => setTimeout(r, IDLE_MS));
   const idleS = (performance.now() - w0) / 1000;
-  const idleCpuS = (cpuTicks(pid) - i0) / 100;
+  const idleCpuS = processCpuSeconds(pid) - i0;
   const scrapes = (await farm.scrapes()) - s0;
   const idleMem = residentMiB(pid);
   const latency = await runLoad(epp.grpcPort, 1, 5, { cpus: LOAD_CPU });
-  const t0 = cpuTicks(pid);
+  const t0 = processCpuSeconds(pid);
   const l0 = performance.now();
   const throughput = await runLoad(epp.grpcPort, 64, 8, { cpus: LOAD_CPU });
-  const cores = (cpuTicks(pid) - t0) / 100 / ((performance.now() - l0) / 1000);
+  const cores = (processCpuSeconds(pid) - t0) / ((performance.now() - l0) / 1000);
   const mem = residentMiB(pid);
   return {
     router, endpoints: n,

@@ -1,6 +1,7 @@
 // The Go ext_proc load generator (epp/bench/loadgen: one core of load saturates one core of EPP)
 // as the EPP benchmarks drive it, and the /proc readings they take of the process under test.
-// Shared by bench:epp's in-house rows and its side-by-side run with llm-d's EPP.
+// Shared by bench:epp's in-house rows and its side-by-side run with llm-d's EPP (their CPU readings:
+// extproc-client.ts processCpuSeconds).
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,12 +36,6 @@ export async function runLoad(port: number, concurrency: number, seconds: number
   const args = [LOADGEN, '--target', `127.0.0.1:${port}`, '--concurrency', String(concurrency), '--seconds', String(seconds), '--warmup', '2', '--body-bytes', String(o.bodyBytes ?? 4096)];
   const { stdout } = await promisify(execFile)('taskset', ['-c', o.cpus ?? '1', ...args], { encoding: 'utf8', timeout: (seconds + 60) * 1000 });
   return JSON.parse(stdout) as LoadOut;
-}
-
-/** user + system time of a process, in clock ticks (100 per second). */
-export function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]);
 }
 
 /** Resident memory now and at its peak (VmRSS, VmHWM), MiB. */

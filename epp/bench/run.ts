@@ -25,7 +25,8 @@ import { findPackageRoot } from '../src/protocol/proto.js';
 import { seededRandom } from '../src/util/seeded-random.js';
 import { BENCH_CONFIG, benchEndpoints, syntheticMetrics } from './epp-server.js';
 import { isPromiseLike } from '../src/util/promise.js';
-import { cpuTicks, ensureLoadgen, runLoad } from './loadgen-driver.js';
+import { ensureLoadgen, runLoad } from './loadgen-driver.js';
+import { processCpuSeconds } from './extproc-client.js';
 
 const SIZES = [8, 64, 512];
 const ROOT = findPackageRoot();
@@ -107,10 +108,10 @@ async function overGrpc(n: number, config = 'gie-default') {
   const { child, port, pid } = await startEppServer(n, config);
   try {
     const latency = await runLoad(port, 1, 5);
-    const t0 = cpuTicks(pid);
+    const t0 = processCpuSeconds(pid);
     const w0 = Date.now();
     const throughput = await runLoad(port, 64, 8);
-    const cpu = (cpuTicks(pid) - t0) / 100 / ((Date.now() - w0) / 1000);
+    const cpu = (processCpuSeconds(pid) - t0) / ((Date.now() - w0) / 1000);
     return { latency, throughput, eppCpuCores: cpu, perCoreSecond: throughput.perSecond / Math.max(cpu, 1e-9) };
   } finally {
     child.kill('SIGTERM');

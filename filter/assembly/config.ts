@@ -5,6 +5,7 @@
 import { JsonDoc, JsonError, parseJson } from './json/reader';
 import { base64Decode } from './protocol';
 import { ModelBinding, bindModel } from './request/tokenize';
+import { DEFAULT_SEGMENT_CACHE_BYTES } from './tokenizer/index';
 
 export const enum OnError {
   Passthrough = 0,
@@ -23,8 +24,8 @@ export const MAX_DENSE_BLOCKS: i32 = 1 << 16;
 export const DEFAULT_MAX_DIGEST_BYTES: i32 = 16384;
 export const MIN_MAX_DIGEST_BYTES: i32 = 1024;
 export const MAX_MAX_DIGEST_BYTES: i32 = 49152;
-/** Token ids kept per tokenizer for long segments (tokenizer/segment_cache.ts): 32 MiB. */
-export const DEFAULT_TOKEN_CACHE_BYTES: i32 = 32 << 20;
+/** Token ids kept per tokenizer for long segments (tokenizer/segment_cache.ts): the tokenizer's default. */
+export const DEFAULT_TOKEN_CACHE_BYTES: i32 = <i32>DEFAULT_SEGMENT_CACHE_BYTES;
 export const MAX_TOKEN_CACHE_BYTES: i32 = 1 << 30;
 export const MAX_BLOCK_SIZE: i32 = 1024;
 export const MAX_MAX_BODY_BYTES: i32 = 64 << 20;

@@ -45,6 +45,10 @@ export class SegmentCache {
   hits: i64 = 0;
   misses: i64 = 0;
   evictions: i64 = 0;
+  /** The gap the last lookup missed and its key: the store that follows reuses the hash. */
+  private missP: usize = 0;
+  private missLen: i32 = -1;
+  private missKey: u64 = 0;
 
   constructor(
     public capacityBytes: i64,
@@ -59,17 +63,16 @@ export class SegmentCache {
   /** Appends the remembered ids of [p, p+len) to `out`; false (nothing appended) on a miss. */
   lookup(p: usize, len: i32, out: TokenBuffer): bool {
     const key = xxh64(p, len, SEED_KEY);
-    if (!this.map.has(key)) {
+    const found: Entry | null = this.map.has(key) ? this.map.get(key) : null;
+    if (found === null || !this.matches(found, p, len)) {
       this.misses++;
       segmentCacheTotals.misses++;
+      this.missP = p;
+      this.missLen = len;
+      this.missKey = key;
       return false;
     }
-    const e = this.map.get(key);
-    if (e.len != len || e.check != xxh64(p, len, SEED_CHECK)) {
-      this.misses++;
-      segmentCacheTotals.misses++;
-      return false;
-    }
+    const e = found!;
     const n = e.ids.length;
     out.grow(out.length + n);
     memory.copy(out.dataStart() + ((<usize>out.length) << 2), changetype<usize>(e.ids), (<usize>n) << 2);
@@ -85,7 +88,8 @@ export class SegmentCache {
     const n = out.length - from;
     const size = (<i64>n) << 2;
     if (size > this.capacityBytes) return;
-    const key = xxh64(p, len, SEED_KEY);
+    const key = p == this.missP && len == this.missLen ? this.missKey : xxh64(p, len, SEED_KEY);
+    this.missLen = -1;
     if (this.map.has(key)) this.remove(this.map.get(key));
     while (this.bytes + size > this.capacityBytes && this.tail !== null) {
       this.remove(this.tail!);
@@ -99,12 +103,17 @@ export class SegmentCache {
     this.pushFront(e);
   }
 
+  private matches(e: Entry, p: usize, len: i32): bool {
+    return e.len == len && e.check == xxh64(p, len, SEED_CHECK);
+  }
+
   /** Drops everything (a new configuration). */
   clear(): void {
     this.map.clear();
     this.head = null;
     this.tail = null;
     this.bytes = 0;
+    this.missLen = -1;
   }
 
   private touch(e: Entry): void {
