@@ -19,7 +19,7 @@ import { writeKeepingReading } from './report.js';
 import { findPackageRoot } from '../../epp/src/protocol/proto.js';
 import { ensureLoadgen, residentMiB, runLoad, type LoadOut } from '../../epp/bench/loadgen-driver.js';
 import { processCpuSeconds } from '../../epp/bench/extproc-client.js';
-import { startKube, startLlmdEpp, startTokenrouteEpp, deletePool, type Kube, type StartedEpp } from './stack.js';
+import { startKube, startLlmdEpp, startTokenrouteEpp, startTokenrouteEppInPool, deletePool, type Kube, type StartedEpp } from './stack.js';
 
 const REPO = findPackageRoot();
 const BIN = process.env.TOKENROUTE_BIN_DIR ?? join(REPO, '.cache', 'bin');
@@ -63,7 +63,8 @@ async function startFarm(n: number): Promise<Farm> {
 }
 
 interface Row {
-  router: 'tokenroute' | 'llm-d';
+  /** tokenroute standalone (`--static-endpoints`), tokenroute in Kubernetes mode over the InferencePool llm-d's EPP gets, llm-d. */
+  router: 'tokenroute' | 'tokenroute (kubernetes)' | 'llm-d';
   endpoints: number;
   idleCpuPct: number;
   scrapesPerS: number;
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
         const port = farm.port;
         const peers: [Row['router'], (() => Promise<StartedEpp & { pool?: string }>) | undefined][] = [
           ['tokenroute', () => startTokenrouteEpp({ cli: CLI, endpoints: hosts.map((h) => `${h}:${port}`), cpus: EPP_CPU })],
+          ['tokenroute (kubernetes)', kube ? () => startTokenrouteEppInPool({ cli: CLI, kube: kube!, repo: REPO, servers: hosts.map((ip) => ({ ip, port })), cpus: EPP_CPU }) : undefined],
           ['llm-d', kube ? () => startLlmdEpp({ bin: llmdBin, kube: kube!, repo: REPO, servers: hosts.map((ip) => ({ ip, port })), cpus: EPP_CPU }) : undefined],
         ];
         for (const [router, start] of peers) {
@@ -169,26 +171,27 @@ async function main(): Promise<void> {
     ...rows.map((r) => `| ${r.router} | ${r.endpoints} | ${f1(r.idleCpuPct)} | ${f1(r.scrapesPerS)} | ${f2(r.cpuMsPerScrape)} | ${f2(r.latency.decisionP50)} / ${f2(r.latency.decisionP99)} | ${r.throughput.perSecond.toFixed(0)} | ${f2(r.eppCpuCores)} | ${r.perCoreSecond.toFixed(0)} | ${f2(r.throughput.decisionP50)} / ${f2(r.throughput.decisionP99)} | ${f1(r.idleRssMiB)} / ${f1(r.rssMiB)} / ${f1(r.peakRssMiB)} | ${r.latency.errors + r.throughput.errors} |`),
   ].join('\n');
   const ratios = SIZES.map((n) => {
-    const t = rows.find((r) => r.router === 'tokenroute' && r.endpoints === n);
+    // Like for like: both in Kubernetes mode when the cluster ran.
+    const t = rows.find((r) => r.router === 'tokenroute (kubernetes)' && r.endpoints === n) ?? rows.find((r) => r.router === 'tokenroute' && r.endpoints === n);
     const l = rows.find((r) => r.router === 'llm-d' && r.endpoints === n);
     if (!t || !l) return '';
-    return `| ${n} | ${f2(t.perCoreSecond / l.perCoreSecond)} | ${f2(t.latency.decisionP99 / l.latency.decisionP99)} | ${f2(t.idleCpuPct / l.idleCpuPct)} | ${f2(t.rssMiB / l.rssMiB)} |`;
+    return `| ${t.router} | ${n} | ${f2(t.perCoreSecond / l.perCoreSecond)} | ${f2(t.latency.decisionP99 / l.latency.decisionP99)} | ${f2(t.idleCpuPct / l.idleCpuPct)} | ${f2(t.rssMiB / l.rssMiB)} |`;
   }).filter(Boolean);
   const md = `# EPP side by side with llm-d's
 
 Produced by \`npm run bench:epp\` (e2e/bench/epp-peers.ts) on ${machine.date}.
 Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${machine.loadAverageBefore} before, ${machine.loadAverageAfter} after (a shared machine: read ratios, not absolutes).
 
-Both EPPs run their built-in default profile (GIE's: queue-scorer ×2, kv-cache-utilization-scorer ×2, approximate prefix-cache-scorer ×3, max-score-picker) and scrape their model servers' metrics themselves every 50 ms (both defaults). The model servers are fake (e2e/bench/metrics-farm.ts: vLLM-shaped /metrics pages of ~11 KB whose values change on every scrape), one process on CPU 1. tokenroute's EPP gets the servers as \`--static-endpoints\`; llm-d's EPP (${llmdVersion}) an InferencePool and one Ready Pod per server in a real kube-apiserver (etcd and kube-apiserver on CPU 1). Each EPP is one process pinned to CPU 0 (\`taskset -c 0\`; Go then runs with GOMAXPROCS 1, Node's worker threads share the core). The Go load generator (epp/bench/loadgen, pinned to CPU 1) sends Envoy-shaped FULL_DUPLEX_STREAMED streams (request headers + 4 KB chat body, then response headers + body) over one HTTP/2 connection.
+Both EPPs run their built-in default profile (GIE's: queue-scorer ×2, kv-cache-utilization-scorer ×2, approximate prefix-cache-scorer ×3, max-score-picker) and scrape their model servers' metrics themselves every 50 ms (both defaults). The model servers are fake (e2e/bench/metrics-farm.ts: vLLM-shaped /metrics pages of ~11 KB whose values change on every scrape), one process on CPU 1. tokenroute's EPP runs twice: standalone, given the servers as \`--static-endpoints\` (it then never loads the Kubernetes client), and in Kubernetes mode over an InferencePool and one Ready Pod per server in a real kube-apiserver (etcd and kube-apiserver on CPU 1) — the same objects llm-d's EPP (${llmdVersion}) gets. Each EPP is one process pinned to CPU 0 (\`taskset -c 0\`; Go then runs with GOMAXPROCS 1, Node's worker threads share the core). The Go load generator (epp/bench/loadgen, pinned to CPU 1) sends Envoy-shaped FULL_DUPLEX_STREAMED streams (request headers + 4 KB chat body, then response headers + body) over one HTTP/2 connection.
 
 **idle**: the EPP's CPU over ${IDLE_MS / 1000} s with no request (scraping, timers, informers), and that CPU divided by the scrapes the fake servers answered. **c=1**: one stream at a time for 5 s; decision = request headers sent → destination header received. **c=64**: 64 streams in flight for 8 s; *per core-second* divides streams/s by the EPP process's measured CPU. RSS: VmRSS after the idle window (before any request) and after the runs, and VmHWM.
 
 ${table}
 
-tokenroute ÷ llm-d:
+tokenroute ÷ llm-d (tokenroute's Kubernetes-mode row where the cluster ran, as llm-d's):
 
-| endpoints | streams per core-second | c=1 decision p99 | idle CPU | RSS after load |
-|---|---|---|---|---|
+| tokenroute row | endpoints | streams per core-second | c=1 decision p99 | idle CPU | RSS after load |
+|---|---|---|---|---|---|
 ${ratios.join('\n')}
 ${notes.length ? `\nNot measured: ${notes.join('; ')}\n` : ''}`;
   mkdirSync(join(REPO, 'docs', 'benchmarks'), { recursive: true });

@@ -260,6 +260,22 @@ export async function startTokenrouteEpp(o: { cli: string; endpoints: readonly s
 }
 
 /**
+ * tokenroute's EPP in Kubernetes mode, as deployed, over an InferencePool of `servers` created in
+ * `kube` (the same objects llm-d's EPP gets); ready when it reports every pod ready.
+ */
+export async function startTokenrouteEppInPool(o: { cli: string; kube: Kube; repo: string; servers: readonly { ip: string; port: number }[]; cpus?: string }): Promise<StartedEpp & { pool: string }> {
+  const [grpcPort, health, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const pool = `bench-${Date.now() % 1_000_000}`;
+  await createPool(o.kube, o.repo, pool, [...o.servers], grpcPort);
+  const eppArgs = [o.cli, 'epp', '--host', '127.0.0.1', '--grpc-port', String(grpcPort), '--grpc-health-port', String(health), '--metrics-port', String(metricsPort),
+    '--secure-serving', 'false', '--pool-name', pool, '--pool-namespace', 'default', '--log-level', 'warn'];
+  const [cmd, args] = pinned(o.cpus, process.execPath, eppArgs);
+  const proc = startProc('tokenroute epp (kubernetes)', cmd, args, { KUBECONFIG: o.kube.kubeconfig, POD_NAME: 'tokenroute-epp-7f6c9-k2v8d', NAMESPACE: 'default' });
+  await waitHttp(`http://127.0.0.1:${metricsPort}/metrics`, proc, 60_000, new RegExp(`^inference_pool_ready_pods\\{[^}]*\\} ${o.servers.length}$`, 'm'));
+  return { proc, grpcPort, metricsPort, pool };
+}
+
+/**
  * llm-d's Go EPP (scripts/deps/llm-d-epp.sh) over an InferencePool of `servers` created in `kube`;
  * ready when it reports every pod ready. `configFile` absent: its built-in default profile.
  */

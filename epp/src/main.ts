@@ -20,7 +20,7 @@ import { Director } from './requestcontrol/director.js';
 import { requestLifecycle } from './requestcontrol/plugins/index.js';
 import { profileSelector } from './requestcontrol/profile-selection.js';
 import { startEppGrpcServers, type EppGrpcServers } from './server/server.js';
-import { startKubernetesMode, type KubernetesFlags, type KubernetesMode } from './k8s/mode.js';
+import type { KubernetesFlags, KubernetesMode } from './k8s/mode.js';
 import { ERRORS, TokenrouteError } from './framework/error-catalogue.js';
 
 export interface EppOptions {
@@ -127,6 +127,9 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     throw new TokenrouteError(ERRORS.CLI_CONFLICTING_FLAGS, '--static-endpoints / --endpoints-file cannot be combined with --endpoint-selector');
   }
   if (!standalone && (opts.poolName || opts.kubernetes?.endpointSelector)) {
+    // Loaded here, not at the top: @kubernetes/client-node's generated models cost ~70 MiB of
+    // resident memory, which a standalone EPP (static list, endpoints file) never uses.
+    const { startKubernetesMode } = await import('./k8s/mode.js');
     k8s = await startKubernetesMode({
       ...opts.kubernetes,
       poolName: opts.poolName,

@@ -344,18 +344,41 @@ plugins:
   });
 });
 
-test('`tokenroute epp --static-endpoints ... --secure-serving=false` answers a real client with the least-loaded endpoint', async () => {
+// A module hook (node --import) that reports on stderr every module resolved inside
+// @kubernetes/client-node: a standalone EPP must not load the Kubernetes client (its generated
+// models are ~70 MiB of resident memory; epp/src/main.ts imports the Kubernetes mode lazily).
+const K8S_CLIENT_MARK = 'RESOLVED-KUBERNETES-CLIENT';
+const watchK8sClient = (() => {
+  const resolve = `export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.includes('/@kubernetes/client-node/')) process.stderr.write('${K8S_CLIENT_MARK}\\n'); return r; }`;
+  const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(resolve)}`)});`;
+  return `data:text/javascript,${encodeURIComponent(register)}`;
+})();
+
+test('the module hook sees the Kubernetes client when the Kubernetes mode is imported (control for the standalone test below)', async () => {
+  const mode = new URL('../../epp/src/k8s/mode.js', import.meta.url).href;
+  const child = spawn(process.execPath, ['--import', watchK8sClient, '--input-type=module', '-e', `await import(${JSON.stringify(mode)})`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 0, err.slice(-2000));
+  assert.ok(err.includes(K8S_CLIENT_MARK), 'the hook saw no module of @kubernetes/client-node');
+});
+
+test('`tokenroute epp --static-endpoints ... --secure-serving=false` answers a real client with the least-loaded endpoint, without loading the Kubernetes client', async () => {
   const pool = await startPool(2);
   pool.set(0, { waiting: 7 });
   pool.set(1, { waiting: 1 });
   const cli = new URL('../../epp/src/cli/tokenroute.js', import.meta.url).pathname;
   const child = spawn(process.execPath, [
+    '--import', watchK8sClient,
     cli, 'epp', '--static-endpoints', pool.keys.join(','), '--secure-serving=false',
     '--grpc-port', '0', '--grpc-health-port', '0', '--metrics-port', '-1', '--host', '127.0.0.1',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let log = '';
+    let stderr = '';
     child.stdout.on('data', (b: Buffer) => (log += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     await waitFor(() => /"msg":"tokenroute EPP serving"/.test(log), 10_000, 'EPP start');
     const port = Number(/"grpcPort":(\d+)/.exec(log)![1]);
     const client = newExtProcClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -367,6 +390,7 @@ test('`tokenroute epp --static-endpoints ... --secure-serving=false` answers a r
     assert.equal(dest.metadata, pool.keys[1]);
     await finish(d);
     client.close();
+    assert.ok(!stderr.includes(K8S_CLIENT_MARK), 'a standalone EPP loaded @kubernetes/client-node');
   } finally {
     if (child.exitCode === null) {
       const exited = once(child, 'exit');

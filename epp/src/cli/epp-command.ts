@@ -8,7 +8,7 @@ import { parseStaticEndpointList } from '../datastore/static-endpoints.js';
 import { LOG_LEVELS, type LogLevel } from '../observability/logger.js';
 import type { EppOptions } from '../main.js';
 import { parseEndpointSelector, parseTargetPorts } from '../k8s/pool.js';
-import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from '../k8s/leader-election.js';
+import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from '../k8s/lease-timing.js';
 
 function boolFlag(value: string | undefined): boolean {
   if (value === undefined || value === '' || value === 'true' || value === '1') return true;

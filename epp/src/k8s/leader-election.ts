@@ -22,10 +22,8 @@ import type { Logger } from '../observability/logger.js';
 import { classify, describeApiError } from './client.js';
 import type { K8sMetrics } from './metrics.js';
 import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
+import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from './lease-timing.js';
 
-export const DEFAULT_LEASE_DURATION_MS = 15_000;
-export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
-export const DEFAULT_RETRY_PERIOD_MS = 2_000;
 
 /** GIE's lease name for a pool. */
 export function leaseNameForPool(namespace: string, pool: string): string {
