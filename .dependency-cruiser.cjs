@@ -14,7 +14,7 @@ const EPP_LAYERS = [
   ['datastore'],
   ['datalayer', 'prefix'],
   ['k8s'],
-  ['scheduling'],
+  ['scheduling', 'flowcontrol'],
   ['requestcontrol'],
   ['extproc'],
   ['server'],

@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Datastore } from './datastore/datastore.js';
 import { staticEndpoints, type StaticEndpointSpec } from './datastore/static-endpoints.js';
-import { loadEndpointPickerConfig, registerBuiltinPlugins, type LoadedConfig } from './config/index.js';
+import { loadEndpointPickerConfig, registerBuiltinPlugins, SATURATION_RECHECK_MS, type LoadedConfig } from './config/index.js';
+import { FlowController } from './flowcontrol/controller.js';
 import { isCoreMetricsExtractor, isMetricsDataSource, registerDataLayerPlugins, type MetricsDataSourcePlugin } from './datalayer/plugins/index.js';
 import { MetricsCollector } from './datalayer/collector.js';
 import { EppMetrics } from './observability/metrics.js';
@@ -149,7 +150,7 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     datastore.markSynced();
   }
 
-  const director = configuredDirector(config, { datastore, metrics, logger, disableSubsetFilter: opts.disableEndpointSubsetFilter });
+  const director = configuredDirector(config, { datastore, metrics, logger, disableSubsetFilter: opts.disableEndpointSubsetFilter, poolName: opts.poolName });
 
   // Plugins with background work (e.g. the KV-event subscriber of precise-prefix-cache-scorer).
   registerPrefixIndexMetrics(metrics, config.plugins.values());
@@ -216,9 +217,11 @@ export async function startEpp(opts: EppOptions): Promise<RunningEpp> {
     kubernetes: k8s,
     close() {
       closing ??= (async () => {
-        // Release the lease first so a follower takes over while this replica drains.
+        // Release the lease first so a follower takes over while this replica drains; requests
+        // waiting in flow control are answered (rejected-shutting-down) before the streams drain.
         await k8s?.close();
         endpointsFile?.close();
+        director.close();
         await grpc!.close();
         await collector?.stop();
         await stopPlugins();
@@ -297,16 +300,23 @@ async function followEndpointsFile(
  */
 export function configuredDirector(
   config: LoadedConfig,
-  deps: { datastore: Datastore; metrics: EppMetrics; logger: Logger; disableSubsetFilter?: boolean; saturationDetector?: SaturationDetector },
+  deps: { datastore: Datastore; metrics: EppMetrics; logger: Logger; disableSubsetFilter?: boolean; saturationDetector?: SaturationDetector; poolName?: string },
 ): Director {
   const { datastore, metrics, logger } = deps;
+  const flowController = config.flowControl
+    ? new FlowController(
+        { ...config.flowControl, recheckMs: SATURATION_RECHECK_MS },
+        { candidates: () => datastore.candidates(), now: Date.now, observer: metrics.flowControl(deps.poolName ?? 'standalone') },
+      )
+    : undefined;
   return new Director({
+    flowController,
     datastore,
     parser: config.parser,
     scheduler: new Scheduler({ profiles: config.profiles, profileHandler: config.profileHandler, logger, metrics }),
     prepareData: config.prepareData,
     preRequest: [...config.plugins.values()].filter(isPreRequestPlugin),
-    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: deps.saturationDetector ?? config.saturationDetector, logger }, config.plugins.values()),
+    lifecycle: requestLifecycle({ datastore, metrics, saturationDetector: deps.saturationDetector ?? config.saturationDetector, flowController, logger }, config.plugins.values()),
     selectProfile: profileSelector({ routes: config.profileSelection.routes, profiles: new Set(config.profiles.keys()) }),
     disableSubsetFilter: deps.disableSubsetFilter ?? false,
     metrics,

@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { embeddedEppOptions, startEpp, type RunningEpp } from '../../epp/src/main.js';
 import { vllmMetricsPage, type ServerSignals } from '../fixtures/sample-exposition.js';
 import { startFakeModelServer, type FakeModelServer } from '../epp/datalayer/helpers.js';
-import { StreamDriver, bodyMsg, headersMsg, newExtProcClient, respBodyMsg, respHeadersMsg, servedMetadata, setHeadersOf, waitFor, type ExtProcClient } from '../epp/extproc/harness.js';
+import { StreamDriver, bodyMsg, completeRoutedStream, headersMsg, newExtProcClient, respBodyMsg, respHeadersMsg, servedMetadata, setHeadersOf, waitFor, type ExtProcClient } from '../epp/extproc/harness.js';
 import { structToJson } from '../../epp/src/protocol/struct.js';
 import type { ProcessingResponse } from '../../epp/src/protocol/types.js';
 
@@ -89,19 +89,6 @@ function destination(r: ProcessingResponse): { header: string; metadata: string 
   return { header, metadata: md?.['envoy.lb']?.['x-gateway-destination-endpoint'] ?? '' };
 }
 
-async function finish(d: StreamDriver): Promise<void> {
-  while (true) {
-    const r = await d.next();
-    if (r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream) break;
-  }
-  d.send(respHeadersMsg({ ':status': '200' }));
-  await d.next();
-  d.send(respBodyMsg('{"ok":true}', true));
-  await d.next();
-  d.end();
-  await d.status;
-}
-
 describe('standalone EPP with real metrics servers', () => {
   let pool: Pool;
   let epp: RunningEpp;
@@ -131,7 +118,7 @@ describe('standalone EPP with real metrics servers', () => {
       assert.equal(dest.header, pool.keys[1]);
       assert.equal(dest.metadata, dest.header);
       assert.equal(first.request_headers?.response?.clear_route_cache, true);
-      await finish(d);
+      await completeRoutedStream(d);
     }
   });
 
@@ -142,7 +129,7 @@ describe('standalone EPP with real metrics servers', () => {
     for (let i = 0; i < 3; i++) await settled(epp, pool.keys[i], { waiting: 1, kvUsage: [0.98, 0.97, 0.1][i] });
     const { d, first } = await route(client);
     assert.equal(destination(first).header, pool.keys[2]);
-    await finish(d);
+    await completeRoutedStream(d);
   });
 
   test('400 for malformed JSON and for a body without model', async () => {
@@ -165,7 +152,7 @@ describe('standalone EPP with real metrics servers', () => {
     });
     const { d, first } = await route(client, { extra: hint([pool.keys[0]]) });
     assert.equal(destination(first).header, pool.keys[0]);
-    await finish(d);
+    await completeRoutedStream(d);
     for (const list of [[], ['10.9.9.9:8000']]) {
       const r = await route(client, { extra: hint(list) });
       assert.equal(codeOf(r.first), 503, JSON.stringify(list));
@@ -217,14 +204,14 @@ describe('standalone EPP with real metrics servers', () => {
     const removed = first.request_headers?.response?.header_mutation?.remove_headers ?? [];
     assert.ok(removed.includes('x-gateway-destination-endpoint-served'));
     assert.ok(removed.includes('x-tokenroute-profile'));
-    await finish(d);
+    await completeRoutedStream(d);
   });
 
   test('Prometheus endpoint exports GIE metric names with the requests seen', async () => {
     // A prompt long enough to fill prefix blocks, so the default profile's prefix index has entries.
     const long = JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'tell me about routing. '.repeat(40) }] });
     const { d } = await route(client, { body: long });
-    await finish(d);
+    await completeRoutedStream(d);
     const text = await (await fetch(`http://127.0.0.1:${epp.metricsPort}/metrics`)).text();
     assert.match(text, /inference_objective_request_total\{model_name="llama",target_model_name="llama",priority="0"\} [1-9]/);
     assert.match(text, /inference_extension_scheduler_e2e_duration_seconds_count [1-9]/);
@@ -256,13 +243,13 @@ schedulingProfiles:
     await settled(epp, pool.keys[1], { waiting: 3 });
     let r = await route(client);
     assert.equal(destination(r.first).header, pool.keys[0]);
-    await finish(r.d);
+    await completeRoutedStream(r.d);
     // The best endpoint stops answering scrapes: its last metrics still look best, but they go stale.
     pool.servers[0].mode = { kind: 'status', status: 500 };
     await new Promise((res) => setTimeout(res, 600));
     r = await route(client);
     assert.equal(destination(r.first).header, pool.keys[1]);
-    await finish(r.d);
+    await completeRoutedStream(r.d);
     });
   });
 
@@ -281,7 +268,7 @@ plugins:
     const dest = destination(first);
     assert.equal(dest.header, [pool.keys[1], pool.keys[2], pool.keys[0]].join(','));
     assert.equal(dest.metadata, dest.header);
-    await finish(d);
+    await completeRoutedStream(d);
     });
   });
 
@@ -308,20 +295,20 @@ profileSelection:
     await settled(epp, pool.keys[1], { waiting: 5, kvUsage: 0.1 });
     let r = await route(client);
     assert.equal(destination(r.first).header, pool.keys[0], 'default profile: shortest queue');
-    await finish(r.d);
+    await completeRoutedStream(r.d);
     const attr = { attributes: { 'envoy.filters.http.ext_proc': { fields: { 'xds.route_name': { stringValue: 'long-context' } } } } };
     r = await route(client, { extra: attr });
     assert.equal(destination(r.first).header, pool.keys[1], 'route long-context: lowest KV usage');
-    await finish(r.d);
+    await completeRoutedStream(r.d);
     const md = new grpc.Metadata();
     md.set('x-tokenroute-profile', 'by-kv');
     r = await route(client, { metadata: md });
     assert.equal(destination(r.first).header, pool.keys[1], 'per-route gRPC metadata');
-    await finish(r.d);
+    await completeRoutedStream(r.d);
     // A client header naming a profile changes nothing.
     r = await route(client, { headers: { 'x-tokenroute-profile': 'by-kv' } });
     assert.equal(destination(r.first).header, pool.keys[0]);
-    await finish(r.d);
+    await completeRoutedStream(r.d);
     });
   });
 
@@ -388,7 +375,7 @@ test('`tokenroute epp --static-endpoints ... --secure-serving=false` answers a r
     const dest = destination(first);
     assert.equal(dest.header, pool.keys[1]);
     assert.equal(dest.metadata, pool.keys[1]);
-    await finish(d);
+    await completeRoutedStream(d);
     client.close();
     assert.ok(!stderr.includes(K8S_CLIENT_MARK), 'a standalone EPP loaded @kubernetes/client-node');
   } finally {

@@ -9,14 +9,17 @@ export * from './defaults.js';
 export * from './errors.js';
 export * from '../framework/duration.js';
 export * from './loader.js';
+export * from './flow-control.js';
 export * from './source.js';
 
 /** Registers the scheduling plugin types and the parser types. */
 import { registerPrefixPlugins } from '../prefix/plugins.js';
+import { registerFlowControlPlugins } from '../flowcontrol/plugins/index.js';
 
 export function registerBuiltinPlugins(registry: PluginRegistry): PluginRegistry {
   registerSchedulingPlugins(registry);
   registerPrefixPlugins(registry);
   registerParserPlugins(registry);
+  registerFlowControlPlugins(registry);
   return registry;
 }

@@ -33,6 +33,7 @@ import { isRequestParser, type RequestParser } from '../requestcontrol/parser.js
 import { orderPrepareData } from '../requestcontrol/prepare-data-order.js';
 import { isPrefixKeyConsumer, isTokenProducer, TOKEN_PRODUCER_TYPE, type PrefixKeyConsumer, type TokenProducer } from '../prefix/token-producer.js';
 import { ConfigError, configIssue, fieldMessage, zodIssues, type ConfigIssue, type FieldPath } from './errors.js';
+import { planFlowControl, type FlowControlPlan } from './flow-control.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
 import {
   CONFIG_API_VERSIONS,
@@ -92,8 +93,8 @@ export interface LoadedConfig {
   readonly prepareData: readonly PrepareDataPlugin[];
   /** The resolved data layer (GIE's default pair under the enableLegacyMetrics gate). */
   readonly dataLayer: DataLayerSpec | undefined;
-  /** The flowControl section as written (validated shape only; not implemented yet). */
-  readonly flowControl: FlowControlConfig | undefined;
+  /** Flow control as the section configures it; undefined while the flowControl gate is off. */
+  readonly flowControl: FlowControlPlan | undefined;
   readonly featureGates: ReadonlySet<FeatureGate>;
   readonly profileSelection: ProfileSelection;
   /** True when no config was given and DEFAULT_CONFIG_YAML was used. */
@@ -179,7 +180,7 @@ class Loader {
     const saturationDetector = this.buildSaturationDetector(saturationConfig?.pluginRef);
     const parser = this.buildParser(parserConfig?.pluginRef);
     const dataLayer = this.buildDataLayer(root.dataLayer !== undefined && root.dataLayer !== null, dataLayerConfig, featureGates);
-    this.checkFlowControl(flowControl, featureGates);
+    const flowControlPlan = saturationDetector ? this.buildFlowControl(flowControl, featureGates, saturationDetector) : undefined;
 
     if (this.errors.length > 0 || !profileHandler || !saturationDetector || !parser || !profiles) {
       if (this.errors.length === 0) this.errors.push(configIssue(ERRORS.CONFIG_PROFILE, [], 'config: could not build the scheduler (no profile handler, saturation detector or parser)'));
@@ -193,7 +194,7 @@ class Loader {
       parser,
       prepareData,
       dataLayer,
-      flowControl,
+      flowControl: flowControlPlan,
       featureGates,
       profileSelection,
       usedDefaultConfig: isDefault,
@@ -714,13 +715,34 @@ class Loader {
     return { sources: [{ plugin: source, extractors: [extractor] }] };
   }
 
-  private checkFlowControl(config: FlowControlConfig | undefined, gates: ReadonlySet<FeatureGate>): void {
-    const on = gates.has('flowControl');
-    if (config && !on) {
-      this.warnings.push('flowControl: ignored because the flowControl feature gate is off (as in GIE)');
-    } else if (on) {
-      this.warnings.push('featureGates: flowControl is not implemented yet; requests are admitted by the saturation detector alone (sheddable requests get 429 when saturated)');
+  private buildFlowControl(config: FlowControlConfig | undefined, gates: ReadonlySet<FeatureGate>, detector: SaturationDetector): FlowControlPlan | undefined {
+    if (!gates.has('flowControl')) {
+      if (config) this.warnings.push('flowControl: ignored because the flowControl feature gate is off (as in GIE)');
+      return undefined;
     }
+    const builtin = (name: string) => !this.instances.has(name) && !this.declared.has(name) && this.registry.get(name) !== undefined;
+    return planFlowControl(config ?? {}, detector, {
+      policy: <T extends Plugin>(path: FieldPath, ref: string | undefined, defaultType: string, kind: string, isKind: (p: Plugin) => p is T): T | undefined => {
+        const name = ref ?? defaultType;
+        const p = builtin(name) ? this.addDefault(name, path, kind, isKind) : this.resolve({ path, name });
+        if (!p) return undefined;
+        if (!isKind(p)) {
+          this.error(ERRORS.CONFIG_WRONG_PLUGIN_KIND, path, `plugin ${JSON.stringify(name)} (type ${p.type}) is not a ${kind}`);
+          return undefined;
+        }
+        return p;
+      },
+      detector: (path, ref) => {
+        const p = builtin(ref) ? this.addDefault(ref, path, 'saturation detector', isSaturationDetector) : this.resolve({ path, name: ref });
+        if (p && !isSaturationDetector(p)) {
+          this.error(ERRORS.CONFIG_WRONG_PLUGIN_KIND, path, `plugin ${JSON.stringify(ref)} (type ${p.type}) is not a saturation detector`);
+          return undefined;
+        }
+        return p;
+      },
+      error: (definition, path, text) => this.error(definition, path, text),
+      warn: (path, text) => this.warn(path, text),
+    });
   }
 
   // ---------------------------------------------------------------- helpers

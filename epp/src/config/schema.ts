@@ -70,7 +70,7 @@ export type DataLayerConfig = z.output<typeof dataLayerSchema>;
 // Kubernetes resource.Quantity: a number, or a string such as "100", "1k", "500M", "1Gi", "1e3".
 const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/;
 const QUANTITY_ERROR = 'expected a Kubernetes quantity such as 100, "1k" or "1Gi"';
-const quantity = z.union([z.number().nonnegative({ error: QUANTITY_ERROR }), z.string().regex(QUANTITY, { error: QUANTITY_ERROR })], {
+export const quantity = z.union([z.number().nonnegative({ error: QUANTITY_ERROR }), z.string().regex(QUANTITY, { error: QUANTITY_ERROR })], {
   error: QUANTITY_ERROR,
 });
 
@@ -87,16 +87,21 @@ const priorityBandSchema = z.strictObject({
   orderingPolicyRef: z.string({ error: 'expected a string' }).optional(),
 });
 
-/** Accepted and shape-checked; flow control itself is not implemented yet. */
+/** llm-d's router's FlowControlConfig (apix/config/v1alpha1 endpointpickerconfig_types.go). */
 export const flowControlSchema = z.strictObject({
   maxBytes: quantity.optional(),
   maxRequests: quantity.optional(),
   defaultRequestTTL: goDuration.optional(),
+  noEndpointRequestTTL: goDuration.optional(),
   defaultPriorityBand: priorityBandSchema.partial({ priority: true }).optional(),
+  defaultNegativePriorityBand: priorityBandSchema.partial({ priority: true }).optional(),
   priorityBands: z.array(priorityBandSchema, { error: 'expected a list' }).optional(),
   usageLimitPolicyPluginRef: z.string({ error: 'expected a string' }).optional(),
+  saturationDetector: z.strictObject({ pluginRef: z.string({ error: 'expected a string' }).optional() }).optional(),
+  enableEviction: z.boolean({ error: 'expected true or false' }).optional(),
 });
 export type FlowControlConfig = z.output<typeof flowControlSchema>;
+export type PriorityBandConfig = z.output<typeof priorityBandSchema>;
 
 /** tokenroute extension: which profile a request runs, by route (see docs/configuration.md). */
 export const profileSelectionSchema = z.strictObject({

@@ -55,6 +55,7 @@ import { randomUUID } from 'node:crypto';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger.js';
 import type { EppMetrics } from '../observability/metrics.js';
+import type { Cancellation } from '../framework/cancellation.js';
 import type {
   Decision,
   RejectStatus,
@@ -201,6 +202,8 @@ export class ExtProcStream {
   private pending: ProcessingRequest[] | undefined;
 
   private handle: RequestHandle | undefined;
+  /** Created with the first decision input; fired if the stream ends before the request is answered. */
+  private cancellation: StreamCancellation | undefined;
   /** The proxy skipped the request phase: the response path passes through, unrouted. */
   private requestSkipped = false;
   private servedReported = false;
@@ -539,7 +542,7 @@ export class ExtProcStream {
     if (!d || (d.kind !== 'route' && d.kind !== 'reject')) {
       return this.controllerFailed(new Error('request controller returned no decision'));
     }
-    if (d.kind === 'reject') return this.sendReject(d.status, d.message, d.code, 'rejected');
+    if (d.kind === 'reject') return this.sendReject(d.status, d.message, d.code, 'rejected', d.headers);
     if (d.endpoints.length === 0) {
       endHandle(d.handle, 'error', this.opts.logger);
       return this.controllerFailed(new Error('route decision without endpoints'));
@@ -639,6 +642,7 @@ export class ExtProcStream {
       filterMetadata: decodeFilterMetadata({ filter_metadata: this.filterMetadata }),
       attributes: flattenAttributes(this.attributes),
       grpcMetadata: this.grpcMetadata,
+      cancellation: (this.cancellation ??= new StreamCancellation()),
     };
   }
 
@@ -794,9 +798,9 @@ export class ExtProcStream {
     this.sendReject(definition.status as RejectStatus, message, definition.code, outcome);
   }
 
-  private sendReject(status: RejectStatus, message: string, code: string, outcome: StreamOutcome): void {
+  private sendReject(status: RejectStatus, message: string, code: string, outcome: StreamOutcome, headers?: ReadonlyMap<string, string>): void {
     if (this.terminal) return;
-    this.send({ immediate_response: immediateResponseFor(status, message, code, this.field) });
+    this.send({ immediate_response: immediateResponseFor(status, message, code, this.field, headers) });
     this.terminal = true;
     this.release();
     this.finish(outcome);
@@ -833,6 +837,9 @@ export class ExtProcStream {
     if (this.outcome !== undefined) return;
     const final: StreamOutcome = outcome === 'complete' && this.hooksBroken ? 'error' : outcome;
     this.outcome = final;
+    // The proxy gave up (or the stream broke) before the request was answered: whoever waits on
+    // it (flow control's queue) lets go at once.
+    if (final !== 'complete' && final !== 'rejected') this.cancellation?.fire();
     this.opts.metrics?.extprocStreams.inc({ outcome: final });
     if (this.handle) endHandle(this.handle, final === 'rejected' ? 'error' : final === 'idle_timeout' ? 'cancelled' : final, this.opts.logger);
   }
@@ -858,6 +865,31 @@ export class ExtProcStream {
     if (this.sinkClosed) return;
     this.sinkClosed = true;
     this.sink.fail(code, details);
+  }
+}
+
+/** The request's cancellation as request control sees it: fired once when the stream ends unanswered. */
+class StreamCancellation implements Cancellation {
+  cancelled = false;
+  private listener: (() => void) | undefined;
+
+  onCancel(listener: () => void): () => void {
+    if (this.cancelled) {
+      listener();
+      return () => {};
+    }
+    this.listener = listener;
+    return () => {
+      if (this.listener === listener) this.listener = undefined;
+    };
+  }
+
+  fire(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    const l = this.listener;
+    this.listener = undefined;
+    l?.();
   }
 }
 

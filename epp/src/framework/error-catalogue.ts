@@ -219,6 +219,36 @@ export const ERRORS = define({
     meaning: 'a sheddable request (objective priority < 0) arrived while the pool is saturated',
     fix: 'retry later, raise the objective\'s priority, or add capacity',
   },
+  FLOW_REJECTED_CAPACITY: {
+    area: 'request',
+    status: 429,
+    meaning: 'flow control: the queue is full (the global or the priority band\'s maxRequests / maxBytes) while the pool is saturated; x-llm-d-request-dropped-reason: rejected-saturated',
+    fix: 'retry with backoff; raise flowControl maxRequests / maxBytes (global or the band\'s) or add capacity',
+  },
+  FLOW_TTL_EXPIRED: {
+    area: 'request',
+    status: 429,
+    meaning: 'flow control: the request waited its whole queue budget (flowControl.defaultRequestTTL) for a saturated pool; x-llm-d-request-dropped-reason: rejected-ttl-expired',
+    fix: 'retry with backoff; add capacity, or raise defaultRequestTTL if clients wait longer',
+  },
+  FLOW_NO_ENDPOINTS: {
+    area: 'request',
+    status: 503,
+    meaning: 'flow control: the pool had no endpoint for the whole scale-from-zero budget (flowControl.noEndpointRequestTTL), or the queue was full while it had none; x-llm-d-request-dropped-reason: rejected-no-endpoints',
+    fix: 'check that the pool\'s pods start and become Ready; raise noEndpointRequestTTL above pod start-up time',
+  },
+  FLOW_CONTEXT_CANCELLED: {
+    area: 'request',
+    status: 503,
+    meaning: 'flow control: the client or the proxy gave up while the request was queued; x-llm-d-request-dropped-reason: rejected-context-cancelled',
+    fix: 'nothing to fix on the EPP: the caller\'s timeout is shorter than the queue wait; raise it or add capacity',
+  },
+  FLOW_SHUTTING_DOWN: {
+    area: 'request',
+    status: 503,
+    meaning: 'flow control: the EPP is shutting down; queued requests are drained with x-llm-d-request-dropped-reason: rejected-shutting-down',
+    fix: 'retry: another EPP replica (or this one, restarted) serves it',
+  },
   REQUEST_SCHEDULER_FAILED: {
     area: 'request',
     status: 500,

@@ -1,6 +1,7 @@
 // The contract between the ext_proc stream state machine (epp/src/extproc) and request control
 // (parse → objective/rewrite → admission → schedule). The stream machine owns protocol framing;
 // request control owns every routing decision. Errors cross this boundary as values, never throws.
+import type { Cancellation } from './cancellation.js';
 
 /** What the proxy told us about the request, from the request_headers message and stream context. */
 export interface RequestInput {
@@ -16,6 +17,8 @@ export interface RequestInput {
   readonly attributes: ReadonlyMap<string, unknown>;
   /** gRPC initial metadata of the stream (per-route `grpc_initial_metadata` lands here), lower-cased keys. */
   readonly grpcMetadata: ReadonlyMap<string, string>;
+  /** Tells request control when the proxy gives up on the request (e.g. while it waits in flow control). */
+  readonly cancellation?: Cancellation;
 }
 
 export type RejectStatus = 400 | 401 | 403 | 404 | 429 | 500 | 503;
@@ -54,6 +57,8 @@ export interface RejectDecision {
   readonly message: string;
   /** Our catalogue code (epp/src/framework/error-catalogue.ts), sent as `x-tokenroute-error-code`. */
   readonly code: string;
+  /** Headers for the client's response besides the code (e.g. x-llm-d-request-dropped-reason). */
+  readonly headers?: ReadonlyMap<string, string>;
 }
 
 export type Decision = RouteDecision | RejectDecision;

@@ -7,6 +7,7 @@
 // request's RequestState, never in closures. The built-in plugins (epp/src/requestcontrol/
 // plugins/) are in-flight load, per-request metrics and the model-name restore.
 import { implementing, type Plugin } from './plugins.js';
+import { stateKey } from './cycle-state.js';
 import type { Candidate } from './endpoint.js';
 import type { InferenceRequest } from './request.js';
 import type { RequestState } from './cycle-state.js';
@@ -22,6 +23,8 @@ export interface RoutedRequest {
   /** The model after rewrites (what the model server sees). */
   readonly targetModel: string;
   readonly priority: number;
+  /** The flow-control tenant (x-llm-d-/x-gateway-inference-fairness-id). */
+  readonly fairnessId: string;
   /** Tokens charged to the endpoint while the request is in flight. */
   readonly inflightTokens: number;
   readonly requestBytes: number;
@@ -35,9 +38,30 @@ export interface RoutedRequest {
 
 export type RequestOutcome = 'complete' | 'cancelled' | 'error';
 
-/** Admission before scheduling: a rejection, or undefined to admit. */
+/** The token usage the model server reported at the end of its response (request-metrics reads it). */
+export interface ResponseUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly cachedTokens: number | undefined;
+}
+
+/** Written when the response's last chunk has passed, for the ResponseComplete plugins. */
+export const RESPONSE_USAGE = stateKey<ResponseUsage>('response.usage');
+
+/** Why admission refused a request: the catalogue entry (status, code), a message, response headers. */
+export interface Rejection {
+  readonly error: ErrorDefinition;
+  readonly message: string;
+  /** Headers for the client's response (flow control's x-llm-d-request-dropped-reason). */
+  readonly headers?: ReadonlyMap<string, string>;
+}
+
+/**
+ * Admission before scheduling: a rejection, or undefined to admit — now, or (flow control, a
+ * request that waits for capacity) when the promise settles.
+ */
 export interface AdmissionPlugin extends Plugin {
-  admit(req: InferenceRequest, candidates: readonly Candidate[], now: number): { readonly error: ErrorDefinition; readonly message: string } | undefined;
+  admit(req: InferenceRequest, candidates: readonly Candidate[], now: number): Rejection | undefined | Promise<Rejection | undefined>;
 }
 
 /** The request was routed: its destination is decided and about to be sent to the proxy. */

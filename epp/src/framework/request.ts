@@ -1,5 +1,6 @@
 // The request as the scheduler sees it: what the parser extracted from the body plus the
 // control headers, after objective lookup and model rewrite.
+import type { Cancellation } from './cancellation.js';
 
 export type ApiKind = 'completions' | 'chat-completions' | 'responses' | 'embeddings' | 'conversations' | 'unknown';
 
@@ -58,6 +59,8 @@ export interface InferenceRequest {
   /** From the objective; 0 when none. Negative = sheddable. */
   readonly priority: number;
   readonly fairnessId: string;
+  /** Fires when the proxy gives up on the request (absent where nothing can cancel it, e.g. tests). */
+  readonly cancellation?: Cancellation;
   /** The scheduling profile the route selected, when it selected one. */
   readonly profile: string | undefined;
   /** Tokens this request charges its endpoint while in flight (input estimate + expected output, as GIE). */

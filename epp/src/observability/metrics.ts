@@ -3,6 +3,7 @@
 // One registry per EPP instance (tests run several in one process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram } from './fast-histogram.js';
+import { FlowControlMetrics } from './flow-control-metrics.js';
 import { DEFAULT_LABEL_BOUNDS, LabelDomain, type LabelBounds } from './label-bounds.js';
 import type { PluginCounter, PluginHistogram, PluginMetrics } from '../framework/registry.js';
 
@@ -195,6 +196,9 @@ export class EppMetrics implements PluginMetrics {
   private readonly models: LabelDomain;
   /** Upstream status codes as error_code label values, bounded. */
   private readonly errorCodes: LabelDomain;
+  /** Flow control's fairness ids (a client header) as label values, bounded. */
+  private readonly fairnessIds: LabelDomain;
+  private flowControlSeries: FlowControlMetrics | undefined;
 
   constructor(opts: { defaultMetrics?: boolean; commit?: string; buildRef?: string; labelBounds?: LabelBounds } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -203,7 +207,8 @@ export class EppMetrics implements PluginMetrics {
     const folded = (domain: string) => this.labelValuesFolded.inc({ domain });
     this.models = new LabelDomain('model', bounds, folded);
     this.errorCodes = new LabelDomain('error_code', bounds, folded);
-    const domains = [this.models, this.errorCodes];
+    this.fairnessIds = new LabelDomain('fairness_id', bounds, folded);
+    const domains = [this.models, this.errorCodes, this.fairnessIds];
     new Gauge({
       name: 'tokenroute_metric_label_values',
       help: 'Distinct label values admitted per bounded domain (at most --metrics-max-label-values).',
@@ -233,6 +238,11 @@ export class EppMetrics implements PluginMetrics {
       this.pluginHistograms.set(name, h);
     }
     return h;
+  }
+
+  /** Flow control's series (registered when flow control is turned on). */
+  flowControl(pool: string): FlowControlMetrics {
+    return (this.flowControlSeries ??= new FlowControlMetrics(this.registry, this.fairnessIds, pool));
   }
 
   /** A model name as a label value: itself while its domain has room, else "other". */

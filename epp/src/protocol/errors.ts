@@ -24,10 +24,13 @@ export function immediateResponseFor(
   message: string,
   code: string,
   field: HeaderValueField = 'raw_value',
+  extraHeaders?: ReadonlyMap<string, string>,
 ): ImmediateResponse {
+  const headers: [string, string][] = [['content-type', 'text/plain'], [ERROR_CODE_HEADER, code]];
+  if (extraHeaders) for (const h of extraHeaders) headers.push(h);
   return {
     status: { code: status },
-    headers: buildHeaderMutation([['content-type', 'text/plain'], [ERROR_CODE_HEADER, code]], [], field),
+    headers: buildHeaderMutation(headers, [], field),
     body: Buffer.from(inferenceErrorText(status, message), 'utf8'),
     details: `tokenroute_inference_error_${GIE_ERROR_CODES[status]}`,
   };
@@ -35,5 +38,5 @@ export function immediateResponseFor(
 
 /** A full ProcessingResponse carrying the ImmediateResponse for `decision`. */
 export function rejectResponse(decision: RejectDecision, field: HeaderValueField = 'raw_value'): ProcessingResponse {
-  return { immediate_response: immediateResponseFor(decision.status, decision.message, decision.code, field) };
+  return { immediate_response: immediateResponseFor(decision.status, decision.message, decision.code, field, decision.headers) };
 }

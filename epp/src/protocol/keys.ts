@@ -18,6 +18,15 @@ export const OBJECTIVE_HEADER = 'x-gateway-inference-objective';
 export const FAIRNESS_ID_HEADER = 'x-gateway-inference-fairness-id';
 export const MODEL_NAME_REWRITE_HEADER = 'x-gateway-model-name-rewrite';
 export const REQUEST_ID_HEADER = 'x-request-id';
+/**
+ * llm-d's router spells the objective and fairness headers with its own prefix (llm-d-router
+ * `pkg/common/request`, the canonical names since its rename; the x-gateway-* names stay as the
+ * legacy ones): both are read, llm-d's first.
+ */
+export const LLMD_OBJECTIVE_HEADER = 'x-llm-d-inference-objective';
+export const LLMD_FAIRNESS_ID_HEADER = 'x-llm-d-inference-fairness-id';
+/** A request's time-to-first-token objective in ms (slo-deadline-ordering-policy orders by it). */
+export const SLO_TTFT_HEADER = 'x-llm-d-slo-ttft-ms';
 
 /**
  * llm-d's disaggregation headers, set on the request to the decode endpoint for its routing

@@ -15,8 +15,11 @@ import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestContro
 import type { Logger } from '../observability/logger.js';
 import type { EppMetrics } from '../observability/metrics.js';
 import { parseEndpointAddress } from '../protocol/endpoint-address.js';
+import { LLMD_FAIRNESS_ID_HEADER, LLMD_OBJECTIVE_HEADER } from '../protocol/keys.js';
 import type { ScheduleOutcome } from '../scheduling/scheduler.js';
 import type { RequestLifecycle } from './lifecycle.js';
+import type { FlowController } from '../flowcontrol/controller.js';
+import type { Rejection } from '../framework/request-lifecycle.js';
 import { estimateInflightTokens, type ParseResult, type RequestParser } from './parser.js';
 import * as keys from './keys.js';
 import { isPromiseLike } from '../util/promise.js';
@@ -50,6 +53,8 @@ export interface DirectorOptions {
   readonly now?: () => number;
   /** Source of randomness for weighted model rewrites; tests pass a seeded one. */
   readonly random?: () => number;
+  /** Flow control's queue (the flowControl gate), which close() drains. */
+  readonly flowController?: FlowController;
 }
 
 /** A routed request before the lifecycle sees it. */
@@ -57,6 +62,7 @@ interface Route {
   readonly incomingModel: string;
   readonly targetModel: string;
   readonly priority: number;
+  readonly fairnessId: string;
   readonly inflightTokens: number;
   readonly requestBytes: number;
   readonly targets: readonly string[];
@@ -69,9 +75,23 @@ export class Director implements RequestController {
   private readonly now: () => number;
   private readonly rewriteModel: ModelRewriter;
 
+  private readonly onEndpoints: (() => void) | undefined;
+
   constructor(private readonly opts: DirectorOptions) {
     this.now = opts.now ?? Date.now;
     this.rewriteModel = modelRewriter(opts.datastore.rewrites, opts.random);
+    const fc = opts.flowController;
+    if (fc) {
+      // Scale from zero: requests waiting for an empty pool move on as soon as endpoints appear.
+      this.onEndpoints = () => fc.endpointsChanged();
+      opts.datastore.on('endpoints', this.onEndpoints);
+    }
+  }
+
+  /** Stops taking requests into flow control and answers every waiting one (rejected-shutting-down). */
+  close(): void {
+    if (this.onEndpoints) this.opts.datastore.off('endpoints', this.onEndpoints);
+    this.opts.flowController?.shutdown();
   }
 
   handleBodiless(input: RequestInput): Decision {
@@ -84,6 +104,7 @@ export class Director implements RequestController {
       incomingModel: '',
       targetModel: '',
       priority: 0,
+      fairnessId: keys.DEFAULT_FAIRNESS_ID,
       inflightTokens: 0,
       requestBytes: 0,
       targets: [target.endpoint.key],
@@ -133,7 +154,7 @@ export class Director implements RequestController {
     }
     const body = parsed.body;
 
-    const objective = input.headers.get(keys.OBJECTIVE_HEADER) || undefined;
+    const objective = input.headers.get(LLMD_OBJECTIVE_HEADER) || input.headers.get(keys.OBJECTIVE_HEADER) || undefined;
     const priority = (objective !== undefined ? this.opts.datastore.objectives.priority(objective) : undefined) ?? 0;
 
     const chosen = target ?? this.targetModel(body.model, input.headers);
@@ -156,25 +177,39 @@ export class Director implements RequestController {
       headers: input.headers,
       objective,
       priority,
-      fairnessId: input.headers.get(keys.FAIRNESS_ID_HEADER) || keys.DEFAULT_FAIRNESS_ID,
+      fairnessId: fairnessIdOf(input.headers),
+      cancellation: input.cancellation,
       profile: this.opts.selectProfile(input),
       inflightTokens: estimateInflightTokens(bodyBytes),
       bodyBytes,
     };
 
-    const rejected = this.opts.lifecycle.admit(req, candidates.list, started);
-    if (rejected) return this.reject(rejected.error, rejected.message, body.model, targetModel);
+    const admitted = this.opts.lifecycle.admit(req, candidates.list, started);
+    // Flow control may hold the request until the pool has capacity: the rest of the cycle runs
+    // then, over the pool as it is at that moment.
+    if (isPromiseLike(admitted)) {
+      return admitted.then((rejected) => {
+        if (rejected) return this.rejectFor(rejected, body.model, targetModel);
+        const now = this.candidatesFor(input);
+        if (!now.ok) return this.countReject(now.reject, body.model, targetModel);
+        return this.prepareAndDecide(input, req, now.list);
+      });
+    }
+    if (admitted) return this.rejectFor(admitted, body.model, targetModel);
+    return this.prepareAndDecide(input, req, candidates.list);
+  }
 
+  private prepareAndDecide(input: RequestInput, req: InferenceRequest, candidateList: readonly Candidate[]): Decision | Promise<Decision> {
     // One state per request: PrepareData fills it, the scheduler reads it, and it travels on to
     // the response-side plugins with the routed request.
     const state: CycleState = new RequestState();
-    const pending = this.prepare(req, candidates.list, state);
-    if (!pending) return this.decide(input, req, candidates.list, state);
+    const pending = this.prepare(req, candidateList, state);
+    if (!pending) return this.decide(input, req, candidateList, state);
     // Endpoints may have left the pool while data was prepared off the event loop (e.g. a pod
     // went NotReady): schedule over the pool as it is now, never over the earlier snapshot.
     return pending.then(() => {
       const now = this.candidatesFor(input);
-      if (!now.ok) return this.countReject(now.reject, body.model, targetModel);
+      if (!now.ok) return this.countReject(now.reject, req.body.model, req.targetModel);
       return this.decide(input, req, now.list, state);
     });
   }
@@ -229,6 +264,7 @@ export class Director implements RequestController {
       incomingModel: body.model,
       targetModel,
       priority,
+      fairnessId: req.fairnessId,
       inflightTokens: req.inflightTokens,
       requestBytes: req.bodyBytes,
       targets: outcome.targets.map((t) => t.endpoint.key),
@@ -260,6 +296,7 @@ export class Director implements RequestController {
       incomingModel: route.incomingModel,
       targetModel: route.targetModel,
       priority: route.priority,
+      fairnessId: route.fairnessId,
       inflightTokens: route.inflightTokens,
       requestBytes: route.requestBytes,
       endpoint: route.targets[0],
@@ -280,6 +317,12 @@ export class Director implements RequestController {
 
   private reject(definition: ErrorDefinition, message: string, model: string, targetModel: string): RejectDecision {
     return this.countReject(rejection(definition, message), model, targetModel);
+  }
+
+  /** An admission plugin's rejection, with the response headers it asked for. */
+  private rejectFor(rejected: Rejection, model: string, targetModel: string): RejectDecision {
+    const decision = rejection(rejected.error, rejected.message);
+    return this.countReject(rejected.headers ? { ...decision, headers: rejected.headers } : decision, model, targetModel);
   }
 
   private countReject(reject: RejectDecision, model: string, targetModel: string): RejectDecision {
@@ -314,6 +357,17 @@ function subsetEntries(value: unknown): Set<string> {
   }
   return out;
 }
+
+/**
+ * The flow-control tenant: llm-d's header, else GIE's, else GIE's default flow. A client chooses
+ * it, so it is cut to MAX_FAIRNESS_ID_CHARS (flows are keyed and labelled by it).
+ */
+function fairnessIdOf(headers: ReadonlyMap<string, string>): string {
+  const id = headers.get(LLMD_FAIRNESS_ID_HEADER) || headers.get(keys.FAIRNESS_ID_HEADER) || keys.DEFAULT_FAIRNESS_ID;
+  return id.length > MAX_FAIRNESS_ID_CHARS ? id.slice(0, MAX_FAIRNESS_ID_CHARS) : id;
+}
+
+const MAX_FAIRNESS_ID_CHARS = 128;
 
 /** The announced content-length, 0 when absent or malformed. */
 function contentLength(headers: ReadonlyMap<string, string>): number {

@@ -4,6 +4,7 @@
 // request; the others still run, and a throwing streaming plugin leaves the chunk as it was —
 // failing a served inference over bookkeeping would be worse than losing the bookkeeping.
 import type { Logger } from 'pino';
+import { isPromiseLike } from '../util/promise.js';
 import type { Plugin } from '../framework/plugins.js';
 import type { Candidate } from '../framework/endpoint.js';
 import type { InferenceRequest } from '../framework/request.js';
@@ -16,6 +17,7 @@ import {
   isResponseReceivedPlugin,
   isResponseStreamingPlugin,
   type AdmissionPlugin,
+  type Rejection,
   type EndpointServedPlugin,
   type RequestOutcome,
   type RequestRoutedPlugin,
@@ -45,11 +47,26 @@ export class RequestLifecycle {
     this.complete = plugins.filter(isResponseCompletePlugin);
   }
 
-  /** The first admission plugin's rejection, or undefined to admit. A throwing plugin admits. */
-  admit(req: InferenceRequest, candidates: readonly Candidate[], now: number): ReturnType<AdmissionPlugin['admit']> {
-    for (const p of this.admission) {
+  /**
+   * The first admission plugin's rejection, or undefined to admit; a promise when one of them
+   * decides later (flow control), the plugins after it then run when it admits. A throwing or
+   * failing plugin admits.
+   */
+  admit(req: InferenceRequest, candidates: readonly Candidate[], now: number, from = 0): Rejection | undefined | Promise<Rejection | undefined> {
+    const plugins = this.admission;
+    for (let i = from; i < plugins.length; i++) {
+      const p = plugins[i];
       try {
         const rejected = p.admit(req, candidates, now);
+        if (isPromiseLike(rejected)) {
+          return rejected.then(
+            (r) => r ?? this.admit(req, candidates, now, i + 1),
+            (err: unknown) => {
+              this.logger.warn({ plugin: p.name, err, requestId: req.requestId }, 'admission plugin failed; admitting');
+              return this.admit(req, candidates, now, i + 1);
+            },
+          );
+        }
         if (rejected) return rejected;
       } catch (err) {
         this.logger.warn({ plugin: p.name, err, requestId: req.requestId }, 'admission plugin failed; admitting');

@@ -270,22 +270,80 @@ dataLayer:
     assert.equal(legacyWithSection.dataLayer?.sources.length, 1, 'the section is ignored, metrics are still collected');
   });
 
-  it('accepts flowControl (shape-checked) and warns that it is not implemented', () => {
-    const cfg = load(`${HEAD}plugins: [{type: queue-scorer}]
+  it('flowControl: resolves limits, budgets, bands and policies with llm-d\'s defaults', () => {
+    const cfg = load(`${HEAD}plugins:
+- type: queue-scorer
+- {name: rr, type: round-robin-fairness-policy}
+- {name: holdback, type: static-usage-limit-policy, parameters: {threshold: 0.8}}
+- {name: busy, type: concurrency-detector, parameters: {maxConcurrency: 4}}
 featureGates: [flowControl]
 flowControl:
   maxBytes: 1Gi
   maxRequests: 1000
   defaultRequestTTL: 30s
+  noEndpointRequestTTL: 0s
+  usageLimitPolicyPluginRef: holdback
+  saturationDetector: {pluginRef: busy}
   defaultPriorityBand: {maxBytes: "500M"}
+  defaultNegativePriorityBand: {maxRequests: 10, orderingPolicyRef: edf-ordering-policy}
   priorityBands:
-  - {priority: 10, maxRequests: "1k", fairnessPolicyRef: round-robin-fairness-policy}
+  - {priority: 10, maxRequests: "1k", fairnessPolicyRef: rr}
 `);
-    assert.equal(cfg.flowControl?.defaultRequestTTL, '30s');
-    assert.ok(cfg.featureGates.has('flowControl'));
-    assert.ok(cfg.warnings.some((w) => /flowControl is not implemented yet/.test(w)));
+    const fc = cfg.flowControl!;
+    assert.ok(fc, 'the gate turns flow control on');
+    assert.equal(fc.maxBytes, 2 ** 30);
+    assert.equal(fc.maxRequests, 1000);
+    assert.equal(fc.defaultRequestTtlMs, 30_000);
+    assert.equal(fc.noEndpointRequestTtlMs, 0);
+    assert.equal(fc.detector.name, 'busy');
+    assert.deepEqual(fc.usageLimit.computeLimit(0.5, [0, -1]), [0.8, 0.8]);
+    const top = fc.band(10);
+    assert.equal(top.maxRequests, 1000);
+    assert.equal(top.maxBytes, 1e9, 'a band without maxBytes gets the 1 GB default');
+    assert.equal(top.fairness.name, 'rr');
+    assert.equal(top.ordering.type, 'fcfs-ordering-policy');
+    const other = fc.band(3);
+    assert.equal(other.maxBytes, 500e6);
+    assert.equal(other.maxRequests, 5000);
+    assert.equal(other.fairness.type, 'global-strict-fairness-policy');
+    const sheddable = fc.band(-5);
+    assert.equal(sheddable.maxRequests, 10);
+    assert.equal(sheddable.ordering.type, 'edf-ordering-policy');
+    assert.ok(!cfg.warnings.some((w) => /not implemented/.test(w)), cfg.warnings.join('\n'));
+
+    const defaults = load(`${HEAD}plugins: [{type: queue-scorer}]\nfeatureGates: [flowControl]\n`).flowControl!;
+    assert.equal(defaults.defaultRequestTtlMs, 60_000);
+    assert.equal(defaults.noEndpointRequestTtlMs, 60_000);
+    assert.equal(defaults.maxRequests, 0, 'no global limit unless set');
+    assert.equal(defaults.detector.type, 'utilization-detector', 'the top-level detector');
+    assert.equal(defaults.band(-1).maxRequests, 5000, 'negative priorities fall back to the default band');
+
     const off = load(`${HEAD}plugins: [{type: queue-scorer}]\nflowControl: {maxRequests: 5}\n`);
+    assert.equal(off.flowControl, undefined);
     assert.ok(off.warnings.some((w) => /feature gate is off/.test(w)));
+  });
+
+  it('flowControl: a bad policy reference, a policy of the wrong kind or a repeated priority is refused with its field', () => {
+    expectErrors(`${HEAD}plugins: [{type: queue-scorer}]
+featureGates: [flowControl]
+flowControl:
+  usageLimitPolicyPluginRef: queue-scorer
+  saturationDetector: {pluginRef: nowhere}
+  priorityBands:
+  - {priority: 1, fairnessPolicyRef: fcfs-ordering-policy}
+  - {priority: 1}
+  - {priority: 2, orderingPolicyRef: ghost}
+`,
+      /flowControl\.usageLimitPolicyPluginRef: plugin "queue-scorer" \(type queue-scorer\) is not a usage limit policy/,
+      /flowControl\.saturationDetector\.pluginRef: references undefined plugin "nowhere"/,
+      /flowControl\.priorityBands\[0\]\.fairnessPolicyRef: .*is not a fairness policy/,
+      /flowControl\.priorityBands\[1\]\.priority: priority 1 is already configured by flowControl\.priorityBands\[0\]/,
+      /flowControl\.priorityBands\[2\]\.orderingPolicyRef: references undefined plugin "ghost"/,
+    );
+    expectErrors(`${HEAD}plugins: [{type: queue-scorer}]\nfeatureGates: [flowControl]\nflowControl: {maxBytes: lots, defaultRequestTTL: soon}\n`,
+      /flowControl\.maxBytes: expected a Kubernetes quantity/,
+      /flowControl\.defaultRequestTTL: invalid duration "soon"/,
+    );
   });
 });
 
@@ -361,7 +419,10 @@ schedulingProfiles:
       'decode-filter',
       'disagg-headers-handler',
       'disagg-profile-handler',
+      'edf-ordering-policy',
       'encode-filter',
+      'fcfs-ordering-policy',
+      'global-strict-fairness-policy',
       'kv-cache-utilization-scorer',
       'label-selector-filter',
       'least-request',
@@ -381,10 +442,14 @@ schedulingProfiles:
       'queue-scorer',
       'random-picker',
       'round-robin',
+      'round-robin-fairness-policy',
       'running-requests-size-scorer',
       'session-affinity-filter',
       'session-affinity-scorer',
       'single-profile-handler',
+      'slo-deadline-ordering-policy',
+      'static-usage-limit-policy',
+      'token-fairness-policy',
       'token-load-scorer',
       'token-producer',
       'utilization-detector',

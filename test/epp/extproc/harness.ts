@@ -16,6 +16,7 @@ import { loadExtProcPackage } from '../../../epp/src/protocol/proto.js';
 import type { HeaderMutation, ProcessingRequest, ProcessingResponse } from '../../../epp/src/protocol/types.js';
 import { startEppGrpcServers, type EppGrpcServerOptions, type EppGrpcServers } from '../../../epp/src/server/server.js';
 import { newExtProcClient, type ExtProcClient } from '../../../gateway/index.js';
+import { StreamDriver, respBodyMsg, respHeadersMsg } from '../../gateway/extproc/driver.js';
 
 export { newExtProcClient, type ExtProcClient } from '../../../gateway/index.js';
 export * from '../../gateway/extproc/driver.js';
@@ -145,4 +146,21 @@ export async function waitFor(cond: () => boolean, timeoutMs = 3000, what = 'con
 export async function counterValue(metrics: EppMetrics, outcome: string): Promise<number> {
   const m = await metrics.extprocStreams.get();
   return m.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+}
+
+/**
+ * Completes a routed full-duplex stream as Envoy does: reads the request-body echo to its end,
+ * then sends the response headers and a one-chunk body, half-closes and waits for the status.
+ */
+export async function completeRoutedStream(d: StreamDriver): Promise<void> {
+  for (;;) {
+    const r = await d.next();
+    if (r.request_body?.response?.body_mutation?.streamed_response?.end_of_stream) break;
+  }
+  d.send(respHeadersMsg({ ':status': '200' }));
+  await d.next();
+  d.send(respBodyMsg('{"ok":true}', true));
+  await d.next();
+  d.end();
+  await d.status;
 }

@@ -11,7 +11,7 @@ import { RequestLifecycle } from '../../../epp/src/requestcontrol/lifecycle.js';
 import { silentLogger } from '../../../epp/src/observability/logger.js';
 
 function routed(): RoutedRequest {
-  return { requestId: 'r1', incomingModel: 'm', targetModel: 'm', priority: 0, inflightTokens: 10, requestBytes: 5, endpoint: '10.0.0.1:8000', routedAt: 0, hasBody: true, state: new RequestState() };
+  return { requestId: 'r1', incomingModel: 'm', targetModel: 'm', priority: 0, fairnessId: 'default-flow', inflightTokens: 10, requestBytes: 5, endpoint: '10.0.0.1:8000', routedAt: 0, hasBody: true, state: new RequestState() };
 }
 
 function recorder(name: string, log: string[], fail: Partial<Record<string, boolean>> = {}): Plugin & Record<string, unknown> {
@@ -72,6 +72,26 @@ describe('request lifecycle', () => {
     const reject = { type: 't', name: 'no', admit: () => ({ error: { code: 'TR_ERR_REQUEST_SHED', area: 'request', meaning: '', fix: '', status: 429 } as const, message: 'busy' }) };
     const broken = { type: 't', name: 'broken', admit: () => { throw new Error('x'); } };
     assert.equal(new RequestLifecycle([broken], silentLogger()).admit({} as never, [], 0), undefined);
-    assert.equal(new RequestLifecycle([broken, reject], silentLogger()).admit({} as never, [], 0)?.message, 'busy');
+    const decided = new RequestLifecycle([broken, reject], silentLogger()).admit({} as never, [], 0);
+    assert.ok(decided && !(decided instanceof Promise));
+    assert.equal(decided.message, 'busy');
+  });
+
+  it('admission: a plugin that decides later (a promise) holds the plugins after it until it admits', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const later = { type: 't', name: 'later', admit: () => new Promise<undefined>((r) => (release = () => r(undefined))) };
+    const after = { type: 't', name: 'after', admit: () => (order.push('after'), undefined) };
+    const failing = { type: 't', name: 'failing', admit: () => Promise.reject(new Error('queue broke')) };
+    const pending = new RequestLifecycle([later, after], silentLogger()).admit({} as never, [], 0);
+    assert.ok(pending instanceof Promise);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, [], 'the next plugin waits');
+    release();
+    assert.equal(await pending, undefined);
+    assert.deepEqual(order, ['after']);
+    // A failing promise admits, as a throwing plugin does, and the next plugin still runs.
+    assert.equal(await new RequestLifecycle([failing, after], silentLogger()).admit({} as never, [], 0), undefined);
+    assert.deepEqual(order, ['after', 'after']);
   });
 });

@@ -9,13 +9,14 @@
 // _normalized_time_per_output_token_seconds, as GIE's HandleResponseBody does
 // (`pkg/epp/handlers/response.go`, v1.5.0).
 import { stateKey } from '../../framework/cycle-state.js';
-import type {
-  RequestOutcome,
-  RequestRoutedPlugin,
-  ResponseCompletePlugin,
-  ResponseReceivedPlugin,
-  ResponseStreamingPlugin,
-  RoutedRequest,
+import {
+  RESPONSE_USAGE,
+  type RequestOutcome,
+  type RequestRoutedPlugin,
+  type ResponseCompletePlugin,
+  type ResponseReceivedPlugin,
+  type ResponseStreamingPlugin,
+  type RoutedRequest,
 } from '../../framework/request-lifecycle.js';
 import type { EppMetrics } from '../../observability/metrics.js';
 import { UsageTail } from '../usage.js';
@@ -54,11 +55,14 @@ export class RequestMetrics implements RequestRoutedPlugin, ResponseReceivedPlug
   }
 
   /** Counts the bytes as the model server sent them (before any restore rewrites them). */
-  responseStreaming(req: RoutedRequest, chunk: Buffer): Buffer {
+  responseStreaming(req: RoutedRequest, chunk: Buffer, endOfStream: boolean): Buffer {
     const tally = req.state.read(TALLY);
     if (tally) {
       tally.bytes += chunk.length;
       if (req.hasBody) (tally.tail ??= new UsageTail()).push(chunk);
+      // The usage is final with the last chunk: parsed once, shared with the other plugins.
+      const usage = endOfStream ? tally.tail?.usage() : undefined;
+      if (usage) req.state.write(RESPONSE_USAGE, usage);
     }
     return chunk;
   }
@@ -73,7 +77,8 @@ export class RequestMetrics implements RequestRoutedPlugin, ResponseReceivedPlug
       const seconds = (this.now() - req.routedAt) / 1000;
       this.metrics.requestDuration.observe(labels, seconds);
       this.metrics.responseSizes.observe(labels, tally.bytes);
-      const usage = tally.tail?.usage();
+      // A response that ended with trailers had no last chunk: its usage is read here.
+      const usage = req.state.read(RESPONSE_USAGE) ?? tally.tail?.usage();
       if (usage) {
         if (usage.promptTokens > 0) this.metrics.inputTokens.observe(labels, usage.promptTokens);
         if (usage.completionTokens > 0) {

@@ -33,6 +33,16 @@ describe('concurrency-detector', () => {
     assert.equal(d.saturation(candidates([{ inflightTokens: 500, inflightRequests: 999 }, { inflightTokens: 1000 }]), NOW), 0.75);
   });
 
+  it('hybrid mode: an endpoint is as full as the fuller of its slots and its token budget', () => {
+    const d = detector({ concurrencyMode: 'hybrid', maxConcurrency: 10, maxTokenConcurrency: 1000 });
+    // Endpoint 0: 2 of 10 slots but 800 of 1000 tokens (a few long prompts) → 0.8;
+    // endpoint 1: 6 of 10 slots, 100 tokens (many short ones) → 0.6. Pool: (0.8 + 0.6) / 2.
+    const cands = candidates([{ inflightRequests: 2, inflightTokens: 800 }, { inflightRequests: 6, inflightTokens: 100 }, { inflightRequests: 1, inflightTokens: 1000 }]);
+    assert.equal(d.saturation(cands.slice(0, 2), NOW), 0.7);
+    // As a filter: under both bounds; the third is out of token budget.
+    assert.deepEqual(d.filter(request(), cands, new RequestState()), [cands[0], cands[1]]);
+  });
+
   it('keeps endpoints strictly below capacity × (1 + headroom), truncated', () => {
     const d = detector({ maxConcurrency: 10, headroom: 0.25 }); // limit trunc(12.5) = 12
     const cands = candidates([{ inflightRequests: 11 }, { inflightRequests: 12 }, { inflightRequests: 0 }]);
@@ -51,7 +61,7 @@ describe('concurrency-detector', () => {
   });
 
   it('rejects an unknown mode and non-positive capacities', () => {
-    assert.match(concurrencyDetectorPlugin.parameters.safeParse({ concurrencyMode: 'bytes' }).error!.issues[0].message, /"requests" or "tokens"/);
+    assert.match(concurrencyDetectorPlugin.parameters.safeParse({ concurrencyMode: 'bytes' }).error!.issues[0].message, /"requests", "tokens" or "hybrid"/);
     assert.equal(concurrencyDetectorPlugin.parameters.safeParse({ maxConcurrency: 0 }).success, false);
     assert.equal(concurrencyDetectorPlugin.parameters.safeParse({ maxTokenConcurrency: -1 }).success, false);
   });

@@ -51,7 +51,7 @@ describe('session token on the response', () => {
     for (const c of [decode, prefill]) datastore.upsertEndpoint(c.endpoint);
     const plugin = make<SessionTokenWriter>(sessionAffinityScorerPlugin, params, ctx);
     const state = new RequestState();
-    const routed: RoutedRequest = { requestId: 'r', incomingModel: 'm', hasBody: true, targetModel: 'm', priority: 0, inflightTokens: 1, requestBytes: 10, endpoint: decode.endpoint.key, routedAt: 0, state };
+    const routed: RoutedRequest = { requestId: 'r', incomingModel: 'm', hasBody: true, targetModel: 'm', priority: 0, fairnessId: 'default-flow', inflightTokens: 1, requestBytes: 10, endpoint: decode.endpoint.key, routedAt: 0, state };
     const result = (withPrefill: boolean): SchedulingResult => ({
       primaryProfile: 'decode',
       profileResults: new Map([['decode', { targets: [decode] }], ...(withPrefill ? [['prefill', { targets: [prefill] }] as const] : [])]),

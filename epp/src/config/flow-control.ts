@@ -1,0 +1,113 @@
+// The `flowControl` section, resolved into what the FlowController runs with (issue 14), with llm-d's
+// router's defaults (llm-d-router `apix/config/v1alpha1/endpointpickerconfig_types.go`,
+// `pkg/epp/flowcontrol/{controller,registry}/config.go`): queue-wait budgets 60 s with and without
+// endpoints ("0s" = none); no global limits unless set; a band holds at most 5,000 requests and
+// 1 GB ("0" = that default); bands not listed are made from defaultPriorityBand, and negative
+// priorities from defaultNegativePriorityBand when given; policies default to
+// global-strict-fairness-policy, fcfs-ordering-policy and static-usage-limit-policy (created with
+// their defaults when no plugin of that name is declared); flowControl.saturationDetector
+// overrides the top-level one for flow control.
+import type { FairnessPolicy, OrderingPolicy, UsageLimitPolicy } from '../framework/flow-control.js';
+import { isFairnessPolicy, isOrderingPolicy, isUsageLimitPolicy } from '../framework/flow-control.js';
+import type { Plugin, SaturationDetector } from '../framework/plugins.js';
+import { parseGoDuration } from '../framework/duration.js';
+import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
+import type { BandSettings, FlowControlSettings } from '../flowcontrol/controller.js';
+import { FCFS_ORDERING_TYPE } from '../flowcontrol/plugins/fcfs-ordering-policy.js';
+import { GLOBAL_STRICT_FAIRNESS_TYPE } from '../flowcontrol/plugins/global-strict-fairness-policy.js';
+import { STATIC_USAGE_LIMIT_TYPE } from '../flowcontrol/plugins/static-usage-limit-policy.js';
+import type { FieldPath } from './errors.js';
+import type { FlowControlConfig, PriorityBandConfig } from './schema.js';
+
+export const DEFAULT_REQUEST_TTL_MS = 60_000;
+export const DEFAULT_NO_ENDPOINT_REQUEST_TTL_MS = 60_000;
+export const DEFAULT_BAND_MAX_REQUESTS = 5000;
+export const DEFAULT_BAND_MAX_BYTES = 1e9;
+/** While requests wait on a saturated pool, saturation is read again this often (and at every request end). */
+export const SATURATION_RECHECK_MS = 10;
+
+/** What the config loader lends the planner: plugin lookup and error reporting. */
+export interface FlowControlResolver {
+  /**
+   * The plugin `ref` names, or — `ref` absent, or naming a built-in type no plugin is declared
+   * under — that type created with its defaults; undefined (and an error reported) otherwise.
+   */
+  policy<T extends Plugin>(path: FieldPath, ref: string | undefined, defaultType: string, kind: string, isKind: (p: Plugin) => p is T): T | undefined;
+  /** The saturation detector a pluginRef names (reported when it is not one). */
+  detector(path: FieldPath, ref: string): SaturationDetector | undefined;
+  error(definition: ErrorDefinition, path: FieldPath, text: string): void;
+  warn(path: FieldPath, text: string): void;
+}
+
+/** Everything but the detector's recheck cadence, which the running EPP owns. */
+export type FlowControlPlan = Omit<FlowControlSettings, 'recheckMs'>;
+
+export function planFlowControl(config: FlowControlConfig, topDetector: SaturationDetector, r: FlowControlResolver): FlowControlPlan | undefined {
+  const before = { failed: false };
+  const fail = (definition: ErrorDefinition, path: FieldPath, text: string) => {
+    before.failed = true;
+    r.error(definition, path, text);
+  };
+  const at = (...p: (string | number)[]): FieldPath => ['flowControl', ...p];
+
+  const detectorRef = config.saturationDetector?.pluginRef;
+  const detector = detectorRef ? r.detector(at('saturationDetector', 'pluginRef'), detectorRef) : topDetector;
+  const usageLimit = r.policy(at('usageLimitPolicyPluginRef'), config.usageLimitPolicyPluginRef || undefined, STATIC_USAGE_LIMIT_TYPE, 'usage limit policy', isUsageLimitPolicy);
+  if (config.enableEviction) r.warn(at('enableEviction'), 'in-flight eviction is not implemented yet; queued requests are still shed by TTL and capacity');
+
+  const band = (cfg: Partial<PriorityBandConfig> | undefined, path: FieldPath): BandSettings | undefined => {
+    const fairness = r.policy<FairnessPolicy>([...path, 'fairnessPolicyRef'], cfg?.fairnessPolicyRef || undefined, GLOBAL_STRICT_FAIRNESS_TYPE, 'fairness policy', isFairnessPolicy);
+    const ordering = r.policy<OrderingPolicy>([...path, 'orderingPolicyRef'], cfg?.orderingPolicyRef || undefined, FCFS_ORDERING_TYPE, 'ordering policy', isOrderingPolicy);
+    const maxRequests = quantityValue(cfg?.maxRequests) || DEFAULT_BAND_MAX_REQUESTS;
+    const maxBytes = quantityValue(cfg?.maxBytes) || DEFAULT_BAND_MAX_BYTES;
+    if (!fairness || !ordering) return undefined;
+    return { maxRequests: Math.floor(maxRequests), maxBytes, fairness, ordering };
+  };
+
+  const explicit = new Map<number, BandSettings>();
+  const seen = new Map<number, number>();
+  (config.priorityBands ?? []).forEach((b, i) => {
+    const earlier = seen.get(b.priority);
+    if (earlier !== undefined) {
+      fail(ERRORS.CONFIG_DUPLICATE_NAME, at('priorityBands', i, 'priority'), `priority ${b.priority} is already configured by flowControl.priorityBands[${earlier}]`);
+      return;
+    }
+    seen.set(b.priority, i);
+    const s = band(b, at('priorityBands', i));
+    if (s) explicit.set(b.priority, s);
+    else before.failed = true;
+  });
+  const positive = band(config.defaultPriorityBand, at('defaultPriorityBand'));
+  const negative = config.defaultNegativePriorityBand ? band(config.defaultNegativePriorityBand, at('defaultNegativePriorityBand')) : positive;
+  for (const [name, value] of [['defaultPriorityBand', config.defaultPriorityBand], ['defaultNegativePriorityBand', config.defaultNegativePriorityBand]] as const) {
+    if (value?.priority !== undefined) r.warn(at(name, 'priority'), 'ignored: a template band applies to every priority not listed in priorityBands');
+  }
+
+  const ttl = (text: string | undefined, fallback: number) => (text === undefined ? fallback : Math.max(0, (parseGoDuration(text) as { ms: number }).ms));
+  if (before.failed || !detector || !usageLimit || !positive || !negative) return undefined;
+  return {
+    maxRequests: Math.floor(quantityValue(config.maxRequests)),
+    maxBytes: quantityValue(config.maxBytes),
+    defaultRequestTtlMs: ttl(config.defaultRequestTTL, DEFAULT_REQUEST_TTL_MS),
+    noEndpointRequestTtlMs: ttl(config.noEndpointRequestTTL, DEFAULT_NO_ENDPOINT_REQUEST_TTL_MS),
+    band: (priority) => explicit.get(priority) ?? (priority < 0 ? negative : positive),
+    usageLimit,
+    detector,
+  };
+}
+
+const SUFFIX: Readonly<Record<string, number>> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** A Kubernetes quantity (already shape-checked by the schema) as a number; absent = 0. */
+export function quantityValue(q: number | string | undefined): number {
+  if (q === undefined) return 0;
+  if (typeof q === 'number') return q;
+  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/.exec(q);
+  if (!m) return 0;
+  const suffix = m[2] ?? '';
+  if (/^[eE][+-]?\d+$/.test(suffix)) return Number(m[1] + suffix);
+  return Number(m[1]) * (SUFFIX[suffix] ?? 1);
+}

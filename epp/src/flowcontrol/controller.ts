@@ -1,0 +1,508 @@
+// FlowController: the queue behind the `flowControl` feature gate (issue 14), with the semantics of
+// llm-d's router (llm-d-router `pkg/epp/flowcontrol/{controller,registry}`, README "Enabling,
+// disabling, and tuning"):
+//   - A request is admitted at once when nothing waits and the pool is below its band's ceiling
+//     (the saturation detector's value vs the usage-limit policy's ceiling; 1.0 by default). Else it
+//     waits in the EPP, in its flow = (fairness id, priority).
+//   - Dispatch: strict priority between bands (highest first; the first gated band stops the
+//     cycle, lower bands wait — the usage-limit contract), the band's fairness policy picks the
+//     flow, the flow's ordering policy its request. One request per cycle step; the next step runs
+//     on the next turn of the event loop, after the dispatched request has been scheduled and
+//     counted in flight (the concurrency detector sees it).
+//   - Capacity: the global and per-band maxRequests / maxBytes count waiting requests; a request
+//     beyond them is rejected (429 rejected-saturated, or 503 rejected-no-endpoints while the pool
+//     has no endpoint — llm-d-router #1751/#2047).
+//   - Queue-wait budget: defaultRequestTTL while the pool has endpoints (429 rejected-ttl-expired),
+//     noEndpointRequestTTL while it has none (503 rejected-no-endpoints): the scale-from-zero
+//     waiting room. A change of regime starts a fresh budget, bounded by enqueue time + the longer
+//     budget. 0 = no budget (the client's cancel bounds the wait). One timer serves every queued
+//     request: it is armed for the earliest expiry in a heap.
+//   - A cancelled request (the proxy reset its stream) leaves at once (503 rejected-context-
+//     cancelled); shutdown drains every waiting request (503 rejected-shutting-down).
+// Costs: admission at once is O(endpoints) (one saturation reading); a queued request costs
+// O(log n) to enqueue and to dispatch plus O(flows in its band) for the fairness pick; a cancel is
+// O(1) (lazy removal, compacted when dead entries outnumber live ones).
+import type { Candidate } from '../framework/endpoint.js';
+import type { SaturationDetector } from '../framework/plugins.js';
+import type { Cancellation } from '../framework/cancellation.js';
+import type {
+  DroppedReason,
+  FairnessPolicy,
+  FlowControlObserver,
+  FlowKey,
+  FlowOutcome,
+  FlowQueueView,
+  OrderingPolicy,
+  PriorityBandView,
+  QueuedItem,
+  UsageLimitPolicy,
+} from '../framework/flow-control.js';
+import { Heap } from '../util/heap.js';
+
+/** A priority band's limits and policies. */
+export interface BandSettings {
+  /** Waiting requests allowed in the band (> 0). */
+  readonly maxRequests: number;
+  /** Waiting bytes allowed in the band (> 0). */
+  readonly maxBytes: number;
+  readonly fairness: FairnessPolicy;
+  readonly ordering: OrderingPolicy;
+}
+
+export interface FlowControlSettings {
+  /** Waiting requests allowed over all bands; 0 = no global limit. */
+  readonly maxRequests: number;
+  /** Waiting bytes allowed over all bands; 0 = no global limit. */
+  readonly maxBytes: number;
+  /** Queue-wait budget while the pool has endpoints, ms; 0 = none. */
+  readonly defaultRequestTtlMs: number;
+  /** Queue-wait budget while the pool has no endpoint, ms; 0 = none. */
+  readonly noEndpointRequestTtlMs: number;
+  /** The band of a priority (configured, or made from the default templates). */
+  band(priority: number): BandSettings;
+  readonly usageLimit: UsageLimitPolicy;
+  readonly detector: SaturationDetector;
+  /** While requests wait on a saturated pool, how often saturation is read again (ms). */
+  readonly recheckMs: number;
+}
+
+/** What a request brings to flow control. */
+export interface FlowRequest {
+  readonly requestId: string;
+  readonly flow: FlowKey;
+  readonly byteSize: number;
+  readonly tokens: number;
+  readonly sloTtftMs: number | undefined;
+}
+
+/** How a request left flow control: dispatched, or dropped with a status and a reason. */
+export type FlowDecision =
+  | { readonly dispatched: true; readonly outcome: 'Dispatched' }
+  | { readonly dispatched: false; readonly outcome: FlowOutcome; readonly reason: DroppedReason; readonly message: string };
+
+export interface FlowControllerDeps {
+  /** The pool's endpoints now. */
+  readonly candidates: () => readonly Candidate[];
+  readonly now: () => number;
+  readonly observer?: FlowControlObserver;
+}
+
+const DISPATCHED: FlowDecision = { dispatched: true, outcome: 'Dispatched' };
+
+type Regime = 'endpoints' | 'empty';
+
+/** One waiting request. */
+class Entry implements QueuedItem {
+  live = true;
+  regime: Regime;
+  /** End of its queue-wait budget (ms; Infinity = none). */
+  expiresAt: number;
+  unlisten: (() => void) | undefined;
+  readonly deadline: number;
+
+  constructor(
+    readonly requestId: string,
+    readonly flow: FlowKey,
+    readonly byteSize: number,
+    readonly tokens: number,
+    readonly enqueuedAt: number,
+    readonly seq: number,
+    readonly sloTtftMs: number | undefined,
+    regime: Regime,
+    budgetMs: number,
+    readonly resolve: (d: FlowDecision) => void,
+    readonly queue: FlowQueue,
+  ) {
+    this.regime = regime;
+    this.expiresAt = budgetMs > 0 ? enqueuedAt + budgetMs : Infinity;
+    this.deadline = this.expiresAt;
+  }
+}
+
+/** One flow's waiting requests, in its ordering policy's order. */
+class FlowQueue implements FlowQueueView {
+  length = 0;
+  bytes = 0;
+  private readonly heap: Heap<Entry>;
+
+  constructor(
+    readonly key: FlowKey,
+    readonly ordering: OrderingPolicy,
+    readonly band: Band,
+  ) {
+    this.heap = new Heap<Entry>((a, b) => ordering.less(a, b));
+  }
+
+  add(e: Entry): void {
+    this.heap.push(e);
+    this.length++;
+    this.bytes += e.byteSize;
+  }
+
+  head(): Entry {
+    let top = this.heap.peek();
+    while (top && !top.live) {
+      this.heap.pop();
+      top = this.heap.peek();
+    }
+    return top as Entry;
+  }
+
+  take(): Entry {
+    const e = this.head();
+    this.heap.pop();
+    return e;
+  }
+
+  /** `e` left without being taken (expired, cancelled). */
+  forget(e: Entry): void {
+    this.length--;
+    this.bytes -= e.byteSize;
+    if (this.length === 0) this.heap.clear();
+    else if (this.heap.size > 2 * this.length + 64) this.heap.compact((x) => x.live);
+  }
+
+  taken(e: Entry): void {
+    this.length--;
+    this.bytes -= e.byteSize;
+  }
+
+  /** Entries the heap holds, dead ones included. */
+  get retained(): number {
+    return this.heap.size;
+  }
+
+  /** The waiting requests, in no particular order (a copy: callers may evict while iterating). */
+  waitingEntries(): Entry[] {
+    return this.heap.values().filter((e) => e.live);
+  }
+}
+
+/** One priority band: its flows with requests waiting. */
+class Band implements PriorityBandView {
+  readonly flows: FlowQueue[] = [];
+  readonly byId = new Map<string, FlowQueue>();
+  readonly policyState: unknown;
+  requests = 0;
+  bytes = 0;
+
+  constructor(
+    readonly priority: number,
+    readonly settings: BandSettings,
+  ) {
+    this.policyState = settings.fairness.newState();
+  }
+}
+
+export class FlowController {
+  private readonly bands = new Map<number, Band>();
+  /** Bands with requests waiting, highest priority first. */
+  private active: Band[] = [];
+  private requests = 0;
+  private bytes = 0;
+  private seq = 0;
+  private readonly expiries = new Heap<Entry>((a, b) => a.expiresAt < b.expiresAt);
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryAt = Infinity;
+  private cycleScheduled = false;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** One-element priority lists for the admission check, by priority (no allocation per request). */
+  private readonly single = new Map<number, readonly number[]>();
+
+  constructor(
+    private readonly settings: FlowControlSettings,
+    private readonly deps: FlowControllerDeps,
+  ) {}
+
+  /** Requests waiting now. */
+  get waiting(): number {
+    return this.requests;
+  }
+
+  /** Bytes of the requests waiting now. */
+  get waitingBytes(): number {
+    return this.bytes;
+  }
+
+  /**
+   * Entries the queues and the expiry heap still hold, live or not (removal is lazy): stays
+   * within about twice the waiting requests plus a constant, however many leave early.
+   */
+  get retainedEntries(): number {
+    let n = this.expiries.size;
+    for (const band of this.bands.values()) for (const q of band.byId.values()) n += q.retained;
+    return n;
+  }
+
+  /**
+   * Admits `req` at once (a decision), or queues it (a promise of one). `cancellation` lets a
+   * queued request leave as soon as its stream is reset.
+   */
+  admit(req: FlowRequest, cancellation?: Cancellation): FlowDecision | Promise<FlowDecision> {
+    if (this.stopped) return this.finishNow(req.flow, 'RejectedOther', 'rejected-shutting-down', 'flow controller shutting down');
+    const candidates = this.deps.candidates();
+    if (this.requests === 0 && candidates.length > 0) {
+      const saturation = this.settings.detector.saturation(candidates, this.deps.now());
+      this.deps.observer?.saturation(saturation);
+      if (saturation < this.ceiling(saturation, req.flow.priority)) {
+        const band = this.band(req.flow.priority);
+        band.settings.fairness.dispatched?.(band.policyState, req.flow, req.tokens);
+        this.deps.observer?.finished(req.flow, 'Dispatched', 0);
+        return DISPATCHED;
+      }
+    }
+    const band = this.band(req.flow.priority);
+    const s = this.settings;
+    const full =
+      (s.maxRequests > 0 && this.requests + 1 > s.maxRequests) ||
+      (s.maxBytes > 0 && this.bytes + req.byteSize > s.maxBytes) ||
+      band.requests + 1 > band.settings.maxRequests ||
+      band.bytes + req.byteSize > band.settings.maxBytes;
+    if (full) {
+      return candidates.length === 0
+        ? this.finishNow(req.flow, 'RejectedNoEndpoints', 'rejected-no-endpoints', 'no endpoints available: flow control queue at capacity')
+        : this.finishNow(req.flow, 'RejectedCapacity', 'rejected-saturated', 'flow control queue at capacity');
+    }
+    if (cancellation?.cancelled) {
+      return this.finishNow(req.flow, 'EvictedContextCancelled', 'rejected-context-cancelled', 'client disconnected: request cancelled before it was queued');
+    }
+    return new Promise<FlowDecision>((resolve) => {
+      const regime: Regime = candidates.length === 0 ? 'empty' : 'endpoints';
+      let queue = band.byId.get(req.flow.id);
+      if (!queue) {
+        queue = new FlowQueue(req.flow, band.settings.ordering, band);
+        band.byId.set(req.flow.id, queue);
+      }
+      const e = new Entry(req.requestId, req.flow, req.byteSize, req.tokens, this.deps.now(), this.seq++, req.sloTtftMs, regime, this.budget(regime), resolve, queue);
+      if (queue.length === 0) band.flows.push(queue);
+      if (band.requests === 0) this.activate(band);
+      queue.add(e);
+      band.requests++;
+      band.bytes += e.byteSize;
+      this.requests++;
+      this.bytes += e.byteSize;
+      this.deps.observer?.queued(e.flow, 1, e.byteSize);
+      if (e.expiresAt !== Infinity) this.trackExpiry(e);
+      if (cancellation) e.unlisten = cancellation.onCancel(() => this.evict(e, 'EvictedContextCancelled', 'rejected-context-cancelled', 'client disconnected while queued'));
+      // A request may queue behind others while the pool is not saturated (they are being
+      // dispatched one per turn): make sure a cycle runs.
+      this.scheduleCycle();
+    });
+  }
+
+  /** A request of `flow` completed having generated `outputTokens` (fairness accounting). */
+  served(flow: FlowKey, outputTokens: number): void {
+    const band = this.band(flow.priority);
+    band.settings.fairness.served?.(band.policyState, flow, outputTokens);
+  }
+
+  /** Capacity may have freed (a request ended, metrics arrived): run a dispatch cycle soon. */
+  nudge(): void {
+    if (this.requests > 0) this.scheduleCycle();
+  }
+
+  /** The pool's membership changed: queued requests move to the budget of the new regime. */
+  endpointsChanged(): void {
+    if (this.requests === 0) return;
+    const regime: Regime = this.deps.candidates().length === 0 ? 'empty' : 'endpoints';
+    const now = this.deps.now();
+    const longest = Math.max(this.budgetOr(this.settings.defaultRequestTtlMs), this.budgetOr(this.settings.noEndpointRequestTtlMs));
+    let changed = false;
+    for (const band of this.active) {
+      for (const q of band.flows) {
+        this.forEachLive(q, (e) => {
+          if (e.regime === regime) return;
+          e.regime = regime;
+          const budget = this.budget(regime);
+          e.expiresAt = budget > 0 ? Math.min(now + budget, e.enqueuedAt + longest) : Infinity;
+          changed = true;
+        });
+      }
+    }
+    if (changed) {
+      this.expiries.clear();
+      for (const band of this.active) {
+        for (const q of band.flows) {
+          this.forEachLive(q, (e) => {
+            if (e.expiresAt !== Infinity) this.expiries.push(e);
+          });
+        }
+      }
+      this.armExpiry(true);
+    }
+    this.scheduleCycle();
+  }
+
+  /** Drains every waiting request with rejected-shutting-down; later requests are refused. */
+  shutdown(): void {
+    this.stopped = true;
+    for (const band of [...this.active]) {
+      for (const q of [...band.flows]) this.forEachLive(q, (e) => this.evict(e, 'EvictedOther', 'rejected-shutting-down', 'flow controller shutting down'));
+    }
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
+    this.expiryTimer = this.recheckTimer = undefined;
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  private scheduleCycle(): void {
+    if (this.cycleScheduled || this.stopped) return;
+    this.cycleScheduled = true;
+    setImmediate(() => {
+      this.cycleScheduled = false;
+      this.cycle();
+    });
+  }
+
+  /** Dispatches the next request if its band is below its ceiling; else re-reads saturation later. */
+  private cycle(): void {
+    if (this.requests === 0 || this.stopped) return;
+    const candidates = this.deps.candidates();
+    const saturation = candidates.length === 0 ? Infinity : this.settings.detector.saturation(candidates, this.deps.now());
+    this.deps.observer?.saturation(saturation === Infinity ? 1 : saturation);
+    const priorities = this.active.map((b) => b.priority);
+    const ceilings = this.settings.usageLimit.computeLimit(Math.min(saturation, 1), priorities);
+    // The highest band with requests decides: if it is gated, lower bands wait too (strict
+    // priority; a usage limit's ceilings are non-increasing, so a lower band would be gated too).
+    const band = this.active[0];
+    if (saturation < (ceilings[0] ?? 1)) {
+      const flow = band.settings.fairness.pick(band) as FlowQueue;
+      const e = flow.take();
+      flow.taken(e);
+      band.settings.fairness.dispatched?.(band.policyState, e.flow, e.tokens);
+      this.left(e);
+      this.deps.observer?.finished(e.flow, 'Dispatched', this.deps.now() - e.enqueuedAt);
+      e.resolve(DISPATCHED);
+      if (this.requests > 0) this.scheduleCycle();
+      return;
+    }
+    this.armRecheck();
+  }
+
+  private armRecheck(): void {
+    if (this.recheckTimer || this.stopped) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = undefined;
+      this.cycle();
+    }, this.settings.recheckMs);
+  }
+
+  // ---------------------------------------------------------------- leaving the queue
+
+  private evict(e: Entry, outcome: FlowOutcome, reason: DroppedReason, message: string): void {
+    if (!e.live) return;
+    e.queue.forget(e);
+    this.left(e);
+    this.deps.observer?.finished(e.flow, outcome, this.deps.now() - e.enqueuedAt);
+    e.resolve({ dispatched: false, outcome, reason, message });
+    // A band freed of its head may now dispatch the next one.
+    this.nudge();
+  }
+
+  /** Bookkeeping common to every way out of the queue (the flow's counts are already updated). */
+  private left(e: Entry): void {
+    e.live = false;
+    e.unlisten?.();
+    e.unlisten = undefined;
+    const q = e.queue;
+    const band = q.band;
+    band.requests--;
+    band.bytes -= e.byteSize;
+    this.requests--;
+    this.bytes -= e.byteSize;
+    this.deps.observer?.queued(e.flow, -1, -e.byteSize);
+    if (q.length === 0) {
+      band.flows.splice(band.flows.indexOf(q), 1);
+      band.byId.delete(q.key.id);
+    }
+    if (band.requests === 0) this.active.splice(this.active.indexOf(band), 1);
+    if (this.requests === 0) {
+      this.expiries.clear();
+      if (this.recheckTimer) clearTimeout(this.recheckTimer);
+      this.recheckTimer = undefined;
+    } else if (this.expiries.size > 2 * this.requests + 64) {
+      this.expiries.compact((x) => x.live);
+    }
+  }
+
+  private finishNow(flow: FlowKey, outcome: FlowOutcome, reason: DroppedReason, message: string): FlowDecision {
+    this.deps.observer?.finished(flow, outcome, 0);
+    return { dispatched: false, outcome, reason, message };
+  }
+
+  // ---------------------------------------------------------------- expiry: one timer for all
+
+  private trackExpiry(e: Entry): void {
+    this.expiries.push(e);
+    this.armExpiry(false);
+  }
+
+  /** Arms the one timer for the earliest live expiry (re-arming when `force` or it is earlier). */
+  private armExpiry(force: boolean): void {
+    let top = this.expiries.peek();
+    while (top && !top.live) {
+      this.expiries.pop();
+      top = this.expiries.peek();
+    }
+    const at = top ? top.expiresAt : Infinity;
+    if (!force && at >= this.expiryAt) return;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryAt = at;
+    if (at === Infinity || this.stopped) return;
+    this.expiryTimer = setTimeout(() => this.expire(), Math.max(0, at - this.deps.now()));
+  }
+
+  private expire(): void {
+    this.expiryTimer = undefined;
+    this.expiryAt = Infinity;
+    const now = this.deps.now();
+    for (let top = this.expiries.peek(); top && (!top.live || top.expiresAt <= now); top = this.expiries.peek()) {
+      this.expiries.pop();
+      if (!top.live) continue;
+      if (top.regime === 'empty') this.evict(top, 'EvictedNoEndpoints', 'rejected-no-endpoints', 'no endpoints available: request timed out in queue');
+      else this.evict(top, 'EvictedTTL', 'rejected-ttl-expired', 'request timed out in queue');
+    }
+    this.armExpiry(true);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private band(priority: number): Band {
+    let band = this.bands.get(priority);
+    if (!band) {
+      band = new Band(priority, this.settings.band(priority));
+      this.bands.set(priority, band);
+    }
+    return band;
+  }
+
+  private activate(band: Band): void {
+    let i = 0;
+    while (i < this.active.length && this.active[i].priority > band.priority) i++;
+    this.active.splice(i, 0, band);
+  }
+
+  private ceiling(saturation: number, priority: number): number {
+    let list = this.single.get(priority);
+    if (!list) {
+      list = [priority];
+      if (this.single.size < 1024) this.single.set(priority, list);
+    }
+    return this.settings.usageLimit.computeLimit(Math.min(saturation, 1), list)[0] ?? 1;
+  }
+
+  private budget(regime: Regime): number {
+    return regime === 'empty' ? this.settings.noEndpointRequestTtlMs : this.settings.defaultRequestTtlMs;
+  }
+
+  private budgetOr(ms: number): number {
+    return ms > 0 ? ms : Infinity;
+  }
+
+  private forEachLive(q: FlowQueue, fn: (e: Entry) => void): void {
+    for (const e of q.waitingEntries()) if (e.live) fn(e);
+  }
+}

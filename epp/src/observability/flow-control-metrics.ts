@@ -1,0 +1,74 @@
+// Flow control's metrics under GIE's names (GIE `pkg/epp/metrics/metrics.go`, "Flow Control
+// Metrics"; llm-d's router exports the same series under its own prefix): time in the queue by
+// outcome, queue size and bytes by flow, pool saturation as dispatch read it; plus a counter of
+// outcomes. fairness_id is client-chosen (a header), so its label values are bounded like model
+// names (--metrics-max-label-values; the rest fold into "other").
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { FlowControlObserver, FlowKey, FlowOutcome } from '../framework/flow-control.js';
+import { FastHistogram } from './fast-histogram.js';
+import type { LabelDomain } from './label-bounds.js';
+
+// GIE's buckets for the queue duration: 100 µs to 60 s.
+const QUEUE_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export class FlowControlMetrics implements FlowControlObserver {
+  private readonly queueDuration: FastHistogram;
+  private readonly outcomes: Counter<string>;
+  private readonly queueSize: Gauge<string>;
+  private readonly queueBytes: Gauge<string>;
+  private readonly poolSaturation: Gauge<string>;
+
+  constructor(
+    registry: Registry,
+    private readonly fairnessIds: LabelDomain,
+    private readonly pool: string,
+  ) {
+    this.queueDuration = new FastHistogram(
+      'inference_extension_flow_control_request_queue_duration_seconds',
+      'Distribution of the total time requests spend in the EPP flow control layer, from enqueue to a final outcome.',
+      ['fairness_id', 'priority', 'outcome', 'inference_pool'],
+      QUEUE_BUCKETS,
+      registry,
+    );
+    this.outcomes = new Counter({
+      name: 'inference_extension_flow_control_requests_total',
+      help: 'Requests that left the flow control layer, by outcome (Dispatched, RejectedCapacity, EvictedTTL, ...) and priority.',
+      labelNames: ['outcome', 'priority', 'inference_pool'],
+      registers: [registry],
+    });
+    this.queueSize = new Gauge({
+      name: 'inference_extension_flow_control_queue_size',
+      help: 'Current number of requests waiting in the flow control layer.',
+      labelNames: ['fairness_id', 'priority', 'inference_pool'],
+      registers: [registry],
+    });
+    this.queueBytes = new Gauge({
+      name: 'inference_extension_flow_control_queue_bytes',
+      help: 'Current size in bytes of the requests waiting in the flow control layer.',
+      labelNames: ['fairness_id', 'priority', 'inference_pool'],
+      registers: [registry],
+    });
+    this.poolSaturation = new Gauge({
+      name: 'inference_extension_flow_control_pool_saturation',
+      help: 'The pool saturation (>= 1 saturated) the flow control layer last read to decide a dispatch.',
+      labelNames: ['inference_pool'],
+      registers: [registry],
+    });
+  }
+
+  finished(flow: FlowKey, outcome: FlowOutcome, waitedMs: number): void {
+    const priority = String(flow.priority);
+    this.queueDuration.labels(this.fairnessIds.value(flow.id), priority, outcome, this.pool).observe(waitedMs / 1000);
+    this.outcomes.inc({ outcome, priority, inference_pool: this.pool });
+  }
+
+  queued(flow: FlowKey, requests: number, bytes: number): void {
+    const labels = { fairness_id: this.fairnessIds.value(flow.id), priority: String(flow.priority), inference_pool: this.pool };
+    this.queueSize.inc(labels, requests);
+    this.queueBytes.inc(labels, bytes);
+  }
+
+  saturation(value: number): void {
+    this.poolSaturation.set({ inference_pool: this.pool }, value);
+  }
+}
