@@ -14,6 +14,7 @@ import { RESPONSE_USAGE, type AdmissionPlugin, type Rejection, type ResponseComp
 import type { FlowController, FlowDecision } from '../../flowcontrol/controller.js';
 import { isPromiseLike } from '../../util/promise.js';
 import { SLO_TTFT_HEADER } from '../../protocol/keys.js';
+import { estimatePromptTokens } from '../parser.js';
 
 export const FLOW_CONTROL_ADMISSION_TYPE = 'flow-control-admission';
 
@@ -44,7 +45,8 @@ export class FlowControlAdmission implements AdmissionPlugin, ResponseCompletePl
         requestId: req.requestId,
         flow: { id: req.fairnessId, priority: req.priority },
         byteSize: req.bodyBytes,
-        tokens: req.inflightTokens,
+        // The prompt alone: generated tokens are charged when the model server reports them.
+        tokens: estimatePromptTokens(req.bodyBytes),
         sloTtftMs: sloTtftMs(req.headers.get(SLO_TTFT_HEADER)),
       },
       req.cancellation,
