@@ -159,6 +159,36 @@ dataLayer:
 `;
 }
 
+/**
+ * A profile whose capacity is a number of requests in flight (the concurrency detector, as the
+ * saturation detector), for flow-control runs against simulators with the same --max-num-seqs:
+ * `plugins` are extra plugin entries (YAML list items), `flowControl` the section's body (indented
+ * two spaces) — given, the flowControl gate is on.
+ */
+export function slotsEppConfig(p: EppConfigParams, o: { slots: number; plugins?: readonly string[]; flowControl?: string }): string {
+  return `apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+${o.flowControl !== undefined ? 'featureGates: [flowControl]' : ''}
+plugins:
+- {name: slots, type: concurrency-detector, parameters: {maxConcurrency: ${o.slots}}}
+- type: queue-scorer
+- type: max-score-picker
+- type: metrics-data-source
+- type: core-metrics-extractor
+${(o.plugins ?? []).map((x) => `- ${x}\n`).join('')}- type: openai-parser
+  parameters:
+    filterHeaders: {hmacKeys: ["${p.hmacKey}"]}
+parser: {pluginRef: openai-parser}
+saturationDetector: {pluginRef: slots}
+schedulingProfiles:
+- name: default
+  plugins: [{pluginRef: queue-scorer}, {pluginRef: max-score-picker}]
+dataLayer:
+  sources: [{pluginRef: metrics-data-source, extractors: [{pluginRef: core-metrics-extractor}]}]
+${o.flowControl !== undefined ? `flowControl:\n${o.flowControl}` : ''}
+`;
+}
+
 /** The filter's plugin configuration for the stack's model. */
 export function stackFilterConfig(hmacKey: string): string {
   return JSON.stringify({ models: { [SIM_MODEL]: { tokenizer: 'qwen3' } }, blockSize: BLOCK_SIZE, hmacKey });

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { RequestRecord } from '../../gateway/index.js';
-import { startStack, type EppConfigParams, type Stack } from '../../e2e/lib/stack.js';
+import { slotsEppConfig, startStack, type EppConfigParams, type Stack } from '../../e2e/lib/stack.js';
 import { call, chatBody, type CallResult } from '../../e2e/lib/workload.js';
 import type { Endpoint } from '../../epp/src/framework/endpoint.js';
 
@@ -15,34 +15,16 @@ const SLOTS = 2;
 const ITL_MS = 10;
 
 function config(p: EppConfigParams): string {
-  return `apiVersion: inference.networking.x-k8s.io/v1alpha1
-kind: EndpointPickerConfig
-featureGates: [flowControl]
-plugins:
-- {name: slots, type: concurrency-detector, parameters: {maxConcurrency: ${SLOTS}}}
-- type: queue-scorer
-- type: max-score-picker
-- type: metrics-data-source
-- type: core-metrics-extractor
-- {name: vtc, type: token-fairness-policy}
-- {name: rr, type: round-robin-fairness-policy}
-- type: openai-parser
-  parameters:
-    filterHeaders: {hmacKeys: ["${p.hmacKey}"]}
-parser: {pluginRef: openai-parser}
-saturationDetector: {pluginRef: slots}
-schedulingProfiles:
-- name: default
-  plugins: [{pluginRef: queue-scorer}, {pluginRef: max-score-picker}]
-dataLayer:
-  sources: [{pluginRef: metrics-data-source, extractors: [{pluginRef: core-metrics-extractor}]}]
-flowControl:
-  defaultRequestTTL: 6s
+  return slotsEppConfig(p, {
+    slots: SLOTS,
+    plugins: ['{name: vtc, type: token-fairness-policy}', '{name: rr, type: round-robin-fairness-policy}'],
+    flowControl: `  defaultRequestTTL: 6s
   noEndpointRequestTTL: 30s
   priorityBands:
   - {priority: 0, fairnessPolicyRef: vtc}
   - {priority: 5, fairnessPolicyRef: rr}
-`;
+`,
+  });
 }
 
 let stack: Stack;

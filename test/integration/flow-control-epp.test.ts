@@ -136,3 +136,32 @@ test('shutdown answers every waiting request with 503 rejected-shutting-down', a
     await server.close();
   }
 });
+
+test('a tenant over its requests-per-minute limit gets 429 rejected-rate-limited with retry-after; other tenants pass', async () => {
+  const server = await startFakeModelServer('127.0.0.4', vllmMetricsPage({ waiting: 0, running: 0, kvUsage: 0 }));
+  const limited = CONFIG.replace('- type: queue-scorer', '- {name: caps, type: flow-rate-limit-policy, parameters: {requestsPerMinute: 2}}\n- type: queue-scorer').replace('flowControl:\n', 'flowControl:\n  rateLimitPolicyPluginRef: caps\n').replace('maxConcurrency: 1', 'maxConcurrency: 100');
+  const epp = await startEpp(embeddedEppOptions({ configText: limited, staticEndpoints: [{ address: server.host, port: server.port }] }));
+  const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
+  try {
+    for (let i = 0; i < 2; i++) {
+      const d = open(client, 'greedy');
+      const first = await d.next();
+      assert.equal(destinationOf(first), `${server.host}:${server.port}`, JSON.stringify(first.immediate_response ? Buffer.from(first.immediate_response.body ?? '').toString() : first));
+      await completeRoutedStream(d);
+    }
+    const third = await open(client, 'greedy').next();
+    assert.equal(statusOf(third), 429);
+    const headers = setHeadersOf(third.immediate_response?.headers);
+    assert.equal(headers.get('x-llm-d-request-dropped-reason'), 'rejected-rate-limited');
+    assert.equal(headers.get('retry-after'), '30');
+    assert.equal(headers.get('x-tokenroute-error-code'), 'TR_ERR_FLOW_RATE_LIMITED');
+    const other = open(client, 'polite');
+    const answer = await other.next();
+    assert.equal(destinationOf(answer), `${server.host}:${server.port}`, JSON.stringify(answer).slice(0, 600));
+    await completeRoutedStream(other);
+  } finally {
+    client.close();
+    await epp.close();
+    await server.close();
+  }
+});

@@ -6,9 +6,10 @@
 // priorities from defaultNegativePriorityBand when given; policies default to
 // global-strict-fairness-policy, fcfs-ordering-policy and static-usage-limit-policy (created with
 // their defaults when no plugin of that name is declared); flowControl.saturationDetector
-// overrides the top-level one for flow control.
+// overrides the top-level one for flow control; rateLimitPolicyPluginRef (tokenroute's) adds
+// per-tenant rate limits.
 import type { FairnessPolicy, OrderingPolicy, UsageLimitPolicy } from '../framework/flow-control.js';
-import { isFairnessPolicy, isOrderingPolicy, isUsageLimitPolicy } from '../framework/flow-control.js';
+import { isFairnessPolicy, isOrderingPolicy, isRateLimitPolicy, isUsageLimitPolicy } from '../framework/flow-control.js';
 import type { Plugin, SaturationDetector } from '../framework/plugins.js';
 import { parseGoDuration } from '../framework/duration.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
@@ -16,6 +17,7 @@ import type { BandSettings, FlowControlSettings } from '../flowcontrol/controlle
 import { FCFS_ORDERING_TYPE } from '../flowcontrol/plugins/fcfs-ordering-policy.js';
 import { GLOBAL_STRICT_FAIRNESS_TYPE } from '../flowcontrol/plugins/global-strict-fairness-policy.js';
 import { STATIC_USAGE_LIMIT_TYPE } from '../flowcontrol/plugins/static-usage-limit-policy.js';
+import { FLOW_RATE_LIMIT_TYPE } from '../flowcontrol/plugins/flow-rate-limit-policy.js';
 import type { FieldPath } from './errors.js';
 import type { FlowControlConfig, PriorityBandConfig } from './schema.js';
 
@@ -53,6 +55,11 @@ export function planFlowControl(config: FlowControlConfig, topDetector: Saturati
   const detectorRef = config.saturationDetector?.pluginRef;
   const detector = detectorRef ? r.detector(at('saturationDetector', 'pluginRef'), detectorRef) : topDetector;
   const usageLimit = r.policy(at('usageLimitPolicyPluginRef'), config.usageLimitPolicyPluginRef || undefined, STATIC_USAGE_LIMIT_TYPE, 'usage limit policy', isUsageLimitPolicy);
+  // No default: without a reference there are no rate limits.
+  const rateLimit = config.rateLimitPolicyPluginRef
+    ? r.policy(at('rateLimitPolicyPluginRef'), config.rateLimitPolicyPluginRef, FLOW_RATE_LIMIT_TYPE, 'rate limit policy', isRateLimitPolicy)
+    : undefined;
+  if (config.rateLimitPolicyPluginRef && !rateLimit) before.failed = true;
   if (config.enableEviction) r.warn(at('enableEviction'), 'in-flight eviction is not implemented yet; queued requests are still shed by TTL and capacity');
 
   const band = (cfg: Partial<PriorityBandConfig> | undefined, path: FieldPath): BandSettings | undefined => {
@@ -92,6 +99,7 @@ export function planFlowControl(config: FlowControlConfig, topDetector: Saturati
     noEndpointRequestTtlMs: ttl(config.noEndpointRequestTTL, DEFAULT_NO_ENDPOINT_REQUEST_TTL_MS),
     band: (priority) => explicit.get(priority) ?? (priority < 0 ? negative : positive),
     usageLimit,
+    ...(rateLimit ? { rateLimit } : {}),
     detector,
   };
 }

@@ -97,6 +97,8 @@ export const flowControlSchema = z.strictObject({
   defaultNegativePriorityBand: priorityBandSchema.partial({ priority: true }).optional(),
   priorityBands: z.array(priorityBandSchema, { error: 'expected a list' }).optional(),
   usageLimitPolicyPluginRef: z.string({ error: 'expected a string' }).optional(),
+  /** tokenroute extension: per-tenant request/token rates (a flow-rate-limit-policy plugin). */
+  rateLimitPolicyPluginRef: z.string({ error: 'expected a string' }).optional(),
   saturationDetector: z.strictObject({ pluginRef: z.string({ error: 'expected a string' }).optional() }).optional(),
   enableEviction: z.boolean({ error: 'expected true or false' }).optional(),
 });

@@ -35,6 +35,7 @@ import type {
   OrderingPolicy,
   PriorityBandView,
   QueuedItem,
+  RateLimitPolicy,
   UsageLimitPolicy,
 } from '../framework/flow-control.js';
 import { Heap } from '../util/heap.js';
@@ -61,6 +62,8 @@ export interface FlowControlSettings {
   /** The band of a priority (configured, or made from the default templates). */
   band(priority: number): BandSettings;
   readonly usageLimit: UsageLimitPolicy;
+  /** Per-flow request and token rates, checked before anything else (none when absent). */
+  readonly rateLimit?: RateLimitPolicy;
   readonly detector: SaturationDetector;
   /** While requests wait on a saturated pool, how often saturation is read again (ms). */
   readonly recheckMs: number;
@@ -73,12 +76,24 @@ export interface FlowRequest {
   readonly byteSize: number;
   readonly tokens: number;
   readonly sloTtftMs: number | undefined;
+  /**
+   * The client's own queue-wait budget (x-llm-d-inference-ttl, ms > 0): it can only shorten
+   * defaultRequestTTL, never noEndpointRequestTTL (llm-d-router #2649).
+   */
+  readonly ttlMs?: number;
 }
 
 /** How a request left flow control: dispatched, or dropped with a status and a reason. */
 export type FlowDecision =
   | { readonly dispatched: true; readonly outcome: 'Dispatched' }
-  | { readonly dispatched: false; readonly outcome: FlowOutcome; readonly reason: DroppedReason; readonly message: string };
+  | {
+      readonly dispatched: false;
+      readonly outcome: FlowOutcome;
+      readonly reason: DroppedReason;
+      readonly message: string;
+      /** Rate-limited: when the flow may send again (ms). */
+      readonly retryAfterMs?: number;
+    };
 
 export interface FlowControllerDeps {
   /** The pool's endpoints now. */
@@ -112,6 +127,7 @@ class Entry implements QueuedItem {
     budgetMs: number,
     readonly resolve: (d: FlowDecision) => void,
     readonly queue: FlowQueue,
+    readonly clientTtlMs: number | undefined,
   ) {
     this.regime = regime;
     this.expiresAt = budgetMs > 0 ? enqueuedAt + budgetMs : Infinity;
@@ -202,6 +218,8 @@ export class FlowController {
   private bytes = 0;
   private seq = 0;
   private readonly expiries = new Heap<Entry>((a, b) => a.expiresAt < b.expiresAt);
+  /** Waiting requests queued (or moved) while the pool had no endpoint. */
+  private forEndpoints = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryAt = Infinity;
   private cycleScheduled = false;
@@ -241,13 +259,20 @@ export class FlowController {
    */
   admit(req: FlowRequest, cancellation?: Cancellation): FlowDecision | Promise<FlowDecision> {
     if (this.stopped) return this.finishNow(req.flow, 'RejectedOther', 'rejected-shutting-down', 'flow controller shutting down');
+    const limited = this.settings.rateLimit?.acquire(req.flow, req.tokens, this.deps.now()) ?? 0;
+    if (limited > 0) {
+      this.deps.observer?.finished(req.flow, 'RejectedRateLimited', 0);
+      return { dispatched: false, outcome: 'RejectedRateLimited', reason: 'rejected-rate-limited', message: `flow ${JSON.stringify(req.flow.id)} is over its rate limit`, retryAfterMs: limited };
+    }
     const candidates = this.deps.candidates();
     if (this.requests === 0 && candidates.length > 0) {
       const saturation = this.settings.detector.saturation(candidates, this.deps.now());
       this.deps.observer?.saturation(saturation);
-      if (saturation < this.ceiling(saturation, req.flow.priority)) {
-        const band = this.band(req.flow.priority);
-        band.settings.fairness.dispatched?.(band.policyState, req.flow, req.tokens);
+      const band = this.band(req.flow.priority);
+      const fairness = band.settings.fairness;
+      const bandCeiling = this.ceiling(saturation, req.flow.priority);
+      if (saturation < (fairness.ceiling ? fairness.ceiling(band.policyState, req.flow, bandCeiling) : bandCeiling)) {
+        fairness.dispatched?.(band.policyState, req.flow, req.tokens);
         this.deps.observer?.finished(req.flow, 'Dispatched', 0);
         return DISPATCHED;
       }
@@ -274,7 +299,7 @@ export class FlowController {
         queue = new FlowQueue(req.flow, band.settings.ordering, band);
         band.byId.set(req.flow.id, queue);
       }
-      const e = new Entry(req.requestId, req.flow, req.byteSize, req.tokens, this.deps.now(), this.seq++, req.sloTtftMs, regime, this.budget(regime), resolve, queue);
+      const e = new Entry(req.requestId, req.flow, req.byteSize, req.tokens, this.deps.now(), this.seq++, req.sloTtftMs, regime, this.budget(regime, req.ttlMs), resolve, queue, req.ttlMs);
       if (queue.length === 0) band.flows.push(queue);
       if (band.requests === 0) this.activate(band);
       queue.add(e);
@@ -283,6 +308,7 @@ export class FlowController {
       this.requests++;
       this.bytes += e.byteSize;
       this.deps.observer?.queued(e.flow, 1, e.byteSize);
+      if (regime === 'empty') this.countForEndpoints(1);
       if (e.expiresAt !== Infinity) this.trackExpiry(e);
       if (cancellation) e.unlisten = cancellation.onCancel(() => this.evict(e, 'EvictedContextCancelled', 'rejected-context-cancelled', 'client disconnected while queued'));
       // A request may queue behind others while the pool is not saturated (they are being
@@ -295,6 +321,7 @@ export class FlowController {
   served(flow: FlowKey, outputTokens: number): void {
     const band = this.band(flow.priority);
     band.settings.fairness.served?.(band.policyState, flow, outputTokens);
+    this.settings.rateLimit?.served?.(flow, outputTokens, this.deps.now());
   }
 
   /** Capacity may have freed (a request ended, metrics arrived): run a dispatch cycle soon. */
@@ -313,8 +340,9 @@ export class FlowController {
       for (const q of band.flows) {
         this.forEachLive(q, (e) => {
           if (e.regime === regime) return;
+          this.countForEndpoints(regime === 'empty' ? 1 : -1);
           e.regime = regime;
-          const budget = this.budget(regime);
+          const budget = this.budget(regime, e.clientTtlMs);
           e.expiresAt = budget > 0 ? Math.min(now + budget, e.enqueuedAt + longest) : Infinity;
           changed = true;
         });
@@ -367,13 +395,21 @@ export class FlowController {
     // The highest band with requests decides: if it is gated, lower bands wait too (strict
     // priority; a usage limit's ceilings are non-increasing, so a lower band would be gated too).
     const band = this.active[0];
-    if (saturation < (ceilings[0] ?? 1)) {
-      const flow = band.settings.fairness.pick(band) as FlowQueue;
+    const fairness = band.settings.fairness;
+    const bandCeiling = ceilings[0] ?? 1;
+    let flow = saturation < bandCeiling ? (fairness.pickFlow(band) as FlowQueue | undefined) : undefined;
+    const ceiling = fairness.ceiling;
+    if (flow && ceiling && saturation >= ceiling(band.policyState, flow.key, bandCeiling)) {
+      // The policy holds that flow back (its reserve): the best of the flows it lets through.
+      flow = fairness.pickFlow(band, (f) => saturation < ceiling(band.policyState, f.key, bandCeiling)) as FlowQueue | undefined;
+    }
+    if (flow) {
       const e = flow.take();
       flow.taken(e);
-      band.settings.fairness.dispatched?.(band.policyState, e.flow, e.tokens);
+      fairness.dispatched?.(band.policyState, e.flow, e.tokens);
       this.left(e);
       this.deps.observer?.finished(e.flow, 'Dispatched', this.deps.now() - e.enqueuedAt);
+      this.deps.observer?.dispatchedFromQueue?.(e.flow, e.tokens);
       e.resolve(DISPATCHED);
       if (this.requests > 0) this.scheduleCycle();
       return;
@@ -413,6 +449,7 @@ export class FlowController {
     this.requests--;
     this.bytes -= e.byteSize;
     this.deps.observer?.queued(e.flow, -1, -e.byteSize);
+    if (e.regime === 'empty') this.countForEndpoints(-1);
     if (q.length === 0) {
       band.flows.splice(band.flows.indexOf(q), 1);
       band.byId.delete(q.key.id);
@@ -470,6 +507,11 @@ export class FlowController {
 
   // ---------------------------------------------------------------- helpers
 
+  private countForEndpoints(delta: number): void {
+    this.forEndpoints += delta;
+    this.deps.observer?.waitingForEndpoints?.(this.forEndpoints);
+  }
+
   private band(priority: number): Band {
     let band = this.bands.get(priority);
     if (!band) {
@@ -494,8 +536,12 @@ export class FlowController {
     return this.settings.usageLimit.computeLimit(Math.min(saturation, 1), list)[0] ?? 1;
   }
 
-  private budget(regime: Regime): number {
-    return regime === 'empty' ? this.settings.noEndpointRequestTtlMs : this.settings.defaultRequestTtlMs;
+  /** The queue-wait budget in a regime (0 = none), shortened by the client's own where it has one. */
+  private budget(regime: Regime, clientTtlMs: number | undefined): number {
+    if (regime === 'empty') return this.settings.noEndpointRequestTtlMs;
+    const operator = this.settings.defaultRequestTtlMs;
+    if (clientTtlMs === undefined || clientTtlMs <= 0) return operator;
+    return operator > 0 ? Math.min(operator, clientTtlMs) : clientTtlMs;
   }
 
   private budgetOr(ms: number): number {

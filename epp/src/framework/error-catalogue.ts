@@ -243,6 +243,12 @@ export const ERRORS = define({
     meaning: 'flow control: the client or the proxy gave up while the request was queued; x-llm-d-request-dropped-reason: rejected-context-cancelled',
     fix: 'nothing to fix on the EPP: the caller\'s timeout is shorter than the queue wait; raise it or add capacity',
   },
+  FLOW_RATE_LIMITED: {
+    area: 'request',
+    status: 429,
+    meaning: 'flow control: the tenant (fairness id) is over its requests- or tokens-per-minute limit (flow-rate-limit-policy); x-llm-d-request-dropped-reason: rejected-rate-limited, with retry-after',
+    fix: 'retry after the retry-after seconds; raise the tenant\'s limit (an override in the policy\'s parameters) if it is too low',
+  },
   FLOW_SHUTTING_DOWN: {
     area: 'request',
     status: 503,

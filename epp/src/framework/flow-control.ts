@@ -5,7 +5,10 @@
 // inside a flow; a UsageLimitPolicy sets, per band, the pool saturation up to which it may
 // dispatch (1.0 = until saturated). Policies are plugins, one instance shared by every band: a
 // fairness policy keeps its per-band state in the object its newState() returns (GIE's flyweight
-// rule), never in the plugin.
+// rule), never in the plugin. Method names must not be those of a scheduling or request-lifecycle
+// point (pick, filter, score, admit, ...): a plugin is given a point by the methods it has, so a
+// fairness policy with a `pick` would be taken for a Picker (test/epp/flowcontrol/policies.test.ts
+// checks every flow-control type against the other points' guards).
 import { implementing, type Plugin } from './plugins.js';
 
 /** A flow: the requests of one fairness id at one priority. */
@@ -60,8 +63,12 @@ export interface PriorityBandView {
 export interface FairnessPolicy extends Plugin {
   /** Per-band mutable state (e.g. a round-robin cursor, per-flow service counters). */
   newState(): unknown;
-  /** The flow to serve next, from `band.flows` (never empty when called). */
-  pick(band: PriorityBandView): FlowQueueView;
+  /**
+   * The flow to serve next, from `band.flows` (never empty when called). With `eligible` (only for
+   * a policy with `ceiling`: the flow it would pick is held back), the best flow it accepts, or
+   * undefined when none.
+   */
+  pickFlow(band: PriorityBandView, eligible?: (flow: FlowQueueView) => boolean): FlowQueueView | undefined;
   /**
    * A request of `flow` with a prompt of about `promptTokens` was dispatched — from the queue, or
    * admitted at once (service accounting: token-fairness-policy charges it).
@@ -69,6 +76,12 @@ export interface FairnessPolicy extends Plugin {
   dispatched?(state: unknown, flow: FlowKey, promptTokens: number): void;
   /** A dispatched request of `flow` completed, having generated `outputTokens`. */
   served?(state: unknown, flow: FlowKey, outputTokens: number): void;
+  /**
+   * The saturation below which `flow` may dispatch, given its band's ceiling (the usage-limit
+   * policy's): lower for a flow the policy holds back (token-fairness-policy keeps headroom for
+   * tenants served less than the heaviest one). Absent: the band's ceiling.
+   */
+  ceiling?(state: unknown, flow: FlowKey, bandCeiling: number): number;
 }
 
 /** The order of service inside one flow. */
@@ -86,7 +99,20 @@ export interface UsageLimitPolicy extends Plugin {
   computeLimit(saturation: number, priorities: readonly number[]): readonly number[];
 }
 
-export const isFairnessPolicy = implementing<FairnessPolicy>('newState', 'pick');
+/**
+ * Per-flow rate limits (tokenroute's; issue 14): checked when a request arrives, before it is
+ * admitted or queued. `acquire` takes the request's share and returns 0, or takes nothing and
+ * returns how long (ms) until the flow may send again. (Not `admit`: that name makes a plugin an
+ * AdmissionPlugin of the request lifecycle.)
+ */
+export interface RateLimitPolicy extends Plugin {
+  acquire(flow: FlowKey, promptTokens: number, now: number): number;
+  /** A request of `flow` completed having generated `outputTokens` (charged to its token budget). */
+  served?(flow: FlowKey, outputTokens: number, now: number): void;
+}
+
+export const isFairnessPolicy = implementing<FairnessPolicy>('newState', 'pickFlow');
+export const isRateLimitPolicy = implementing<RateLimitPolicy>('acquire');
 export const isOrderingPolicy = implementing<OrderingPolicy>('less');
 export const isUsageLimitPolicy = implementing<UsageLimitPolicy>('computeLimit');
 
@@ -100,7 +126,9 @@ export type DroppedReason =
   | 'rejected-ttl-expired'
   | 'rejected-context-cancelled'
   | 'rejected-shutting-down'
-  | 'rejected-internal';
+  | 'rejected-internal'
+  /** tokenroute's: the flow is over its rate limit (the response carries retry-after). */
+  | 'rejected-rate-limited';
 
 export const DROPPED_REASON_HEADER = 'x-llm-d-request-dropped-reason';
 
@@ -113,6 +141,7 @@ export type FlowOutcome =
   | 'RejectedCapacity'
   | 'RejectedNoEndpoints'
   | 'RejectedOther'
+  | 'RejectedRateLimited'
   | 'EvictedTTL'
   | 'EvictedNoEndpoints'
   | 'EvictedContextCancelled'
@@ -126,4 +155,8 @@ export interface FlowControlObserver {
   queued(flow: FlowKey, requests: number, bytes: number): void;
   /** The pool saturation the last dispatch decision read. */
   saturation(value: number): void;
+  /** A waiting request was dispatched: `promptTokens` of service for its flow while others waited. */
+  dispatchedFromQueue?(flow: FlowKey, promptTokens: number): void;
+  /** Requests now waiting for the pool to have an endpoint at all (scale from zero). */
+  waitingForEndpoints?(count: number): void;
 }

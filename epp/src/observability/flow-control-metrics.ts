@@ -12,17 +12,22 @@ import type { LabelDomain } from './label-bounds.js';
 const QUEUE_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export class FlowControlMetrics implements FlowControlObserver {
+  private readonly pool: string;
   private readonly queueDuration: FastHistogram;
   private readonly outcomes: Counter<string>;
   private readonly queueSize: Gauge<string>;
   private readonly queueBytes: Gauge<string>;
   private readonly poolSaturation: Gauge<string>;
+  private readonly forEndpoints: Gauge<string>;
+  /** Tokens dispatched from the queue per priority, per flow, since the last scrape. */
+  private readonly served = new Map<number, Map<string, number>>();
 
   constructor(
     registry: Registry,
     private readonly fairnessIds: LabelDomain,
-    private readonly pool: string,
+    pool: string,
   ) {
+    this.pool = pool;
     this.queueDuration = new FastHistogram(
       'inference_extension_flow_control_request_queue_duration_seconds',
       'Distribution of the total time requests spend in the EPP flow control layer, from enqueue to a final outcome.',
@@ -48,6 +53,32 @@ export class FlowControlMetrics implements FlowControlObserver {
       labelNames: ['fairness_id', 'priority', 'inference_pool'],
       registers: [registry],
     });
+    this.forEndpoints = new Gauge({
+      name: 'tokenroute_flow_control_waiting_for_endpoints',
+      help: 'Requests waiting in flow control for the pool to have any endpoint (scale from zero; bounded by noEndpointRequestTTL).',
+      labelNames: ['inference_pool'],
+      registers: [registry],
+    });
+    const served = this.served;
+    new Gauge({
+      name: 'tokenroute_flow_control_fairness_index',
+      help: "Jain's fairness index (1 = equal, 1/n = one flow got everything) of the prompt tokens dispatched from the queue per flow since the previous scrape, by priority band; absent when nothing was dispatched from the queue.",
+      labelNames: ['priority', 'inference_pool'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [priority, flows] of served) {
+          let sum = 0;
+          let squares = 0;
+          for (const x of flows.values()) {
+            sum += x;
+            squares += x * x;
+          }
+          if (squares > 0) this.set({ priority: String(priority), inference_pool: pool }, (sum * sum) / (flows.size * squares));
+        }
+        served.clear();
+      },
+    });
     this.poolSaturation = new Gauge({
       name: 'inference_extension_flow_control_pool_saturation',
       help: 'The pool saturation (>= 1 saturated) the flow control layer last read to decide a dispatch.',
@@ -70,5 +101,17 @@ export class FlowControlMetrics implements FlowControlObserver {
 
   saturation(value: number): void {
     this.poolSaturation.set({ inference_pool: this.pool }, value);
+  }
+
+  dispatchedFromQueue(flow: FlowKey, promptTokens: number): void {
+    let flows = this.served.get(flow.priority);
+    if (!flows) this.served.set(flow.priority, (flows = new Map()));
+    // Bounded like the label: beyond the limit the rest count together as "other".
+    const id = this.fairnessIds.value(flow.id);
+    flows.set(id, (flows.get(id) ?? 0) + Math.max(1, promptTokens));
+  }
+
+  waitingForEndpoints(count: number): void {
+    this.forEndpoints.set({ inference_pool: this.pool }, count);
   }
 }

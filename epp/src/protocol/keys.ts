@@ -27,6 +27,8 @@ export const LLMD_OBJECTIVE_HEADER = 'x-llm-d-inference-objective';
 export const LLMD_FAIRNESS_ID_HEADER = 'x-llm-d-inference-fairness-id';
 /** A request's time-to-first-token objective in ms (slo-deadline-ordering-policy orders by it). */
 export const SLO_TTFT_HEADER = 'x-llm-d-slo-ttft-ms';
+/** A request's own queue-wait budget, a Go duration ("2s"): shortens flowControl.defaultRequestTTL. */
+export const INFERENCE_TTL_HEADER = 'x-llm-d-inference-ttl';
 
 /**
  * llm-d's disaggregation headers, set on the request to the decode endpoint for its routing

@@ -318,6 +318,10 @@ flowControl:
     assert.equal(defaults.detector.type, 'utilization-detector', 'the top-level detector');
     assert.equal(defaults.band(-1).maxRequests, 5000, 'negative priorities fall back to the default band');
 
+    assert.equal(defaults.rateLimit, undefined, 'no rate limits unless referenced');
+    const limited = load(`${HEAD}plugins: [{type: queue-scorer}, {name: caps, type: flow-rate-limit-policy, parameters: {requestsPerMinute: 60}}]\nfeatureGates: [flowControl]\nflowControl: {rateLimitPolicyPluginRef: caps}\n`);
+    assert.equal(limited.flowControl?.rateLimit?.name, 'caps');
+
     const off = load(`${HEAD}plugins: [{type: queue-scorer}]\nflowControl: {maxRequests: 5}\n`);
     assert.equal(off.flowControl, undefined);
     assert.ok(off.warnings.some((w) => /feature gate is off/.test(w)));
@@ -422,6 +426,7 @@ schedulingProfiles:
       'edf-ordering-policy',
       'encode-filter',
       'fcfs-ordering-policy',
+      'flow-rate-limit-policy',
       'global-strict-fairness-policy',
       'kv-cache-utilization-scorer',
       'label-selector-filter',
@@ -439,6 +444,7 @@ schedulingProfiles:
       'prefix-based-pd-decider',
       'prefix-cache-affinity-filter',
       'prefix-cache-scorer',
+      'priority-holdback-policy',
       'queue-scorer',
       'random-picker',
       'round-robin',
@@ -448,6 +454,7 @@ schedulingProfiles:
       'session-affinity-scorer',
       'single-profile-handler',
       'slo-deadline-ordering-policy',
+      'soft-reflective-ceiling-policy',
       'static-usage-limit-policy',
       'token-fairness-policy',
       'token-load-scorer',

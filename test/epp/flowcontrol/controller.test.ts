@@ -6,13 +6,14 @@ import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { Candidate } from '../../../epp/src/framework/endpoint.js';
 import type { Cancellation } from '../../../epp/src/framework/cancellation.js';
-import type { FairnessPolicy, FlowKey, FlowOutcome, UsageLimitPolicy } from '../../../epp/src/framework/flow-control.js';
+import type { FairnessPolicy, FlowKey, FlowOutcome, RateLimitPolicy, UsageLimitPolicy } from '../../../epp/src/framework/flow-control.js';
 import type { SaturationDetector } from '../../../epp/src/framework/plugins.js';
 import { FlowController, type FlowDecision, type FlowRequest } from '../../../epp/src/flowcontrol/controller.js';
 import { createGlobalStrictFairness } from '../../../epp/src/flowcontrol/plugins/global-strict-fairness-policy.js';
 import { createRoundRobinFairness } from '../../../epp/src/flowcontrol/plugins/round-robin-fairness-policy.js';
 import { createFcfsOrdering } from '../../../epp/src/flowcontrol/plugins/fcfs-ordering-policy.js';
 import { createStaticUsageLimit } from '../../../epp/src/flowcontrol/plugins/static-usage-limit-policy.js';
+import { createTokenFairness, tokenFairnessParameters } from '../../../epp/src/flowcontrol/plugins/token-fairness-policy.js';
 
 interface Rig {
   fc: FlowController;
@@ -21,11 +22,13 @@ interface Rig {
   endpoints: Candidate[];
   finished: { flow: FlowKey; outcome: FlowOutcome }[];
   queued: number;
+  /** The last count reported waiting for an endpoint. */
+  forEndpoints: number;
 }
 
 const ONE_ENDPOINT = [{ endpoint: { key: 'a:1' } } as unknown as Candidate];
 
-function rig(o: { fairness?: FairnessPolicy; usage?: UsageLimitPolicy; maxRequests?: number; bandMax?: number; ttlMs?: number; emptyTtlMs?: number; endpoints?: Candidate[] } = {}): Rig {
+function rig(o: { now?: () => number; rateLimit?: RateLimitPolicy; fairness?: FairnessPolicy; usage?: UsageLimitPolicy; maxRequests?: number; bandMax?: number; ttlMs?: number; emptyTtlMs?: number; endpoints?: Candidate[] } = {}): Rig {
   const r = { saturation: 0, endpoints: o.endpoints ?? [...ONE_ENDPOINT], finished: [], queued: 0 } as unknown as Rig;
   const detector: SaturationDetector = { type: 'd', name: 'd', saturation: () => r.saturation };
   const fairness = o.fairness ?? createGlobalStrictFairness('f');
@@ -38,16 +41,18 @@ function rig(o: { fairness?: FairnessPolicy; usage?: UsageLimitPolicy; maxReques
       noEndpointRequestTtlMs: o.emptyTtlMs ?? 0,
       band: () => ({ maxRequests: o.bandMax ?? 5000, maxBytes: 1e9, fairness, ordering }),
       usageLimit: o.usage ?? createStaticUsageLimit('u', 1),
+      ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
       detector,
       recheckMs: 5,
     },
     {
       candidates: () => r.endpoints,
-      now: Date.now,
+      now: o.now ?? Date.now,
       observer: {
         finished: (flow, outcome) => r.finished.push({ flow, outcome }),
         queued: (_flow, n) => (r.queued += n),
         saturation: () => {},
+        waitingForEndpoints: (n) => (r.forEndpoints = n),
       },
     },
   );
@@ -160,6 +165,20 @@ describe('FlowController', () => {
     assert.equal(r.queued, 0, 'the queue-size metric is back to zero');
   });
 
+  it("a client's x-llm-d-inference-ttl shortens defaultRequestTTL, never lengthens it", async () => {
+    const r = rig({ ttlMs: 10_000 });
+    r.saturation = 1;
+    const t0 = Date.now();
+    const short = await r.fc.admit({ ...req('impatient', 't'), ttlMs: 30 });
+    assert.equal(short.outcome, 'EvictedTTL');
+    assert.ok(Date.now() - t0 >= 29 && Date.now() - t0 < 5000, 'after its own 30 ms, long before the operator\'s 10 s');
+    const r2 = rig({ ttlMs: 30 });
+    r2.saturation = 1;
+    const t1 = Date.now();
+    assert.equal((await r2.fc.admit({ ...req('patient', 't'), ttlMs: 60_000 })).outcome, 'EvictedTTL');
+    assert.ok(Date.now() - t1 < 5000, 'the operator\'s 30 ms bound holds');
+  });
+
   it('scale from zero: with no endpoint a request waits noEndpointRequestTTL, then 503 rejected-no-endpoints', async () => {
     const r = rig({ ttlMs: 10_000, emptyTtlMs: 30, endpoints: [] });
     const d = await r.fc.admit(req('cold', 't'));
@@ -173,8 +192,10 @@ describe('FlowController', () => {
     const all = ['a', 'b', 'c'].map((id) => (r.fc.admit(req(id, 't')) as Promise<FlowDecision>).then((d) => order.push(`${id}:${d.outcome}`)));
     await new Promise((res) => setTimeout(res, 20));
     assert.deepEqual(order, [], 'nothing happens while the pool is empty');
+    assert.equal(r.forEndpoints, 3, 'reported as waiting for an endpoint');
     r.endpoints = [...ONE_ENDPOINT];
     r.fc.endpointsChanged();
+    assert.equal(r.forEndpoints, 0, 'no longer waiting for an endpoint once one is there');
     await Promise.all(all);
     assert.deepEqual(order, ['a:Dispatched', 'b:Dispatched', 'c:Dispatched']);
   });
@@ -232,6 +253,39 @@ describe('FlowController', () => {
     }
     const after = r.fc.admit(req('c', 'x')) as FlowDecision;
     assert.equal(!after.dispatched && after.reason, 'rejected-shutting-down');
+    assert.equal(r.fc.waiting, 0);
+  });
+
+  it('token fairness with a reserve: when the least-served flow is the one held back, another flow goes instead of none', async () => {
+    let clock = 0;
+    const now = () => clock;
+    const fairness = createTokenFairness('t', tokenFairnessParameters.parse({ reservedCapacity: 0.5, reserveWindow: '10s' }), now);
+    const r = rig({ fairness, now });
+    // B was served a lot 9 s ago (high counter, decayed rate); A is busy now (low counter, high rate).
+    assert.equal((r.fc.admit({ ...req('b0', 'B'), tokens: 100_000 }) as FlowDecision).outcome, 'Dispatched');
+    clock = 9_000;
+    for (let i = 0; i < 10; i++) r.fc.admit({ ...req(`a${i}`, 'A'), tokens: 2_000 });
+    r.saturation = 0.6; // above A's ceiling with the reserve (0.5), below everyone else's (1)
+    const a = r.fc.admit({ ...req('a-next', 'A'), tokens: 2_000 }) as Promise<FlowDecision>;
+    const b = r.fc.admit({ ...req('b-next', 'B'), tokens: 200 }) as Promise<FlowDecision>;
+    assert.ok(a instanceof Promise && b instanceof Promise);
+    assert.equal((await b).outcome, 'Dispatched', 'B uses the reserve although A is the least served by counter');
+    let aDone = false;
+    void a.then(() => (aDone = true));
+    await new Promise((res) => setTimeout(res, 30));
+    assert.equal(aDone, false, 'A stays held back while over its reserved ceiling');
+    r.saturation = 0.4;
+    assert.equal((await a).outcome, 'Dispatched');
+  });
+
+  it('a flow over its rate limit is refused at once with when to come back, before queueing or admission', () => {
+    const limited: RateLimitPolicy = { type: 'r', name: 'r', acquire: (flow) => (flow.id === 'greedy' ? 2500 : 0) };
+    const r = rig({ rateLimit: limited });
+    const d = r.fc.admit(req('x', 'greedy')) as FlowDecision;
+    assert.equal(d.outcome, 'RejectedRateLimited');
+    assert.equal(!d.dispatched && d.reason, 'rejected-rate-limited');
+    assert.equal(!d.dispatched && d.retryAfterMs, 2500);
+    assert.equal((r.fc.admit(req('y', 'polite')) as FlowDecision).outcome, 'Dispatched');
     assert.equal(r.fc.waiting, 0);
   });
 

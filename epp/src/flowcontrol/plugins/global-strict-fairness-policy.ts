@@ -14,7 +14,7 @@ export function createGlobalStrictFairness(name: string): FairnessPolicy {
     type: GLOBAL_STRICT_FAIRNESS_TYPE,
     name,
     newState: () => undefined,
-    pick(band: PriorityBandView): FlowQueueView {
+    pickFlow(band: PriorityBandView): FlowQueueView {
       const flows = band.flows;
       let best = flows[0];
       let bestHead = best.head();

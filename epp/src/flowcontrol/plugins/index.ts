@@ -6,7 +6,10 @@ import { globalStrictFairnessPlugin } from './global-strict-fairness-policy.js';
 import { roundRobinFairnessPlugin } from './round-robin-fairness-policy.js';
 import { sloDeadlineOrderingPlugin } from './slo-deadline-ordering-policy.js';
 import { staticUsageLimitPlugin } from './static-usage-limit-policy.js';
+import { priorityHoldbackPlugin } from './priority-holdback-policy.js';
+import { softReflectiveCeilingPlugin } from './soft-reflective-ceiling-policy.js';
 import { tokenFairnessPlugin } from './token-fairness-policy.js';
+import { flowRateLimitPlugin } from './flow-rate-limit-policy.js';
 
 export function registerFlowControlPlugins(registry: PluginRegistry): PluginRegistry {
   return registry
@@ -16,5 +19,8 @@ export function registerFlowControlPlugins(registry: PluginRegistry): PluginRegi
     .register(fcfsOrderingPlugin)
     .register(edfOrderingPlugin)
     .register(sloDeadlineOrderingPlugin)
-    .register(staticUsageLimitPlugin);
+    .register(staticUsageLimitPlugin)
+    .register(priorityHoldbackPlugin)
+    .register(softReflectiveCeilingPlugin)
+    .register(flowRateLimitPlugin);
 }

@@ -20,7 +20,7 @@ export function createRoundRobinFairness(name: string): FairnessPolicy {
     type: ROUND_ROBIN_FAIRNESS_TYPE,
     name,
     newState: (): Cursor => ({ last: undefined, lastIndex: 0 }),
-    pick(band: PriorityBandView): FlowQueueView {
+    pickFlow(band: PriorityBandView): FlowQueueView {
       const cursor = band.policyState as Cursor;
       const flows = band.flows;
       let i = 0;

@@ -4,7 +4,8 @@
 // maps how it left to the status and `x-llm-d-request-dropped-reason` llm-d's router sends
 // (llm-d-router `pkg/epp/requestcontrol/admission.go` translateFlowControlOutcome, after #2047 and
 // #2162: capacity and queue-TTL sheds are 429 while the pool has endpoints, 503 while it has none;
-// a cancel and a shutdown are 503). It also tells the controller when capacity frees: every
+// a cancel and a shutdown are 503). A client may shorten its queue-wait budget with
+// x-llm-d-inference-ttl and order itself by x-llm-d-slo-ttft-ms (slo-deadline-ordering-policy). It also tells the controller when capacity frees: every
 // request that ends may let a waiting one go.
 import { ERRORS, type ErrorDefinition } from '../../framework/error-catalogue.js';
 import type { Candidate } from '../../framework/endpoint.js';
@@ -13,7 +14,8 @@ import type { InferenceRequest } from '../../framework/request.js';
 import { RESPONSE_USAGE, type AdmissionPlugin, type Rejection, type ResponseCompletePlugin, type RoutedRequest } from '../../framework/request-lifecycle.js';
 import type { FlowController, FlowDecision } from '../../flowcontrol/controller.js';
 import { isPromiseLike } from '../../util/promise.js';
-import { SLO_TTFT_HEADER } from '../../protocol/keys.js';
+import { INFERENCE_TTL_HEADER, SLO_TTFT_HEADER } from '../../protocol/keys.js';
+import { parseGoDuration } from '../../framework/duration.js';
 import { estimatePromptTokens } from '../parser.js';
 
 export const FLOW_CONTROL_ADMISSION_TYPE = 'flow-control-admission';
@@ -26,6 +28,7 @@ const REASON_ERRORS: Readonly<Record<DroppedReason, ErrorDefinition>> = {
   'rejected-context-cancelled': ERRORS.FLOW_CONTEXT_CANCELLED,
   'rejected-shutting-down': ERRORS.FLOW_SHUTTING_DOWN,
   'rejected-internal': ERRORS.REQUEST_INTERNAL,
+  'rejected-rate-limited': ERRORS.FLOW_RATE_LIMITED,
 };
 
 /** One header map per reason, shared by every rejection with it. */
@@ -48,6 +51,7 @@ export class FlowControlAdmission implements AdmissionPlugin, ResponseCompletePl
         // The prompt alone: generated tokens are charged when the model server reports them.
         tokens: estimatePromptTokens(req.bodyBytes),
         sloTtftMs: sloTtftMs(req.headers.get(SLO_TTFT_HEADER)),
+        ttlMs: clientTtlMs(req.headers.get(INFERENCE_TTL_HEADER)),
       },
       req.cancellation,
     );
@@ -56,6 +60,7 @@ export class FlowControlAdmission implements AdmissionPlugin, ResponseCompletePl
 
   /** Capacity freed: a waiting request may go; the tenant is charged what it generated. */
   responseComplete(req: RoutedRequest): void {
+    // Generated tokens count for the tenant's fairness and its token rate.
     const usage = req.state.read(RESPONSE_USAGE);
     if (usage && usage.completionTokens > 0) this.controller.served({ id: req.fairnessId, priority: req.priority }, usage.completionTokens);
     this.controller.nudge();
@@ -64,7 +69,19 @@ export class FlowControlAdmission implements AdmissionPlugin, ResponseCompletePl
 
 function rejectionOf(d: FlowDecision): Rejection | undefined {
   if (d.dispatched) return undefined;
-  return { error: REASON_ERRORS[d.reason], message: d.message, headers: REASON_HEADERS.get(d.reason) };
+  // A rate-limited request is told when to come back (RFC 9110 retry-after, whole seconds).
+  const headers =
+    d.retryAfterMs !== undefined
+      ? new Map([[DROPPED_REASON_HEADER, d.reason], ['retry-after', String(Math.max(1, Math.ceil(d.retryAfterMs / 1000)))]])
+      : REASON_HEADERS.get(d.reason);
+  return { error: REASON_ERRORS[d.reason], message: d.message, headers };
+}
+
+/** `x-llm-d-inference-ttl`: a positive Go duration, else none (a bad value is ignored, not an error). */
+function clientTtlMs(value: string | undefined): number | undefined {
+  if (value === undefined || value.length > 32) return undefined;
+  const d = parseGoDuration(value);
+  return d.ok && d.ms > 0 ? d.ms : undefined;
 }
 
 /** `x-llm-d-slo-ttft-ms`: a positive number of milliseconds, else none. */
