@@ -303,12 +303,19 @@ export function configuredDirector(
   deps: { datastore: Datastore; metrics: EppMetrics; logger: Logger; disableSubsetFilter?: boolean; saturationDetector?: SaturationDetector; poolName?: string },
 ): Director {
   const { datastore, metrics, logger } = deps;
+  const flowMetrics = config.flowControl ? metrics.flowControl(deps.poolName ?? 'standalone') : undefined;
   const flowController = config.flowControl
     ? new FlowController(
         { ...config.flowControl, recheckMs: SATURATION_RECHECK_MS },
-        { candidates: () => datastore.candidates(), now: Date.now, observer: metrics.flowControl(deps.poolName ?? 'standalone') },
+        {
+          candidates: () => datastore.candidates(),
+          now: Date.now,
+          observer: flowMetrics,
+          onError: (err) => logger.error({ err, component: 'flow-control' }, 'flow-control dispatch cycle failed; requests keep waiting, retried shortly'),
+        },
       )
     : undefined;
+  if (flowController) flowMetrics?.watchCapacity(() => flowController.capacityUse());
   return new Director({
     flowController,
     datastore,

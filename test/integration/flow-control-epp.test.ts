@@ -165,3 +165,38 @@ test('a tenant over its requests-per-minute limit gets 429 rejected-rate-limited
     await server.close();
   }
 });
+
+test('enableEviction: a critical request waiting on a full pool ends the running sheddable one (429, reason evicted) and takes its place', async () => {
+  const server = await startFakeModelServer('127.0.0.5', vllmMetricsPage({ waiting: 0, running: 0, kvUsage: 0 }));
+  const config = CONFIG.replace('flowControl:\n', 'flowControl:\n  enableEviction: true\n').replace('400ms', '20s');
+  const epp = await startEpp(embeddedEppOptions({ configText: config, staticEndpoints: [{ address: server.host, port: server.port }] }));
+  epp.datastore.objectives.replace([{ name: 'batch', priority: -1 }, { name: 'critical', priority: 10 }]);
+  const client = newExtProcClient(`127.0.0.1:${epp.grpcPort}`, grpc.credentials.createInsecure());
+  const withObjective = (tenant: string, objective: string) => {
+    const d = new StreamDriver(client);
+    d.send(headersMsg({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-gateway-inference-fairness-id': tenant, 'x-gateway-inference-objective': objective }, false));
+    d.send(bodyMsg(CHAT, true));
+    return d;
+  };
+  try {
+    const batch = withObjective('nightly', 'batch');
+    assert.equal(destinationOf(await batch.next()), `${server.host}:${server.port}`, 'the sheddable request runs');
+    const critical = withObjective('web', 'critical');
+    // The batch stream is answered from the EPP's side: its body echo may come first, then the eviction.
+    let evictedReply: ProcessingResponse | undefined;
+    for (let i = 0; i < 10 && !evictedReply; i++) {
+      const r = await batch.next(5000);
+      if (r.immediate_response) evictedReply = r;
+    }
+    assert.ok(evictedReply, 'the running sheddable request was evicted');
+    assert.equal(statusOf(evictedReply), 429);
+    assert.equal(setHeadersOf(evictedReply.immediate_response?.headers).get('x-llm-d-request-dropped-reason'), 'evicted');
+    assert.equal(destinationOf(await critical.next(5000)), `${server.host}:${server.port}`, 'the critical request takes the freed slot');
+    await completeRoutedStream(critical);
+    assert.match(await epp.metrics.registry.metrics(), /tokenroute_flow_control_evictions_total\{priority="-1",inference_pool="standalone"\} 1/);
+  } finally {
+    client.close();
+    await epp.close();
+    await server.close();
+  }
+});

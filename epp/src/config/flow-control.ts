@@ -60,7 +60,6 @@ export function planFlowControl(config: FlowControlConfig, topDetector: Saturati
     ? r.policy(at('rateLimitPolicyPluginRef'), config.rateLimitPolicyPluginRef, FLOW_RATE_LIMIT_TYPE, 'rate limit policy', isRateLimitPolicy)
     : undefined;
   if (config.rateLimitPolicyPluginRef && !rateLimit) before.failed = true;
-  if (config.enableEviction) r.warn(at('enableEviction'), 'in-flight eviction is not implemented yet; queued requests are still shed by TTL and capacity');
 
   const band = (cfg: Partial<PriorityBandConfig> | undefined, path: FieldPath): BandSettings | undefined => {
     const fairness = r.policy<FairnessPolicy>([...path, 'fairnessPolicyRef'], cfg?.fairnessPolicyRef || undefined, GLOBAL_STRICT_FAIRNESS_TYPE, 'fairness policy', isFairnessPolicy);
@@ -100,6 +99,9 @@ export function planFlowControl(config: FlowControlConfig, topDetector: Saturati
     band: (priority) => explicit.get(priority) ?? (priority < 0 ? negative : positive),
     usageLimit,
     ...(rateLimit ? { rateLimit } : {}),
+    // llm-d's defaults: 2 revocations per decision; the grace covers a scraped detector's lag
+    // (500 ms), the EPP's own in-flight count sees the freed capacity at once.
+    ...(config.enableEviction ? { eviction: { maxPerDecision: 2, graceMs: detector.type === 'concurrency-detector' ? 50 : 500 } } : {}),
     detector,
   };
 }

@@ -55,7 +55,7 @@ import { randomUUID } from 'node:crypto';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger.js';
 import type { EppMetrics } from '../observability/metrics.js';
-import type { Cancellation } from '../framework/cancellation.js';
+import type { Cancellation, Evictor } from '../framework/cancellation.js';
 import type {
   Decision,
   RejectStatus,
@@ -163,7 +163,7 @@ export function resolveExtProcOptions(
 }
 
 /** How a stream ended, as counted in tokenroute_extproc_streams_total. */
-export type StreamOutcome = 'complete' | 'cancelled' | 'error' | 'rejected' | 'idle_timeout';
+export type StreamOutcome = 'complete' | 'cancelled' | 'error' | 'rejected' | 'idle_timeout' | 'evicted';
 
 type ReqPhase =
   | 'headers' // waiting for request_headers
@@ -183,7 +183,7 @@ const WENT_INTO: Record<HeaderValueField, HeaderMutation> = {
   value: buildHeaderMutation([[WENT_INTO_RESP_HEADERS_HEADER, 'true']], [], 'value'),
 };
 
-export class ExtProcStream {
+export class ExtProcStream implements Evictor {
   private reqMode: BodySendMode;
   private respMode: BodySendMode;
   private modesKnown = false;
@@ -285,6 +285,18 @@ export class ExtProcStream {
     }
     this.finish('idle_timeout');
     this.failSink(GrpcStatus.DEADLINE_EXCEEDED, `${errorCode}: no message from the proxy for ${idleMs} ms`);
+  }
+
+  /**
+   * Evictor: request control ends this routed request while it runs (flow control reclaiming its
+   * capacity). The proxy gets an immediate response — the client's answer before the model
+   * server's response headers, a reset after them (Envoy cannot send a second set of headers) —
+   * and the request's handle ends 'cancelled', releasing its in-flight load.
+   */
+  evict(status: 429 | 503, message: string, code: string, headers: ReadonlyMap<string, string>): boolean {
+    if (this.terminal || this.sinkClosed || !this.handle) return false;
+    this.sendReject(status, message, code, 'evicted', headers);
+    return true;
   }
 
   /** The call was cancelled or failed under us: nothing may be written any more. */
@@ -643,6 +655,7 @@ export class ExtProcStream {
       attributes: flattenAttributes(this.attributes),
       grpcMetadata: this.grpcMetadata,
       cancellation: (this.cancellation ??= new StreamCancellation()),
+      evictor: this,
     };
   }
 
@@ -841,7 +854,7 @@ export class ExtProcStream {
     // it (flow control's queue) lets go at once.
     if (final !== 'complete' && final !== 'rejected') this.cancellation?.fire();
     this.opts.metrics?.extprocStreams.inc({ outcome: final });
-    if (this.handle) endHandle(this.handle, final === 'rejected' ? 'error' : final === 'idle_timeout' ? 'cancelled' : final, this.opts.logger);
+    if (this.handle) endHandle(this.handle, final === 'rejected' ? 'error' : final === 'idle_timeout' || final === 'evicted' ? 'cancelled' : final, this.opts.logger);
   }
 
   private release(): void {

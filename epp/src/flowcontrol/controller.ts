@@ -24,7 +24,9 @@
 // O(1) (lazy removal, compacted when dead entries outnumber live ones).
 import type { Candidate } from '../framework/endpoint.js';
 import type { SaturationDetector } from '../framework/plugins.js';
-import type { Cancellation } from '../framework/cancellation.js';
+import type { Cancellation, Evictor } from '../framework/cancellation.js';
+import { ERRORS } from '../framework/error-catalogue.js';
+import { DROPPED_REASON_HEADER } from '../framework/flow-control.js';
 import type {
   DroppedReason,
   FairnessPolicy,
@@ -62,6 +64,14 @@ export interface FlowControlSettings {
   /** The band of a priority (configured, or made from the default templates). */
   band(priority: number): BandSettings;
   readonly usageLimit: UsageLimitPolicy;
+  /**
+   * In-flight eviction (llm-d's enableEviction): while the highest band with requests waiting is
+   * held by saturation, running sheddable requests (priority < 0, below that band) are ended to
+   * reclaim their capacity — the lowest priority first, then the most recently routed (the least
+   * work lost) — at most `maxPerDecision` per decision, then none for `graceMs` (the time the
+   * saturation signal takes to see the freed capacity).
+   */
+  readonly eviction?: { readonly maxPerDecision: number; readonly graceMs: number };
   /** Per-flow request and token rates, checked before anything else (none when absent). */
   readonly rateLimit?: RateLimitPolicy;
   readonly detector: SaturationDetector;
@@ -100,9 +110,19 @@ export interface FlowControllerDeps {
   readonly candidates: () => readonly Candidate[];
   readonly now: () => number;
   readonly observer?: FlowControlObserver;
+  /** A policy or the detector threw during a dispatch cycle (logged; the cycle is retried later). */
+  readonly onError?: (err: unknown) => void;
 }
 
 const DISPATCHED: FlowDecision = { dispatched: true, outcome: 'Dispatched' };
+const EVICTED_HEADERS: ReadonlyMap<string, string> = new Map([[DROPPED_REASON_HEADER, 'evicted']]);
+
+/** A running sheddable request that eviction may end. */
+interface Running {
+  readonly priority: number;
+  readonly routedAt: number;
+  readonly evictor: Evictor;
+}
 
 type Regime = 'endpoints' | 'empty';
 
@@ -220,6 +240,10 @@ export class FlowController {
   private readonly expiries = new Heap<Entry>((a, b) => a.expiresAt < b.expiresAt);
   /** Waiting requests queued (or moved) while the pool had no endpoint. */
   private forEndpoints = 0;
+  /** Running sheddable requests, by request id (only with eviction on). */
+  private readonly running = new Map<string, Running>();
+  /** No eviction before this time (ms): the grace after the last one. */
+  private evictionHoldUntil = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryAt = Infinity;
   private cycleScheduled = false;
@@ -241,6 +265,22 @@ export class FlowController {
   /** Bytes of the requests waiting now. */
   get waitingBytes(): number {
     return this.bytes;
+  }
+
+  /**
+   * How full the queue is against its limits, per band with requests waiting (and 'all' for the
+   * global limits when set): the larger of requests ÷ maxRequests and bytes ÷ maxBytes.
+   */
+  capacityUse(): { readonly priority: string; readonly utilization: number }[] {
+    const out: { priority: string; utilization: number }[] = [];
+    const s = this.settings;
+    if (s.maxRequests > 0 || s.maxBytes > 0) {
+      out.push({ priority: 'all', utilization: Math.max(s.maxRequests > 0 ? this.requests / s.maxRequests : 0, s.maxBytes > 0 ? this.bytes / s.maxBytes : 0) });
+    }
+    for (const band of this.bands.values()) {
+      out.push({ priority: String(band.priority), utilization: Math.max(band.requests / band.settings.maxRequests, band.bytes / band.settings.maxBytes) });
+    }
+    return out;
   }
 
   /**
@@ -324,6 +364,16 @@ export class FlowController {
     this.settings.rateLimit?.served?.(flow, outputTokens, this.deps.now());
   }
 
+  /** A sheddable request was routed and runs: eviction may end it (ignored with eviction off). */
+  runningStarted(requestId: string, priority: number, routedAt: number, evictor: Evictor): void {
+    if (this.settings.eviction && priority < 0) this.running.set(requestId, { priority, routedAt, evictor });
+  }
+
+  /** The request ended (or was evicted). */
+  runningEnded(requestId: string): void {
+    this.running.delete(requestId);
+  }
+
   /** Capacity may have freed (a request ended, metrics arrived): run a dispatch cycle soon. */
   nudge(): void {
     if (this.requests > 0) this.scheduleCycle();
@@ -380,8 +430,22 @@ export class FlowController {
     this.cycleScheduled = true;
     setImmediate(() => {
       this.cycleScheduled = false;
-      this.cycle();
+      this.safeCycle();
     });
+  }
+
+  /**
+   * A cycle runs from a timer: a throwing plugin (detector, fairness, usage limit) must not take
+   * the EPP down. The requests keep waiting — within their budgets — and saturation is read again
+   * after the recheck interval.
+   */
+  private safeCycle(): void {
+    try {
+      this.cycle();
+    } catch (err) {
+      this.deps.onError?.(err);
+      this.armRecheck();
+    }
   }
 
   /** Dispatches the next request if its band is below its ceiling; else re-reads saturation later. */
@@ -403,6 +467,7 @@ export class FlowController {
       // The policy holds that flow back (its reserve): the best of the flows it lets through.
       flow = fairness.pickFlow(band, (f) => saturation < ceiling(band.policyState, f.key, bandCeiling)) as FlowQueue | undefined;
     }
+    if (!flow && saturation >= bandCeiling && saturation !== Infinity) this.reclaim(band.priority);
     if (flow) {
       const e = flow.take();
       flow.taken(e);
@@ -417,11 +482,32 @@ export class FlowController {
     this.armRecheck();
   }
 
+  /** Evicts running sheddable requests below `priority` to make room for it (eviction on). */
+  private reclaim(priority: number): void {
+    const ev = this.settings.eviction;
+    if (!ev || this.running.size === 0) return;
+    const now = this.deps.now();
+    if (now < this.evictionHoldUntil) return;
+    const victims = [...this.running.entries()]
+      .filter(([, r]) => r.priority < priority)
+      .sort(([, a], [, b]) => a.priority - b.priority || b.routedAt - a.routedAt)
+      .slice(0, ev.maxPerDecision);
+    let evicted = 0;
+    for (const [id, r] of victims) {
+      this.running.delete(id);
+      if (r.evictor.evict(429, `evicted: capacity reclaimed for priority ${priority}`, ERRORS.FLOW_EVICTED.code, EVICTED_HEADERS)) {
+        evicted++;
+        this.deps.observer?.evicted?.(r.priority);
+      }
+    }
+    if (evicted > 0) this.evictionHoldUntil = now + ev.graceMs;
+  }
+
   private armRecheck(): void {
     if (this.recheckTimer || this.stopped) return;
     this.recheckTimer = setTimeout(() => {
       this.recheckTimer = undefined;
-      this.cycle();
+      this.safeCycle();
     }, this.settings.recheckMs);
   }
 

@@ -249,6 +249,12 @@ export const ERRORS = define({
     meaning: 'flow control: the tenant (fairness id) is over its requests- or tokens-per-minute limit (flow-rate-limit-policy); x-llm-d-request-dropped-reason: rejected-rate-limited, with retry-after',
     fix: 'retry after the retry-after seconds; raise the tenant\'s limit (an override in the policy\'s parameters) if it is too low',
   },
+  FLOW_EVICTED: {
+    area: 'request',
+    status: 429,
+    meaning: 'flow control (enableEviction): a running sheddable request (priority < 0) was ended to make room for a higher-priority one; x-llm-d-request-dropped-reason: evicted (a reset when its response had begun)',
+    fix: 'retry later; give the request a higher priority (its InferenceObjective), or add capacity',
+  },
   FLOW_SHUTTING_DOWN: {
     area: 'request',
     status: 503,

@@ -128,7 +128,9 @@ export type DroppedReason =
   | 'rejected-shutting-down'
   | 'rejected-internal'
   /** tokenroute's: the flow is over its rate limit (the response carries retry-after). */
-  | 'rejected-rate-limited';
+  | 'rejected-rate-limited'
+  /** A running sheddable request ended to reclaim its capacity for a higher priority. */
+  | 'evicted';
 
 export const DROPPED_REASON_HEADER = 'x-llm-d-request-dropped-reason';
 
@@ -159,4 +161,6 @@ export interface FlowControlObserver {
   dispatchedFromQueue?(flow: FlowKey, promptTokens: number): void;
   /** Requests now waiting for the pool to have an endpoint at all (scale from zero). */
   waitingForEndpoints?(count: number): void;
+  /** A running request of this priority was evicted to reclaim capacity. */
+  evicted?(priority: number): void;
 }

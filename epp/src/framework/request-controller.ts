@@ -1,7 +1,7 @@
 // The contract between the ext_proc stream state machine (epp/src/extproc) and request control
 // (parse → objective/rewrite → admission → schedule). The stream machine owns protocol framing;
 // request control owns every routing decision. Errors cross this boundary as values, never throws.
-import type { Cancellation } from './cancellation.js';
+import type { Cancellation, Evictor } from './cancellation.js';
 
 /** What the proxy told us about the request, from the request_headers message and stream context. */
 export interface RequestInput {
@@ -19,6 +19,8 @@ export interface RequestInput {
   readonly grpcMetadata: ReadonlyMap<string, string>;
   /** Tells request control when the proxy gives up on the request (e.g. while it waits in flow control). */
   readonly cancellation?: Cancellation;
+  /** Lets request control end the request after routing it (flow control's eviction). */
+  readonly evictor?: Evictor;
 }
 
 export type RejectStatus = 400 | 401 | 403 | 404 | 429 | 500 | 503;

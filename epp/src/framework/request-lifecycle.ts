@@ -12,6 +12,7 @@ import type { Candidate } from './endpoint.js';
 import type { InferenceRequest } from './request.js';
 import type { RequestState } from './cycle-state.js';
 import type { ErrorDefinition } from './error-catalogue.js';
+import type { Evictor } from './cancellation.js';
 
 /** A request the EPP routed (body parsed or bodiless), as the response-side points see it. */
 export interface RoutedRequest {
@@ -34,6 +35,8 @@ export interface RoutedRequest {
   readonly routedAt: number;
   /** Per-request entries the plugins share. */
   readonly state: RequestState;
+  /** Ends the request from the EPP's side while it runs (absent where nothing can, e.g. tests). */
+  readonly evictor?: Evictor;
 }
 
 export type RequestOutcome = 'complete' | 'cancelled' | 'error';

@@ -19,6 +19,8 @@ export class FlowControlMetrics implements FlowControlObserver {
   private readonly queueBytes: Gauge<string>;
   private readonly poolSaturation: Gauge<string>;
   private readonly forEndpoints: Gauge<string>;
+  private readonly evictions: Counter<string>;
+  private readonly capacity: Gauge<string> & { collect?: () => void };
   /** Tokens dispatched from the queue per priority, per flow, since the last scrape. */
   private readonly served = new Map<number, Map<string, number>>();
 
@@ -51,6 +53,18 @@ export class FlowControlMetrics implements FlowControlObserver {
       name: 'inference_extension_flow_control_queue_bytes',
       help: 'Current size in bytes of the requests waiting in the flow control layer.',
       labelNames: ['fairness_id', 'priority', 'inference_pool'],
+      registers: [registry],
+    });
+    this.capacity = new Gauge({
+      name: 'tokenroute_flow_control_capacity_utilization',
+      help: "How full flow control's queue is against its limits: the larger of waiting requests / maxRequests and bytes / maxBytes, per priority band ('all' = the global limits).",
+      labelNames: ['priority', 'inference_pool'],
+      registers: [registry],
+    });
+    this.evictions = new Counter({
+      name: 'tokenroute_flow_control_evictions_total',
+      help: 'Running sheddable requests ended by flow control (enableEviction) to reclaim capacity for a higher priority, by the evicted priority.',
+      labelNames: ['priority', 'inference_pool'],
       registers: [registry],
     });
     this.forEndpoints = new Gauge({
@@ -109,6 +123,19 @@ export class FlowControlMetrics implements FlowControlObserver {
     // Bounded like the label: beyond the limit the rest count together as "other".
     const id = this.fairnessIds.value(flow.id);
     flows.set(id, (flows.get(id) ?? 0) + Math.max(1, promptTokens));
+  }
+
+  /** Reports, at every scrape, how full the queue is against its limits (by band; 'all' = global). */
+  watchCapacity(read: () => readonly { readonly priority: string; readonly utilization: number }[]): void {
+    const pool = this.pool;
+    this.capacity.collect = function collect(this: Gauge<string>) {
+      this.reset();
+      for (const c of read()) this.set({ priority: c.priority, inference_pool: pool }, c.utilization);
+    };
+  }
+
+  evicted(priority: number): void {
+    this.evictions.inc({ priority: String(priority), inference_pool: this.pool });
   }
 
   waitingForEndpoints(count: number): void {

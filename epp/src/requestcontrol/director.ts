@@ -303,6 +303,7 @@ export class Director implements RequestController {
       routedAt: this.now(),
       hasBody: route.hasBody,
       state,
+      evictor: input.evictor,
     });
     return {
       kind: 'route',

@@ -28,7 +28,7 @@ interface Rig {
 
 const ONE_ENDPOINT = [{ endpoint: { key: 'a:1' } } as unknown as Candidate];
 
-function rig(o: { now?: () => number; rateLimit?: RateLimitPolicy; fairness?: FairnessPolicy; usage?: UsageLimitPolicy; maxRequests?: number; bandMax?: number; ttlMs?: number; emptyTtlMs?: number; endpoints?: Candidate[] } = {}): Rig {
+function rig(o: { eviction?: { maxPerDecision: number; graceMs: number }; now?: () => number; rateLimit?: RateLimitPolicy; fairness?: FairnessPolicy; usage?: UsageLimitPolicy; maxRequests?: number; bandMax?: number; ttlMs?: number; emptyTtlMs?: number; endpoints?: Candidate[] } = {}): Rig {
   const r = { saturation: 0, endpoints: o.endpoints ?? [...ONE_ENDPOINT], finished: [], queued: 0 } as unknown as Rig;
   const detector: SaturationDetector = { type: 'd', name: 'd', saturation: () => r.saturation };
   const fairness = o.fairness ?? createGlobalStrictFairness('f');
@@ -42,6 +42,7 @@ function rig(o: { now?: () => number; rateLimit?: RateLimitPolicy; fairness?: Fa
       band: () => ({ maxRequests: o.bandMax ?? 5000, maxBytes: 1e9, fairness, ordering }),
       usageLimit: o.usage ?? createStaticUsageLimit('u', 1),
       ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
+      ...(o.eviction ? { eviction: o.eviction } : {}),
       detector,
       recheckMs: 5,
     },
@@ -278,6 +279,81 @@ describe('FlowController', () => {
     assert.equal((await a).outcome, 'Dispatched');
   });
 
+  it('a detector that throws during a dispatch cycle is reported, not fatal; dispatch resumes when it recovers', async () => {
+    const r = rig();
+    r.saturation = 1;
+    const waiting = r.fc.admit(req('w', 't')) as Promise<FlowDecision>;
+    const errors: unknown[] = [];
+    let broken = true;
+    const fc = new FlowController(
+      {
+        maxRequests: 0, maxBytes: 0, defaultRequestTtlMs: 0, noEndpointRequestTtlMs: 0,
+        band: () => ({ maxRequests: 10, maxBytes: 1e9, fairness: createGlobalStrictFairness('g'), ordering: createFcfsOrdering('o') }),
+        usageLimit: createStaticUsageLimit('u', 1),
+        detector: { type: 'd', name: 'd', saturation: () => { if (broken) throw new Error('metrics broke'); return 0; } },
+        recheckMs: 5,
+      },
+      { candidates: () => ONE_ENDPOINT, now: Date.now, onError: (e) => errors.push(e) },
+    );
+    // Admission at once reads saturation too: a throw there reaches the caller (the lifecycle logs it and admits).
+    assert.throws(() => fc.admit(req('first', 't')), /metrics broke/);
+    broken = false;
+    r.saturation = 0;
+    r.fc.nudge();
+    assert.equal((await waiting).outcome, 'Dispatched');
+    // Queue one while healthy-but-saturated, then break the detector: cycles fail, are reported, and retry.
+    let sat = 1;
+    const fc2 = new FlowController(
+      {
+        maxRequests: 0, maxBytes: 0, defaultRequestTtlMs: 0, noEndpointRequestTtlMs: 0,
+        band: () => ({ maxRequests: 10, maxBytes: 1e9, fairness: createGlobalStrictFairness('g'), ordering: createFcfsOrdering('o') }),
+        usageLimit: createStaticUsageLimit('u', 1),
+        detector: { type: 'd', name: 'd', saturation: () => { if (sat < 0) throw new Error('metrics broke'); return sat; } },
+        recheckMs: 5,
+      },
+      { candidates: () => ONE_ENDPOINT, now: Date.now, onError: (e) => errors.push(e) },
+    );
+    const held = fc2.admit(req('held', 't')) as Promise<FlowDecision>;
+    sat = -1;
+    fc2.nudge();
+    await new Promise((res) => setTimeout(res, 40));
+    assert.ok(errors.length >= 2, `${errors.length} failed cycles reported`);
+    sat = 0;
+    assert.equal((await held).outcome, 'Dispatched', 'dispatched once the detector recovers');
+  });
+
+  it('eviction: a waiting critical request ends running sheddable ones — lowest priority, then newest — two per decision, then a grace', async () => {
+    const r = rig({ eviction: { maxPerDecision: 2, graceMs: 10_000 } });
+    const evicted: string[] = [];
+    const evictor = (id: string, ok = true) => ({ evict: (status: number, _m: string, code: string, headers: ReadonlyMap<string, string>) => {
+      assert.equal(status, 429);
+      assert.equal(code, 'TR_ERR_FLOW_EVICTED');
+      assert.equal(headers.get('x-llm-d-request-dropped-reason'), 'evicted');
+      if (ok) evicted.push(id);
+      return ok;
+    } });
+    r.fc.runningStarted('old-batch', -1, 1, evictor('old-batch'));
+    r.fc.runningStarted('new-batch', -1, 2, evictor('new-batch'));
+    r.fc.runningStarted('bulk', -2, 3, evictor('bulk'));
+    r.fc.runningStarted('standard', 0, 4, evictor('standard')); // not sheddable: never a victim
+    r.saturation = 1;
+    const critical = r.fc.admit(req('critical', 'web', 10)) as Promise<FlowDecision>;
+    await new Promise((res) => setTimeout(res, 30));
+    assert.deepEqual(evicted, ['bulk', 'new-batch'], 'the lowest priority first, then the most recently routed; two per decision');
+    await new Promise((res) => setTimeout(res, 30));
+    assert.equal(evicted.length, 2, 'no more within the grace');
+    r.saturation = 0.5; // the evicted requests' capacity shows
+    assert.equal((await critical).outcome, 'Dispatched');
+    // Off by default: nothing is tracked or evicted.
+    const off = rig();
+    off.fc.runningStarted('x', -1, 1, evictor('never'));
+    off.saturation = 1;
+    void off.fc.admit(req('c', 'web', 10));
+    await new Promise((res) => setTimeout(res, 30));
+    assert.ok(!evicted.includes('never'));
+    off.fc.shutdown();
+  });
+
   it('a flow over its rate limit is refused at once with when to come back, before queueing or admission', () => {
     const limited: RateLimitPolicy = { type: 'r', name: 'r', acquire: (flow) => (flow.id === 'greedy' ? 2500 : 0) };
     const r = rig({ rateLimit: limited });
@@ -287,6 +363,17 @@ describe('FlowController', () => {
     assert.equal(!d.dispatched && d.retryAfterMs, 2500);
     assert.equal((r.fc.admit(req('y', 'polite')) as FlowDecision).outcome, 'Dispatched');
     assert.equal(r.fc.waiting, 0);
+  });
+
+  it('capacity use: the fuller of requests and bytes against the band\'s and the global limits', async () => {
+    const r = rig({ bandMax: 4, maxRequests: 10 });
+    r.saturation = 1;
+    const waiting = [r.fc.admit(req('a', 't')), r.fc.admit(req('b', 't'))];
+    const use = new Map(r.fc.capacityUse().map((c) => [c.priority, c.utilization]));
+    assert.equal(use.get('0'), 0.5, '2 of the band\'s 4 requests');
+    assert.equal(use.get('all'), 0.2, '2 of the global 10');
+    r.fc.shutdown();
+    await Promise.all(waiting);
   });
 
   it('reports every request exactly once to the observer, by outcome', async () => {

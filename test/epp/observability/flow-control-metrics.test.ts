@@ -43,4 +43,18 @@ describe('flow control metrics', () => {
     assert.equal(await value(m, 'inference_extension_flow_control_request_queue_duration_seconds_bucket', 'le="2.5",fairness_id="t1",priority="0",outcome="EvictedTTL"'), 1);
     assert.equal(await value(m, 'tokenroute_flow_control_waiting_for_endpoints', 'inference_pool="pool-a"'), 3);
   });
+
+  it('capacity utilization: read from the controller at each scrape, per band and for the global limits; evictions counted by priority', async () => {
+    const m = new EppMetrics();
+    const fc = m.flowControl('pool-a');
+    let use = [{ priority: 'all', utilization: 0.25 }, { priority: '0', utilization: 0.5 }];
+    fc.watchCapacity(() => use);
+    assert.equal(await value(m, 'tokenroute_flow_control_capacity_utilization', 'priority="0"'), 0.5);
+    use = [{ priority: 'all', utilization: 0.75 }];
+    const text = await m.registry.metrics();
+    assert.equal(valueIn(text, 'tokenroute_flow_control_capacity_utilization', 'priority="all"'), 0.75);
+    assert.equal(valueIn(text, 'tokenroute_flow_control_capacity_utilization', 'priority="0"'), undefined, 'a band no longer reported is gone');
+    fc.evicted(-1);
+    assert.equal(await value(m, 'tokenroute_flow_control_evictions_total', 'priority="-1"'), 1);
+  });
 });

@@ -11,7 +11,7 @@ import { ERRORS, type ErrorDefinition } from '../../framework/error-catalogue.js
 import type { Candidate } from '../../framework/endpoint.js';
 import { DROPPED_REASON_HEADER, type DroppedReason } from '../../framework/flow-control.js';
 import type { InferenceRequest } from '../../framework/request.js';
-import { RESPONSE_USAGE, type AdmissionPlugin, type Rejection, type ResponseCompletePlugin, type RoutedRequest } from '../../framework/request-lifecycle.js';
+import { RESPONSE_USAGE, type AdmissionPlugin, type Rejection, type RequestRoutedPlugin, type ResponseCompletePlugin, type RoutedRequest } from '../../framework/request-lifecycle.js';
 import type { FlowController, FlowDecision } from '../../flowcontrol/controller.js';
 import { isPromiseLike } from '../../util/promise.js';
 import { INFERENCE_TTL_HEADER, SLO_TTFT_HEADER } from '../../protocol/keys.js';
@@ -29,6 +29,7 @@ const REASON_ERRORS: Readonly<Record<DroppedReason, ErrorDefinition>> = {
   'rejected-shutting-down': ERRORS.FLOW_SHUTTING_DOWN,
   'rejected-internal': ERRORS.REQUEST_INTERNAL,
   'rejected-rate-limited': ERRORS.FLOW_RATE_LIMITED,
+  evicted: ERRORS.FLOW_EVICTED,
 };
 
 /** One header map per reason, shared by every rejection with it. */
@@ -36,7 +37,7 @@ const REASON_HEADERS = new Map<DroppedReason, ReadonlyMap<string, string>>(
   (Object.keys(REASON_ERRORS) as DroppedReason[]).map((r) => [r, new Map([[DROPPED_REASON_HEADER, r]])]),
 );
 
-export class FlowControlAdmission implements AdmissionPlugin, ResponseCompletePlugin {
+export class FlowControlAdmission implements AdmissionPlugin, RequestRoutedPlugin, ResponseCompletePlugin {
   readonly type = FLOW_CONTROL_ADMISSION_TYPE;
   readonly name = FLOW_CONTROL_ADMISSION_TYPE;
 
@@ -58,8 +59,14 @@ export class FlowControlAdmission implements AdmissionPlugin, ResponseCompletePl
     return isPromiseLike(decision) ? decision.then(rejectionOf) : rejectionOf(decision);
   }
 
+  /** A sheddable request runs: with eviction on, flow control may end it to make room. */
+  requestRouted(req: RoutedRequest): void {
+    if (req.priority < 0 && req.evictor) this.controller.runningStarted(req.requestId, req.priority, req.routedAt, req.evictor);
+  }
+
   /** Capacity freed: a waiting request may go; the tenant is charged what it generated. */
   responseComplete(req: RoutedRequest): void {
+    this.controller.runningEnded(req.requestId);
     // Generated tokens count for the tenant's fairness and its token rate.
     const usage = req.state.read(RESPONSE_USAGE);
     if (usage && usage.completionTokens > 0) this.controller.served({ id: req.fairnessId, priority: req.priority }, usage.completionTokens);
