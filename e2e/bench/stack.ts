@@ -6,7 +6,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHubStub, freePort, type HubStub } from '../../test/integration/prefix/sims.js';
+import { startHubStub, freePort, type HubStub } from '../lib/sims.js';
 
 export { freePort };
 

@@ -8,7 +8,7 @@ import { tableCount, tableName } from "./tokenizer/tables";
 import { renderChatJson } from "./template/chat_request";
 import { jsonString } from "./json/writer";
 import { blockSeed, blockKeys as chainKeys, xxh64 } from "./blocks";
-import { ConfigResult, parseConfig } from "./config";
+import { ConfigResult, parseConfig } from "./request/config";
 import { ErrorKind, errorName } from "./request/errors";
 import { endpointOf } from "./request/openai";
 import { processBody } from "./request/pipeline";

@@ -6,7 +6,7 @@
 // `source/extensions/filters/http/ext_proc/ext_proc.cc` at v1.35, FULL_DUPLEX_STREAMED).
 import type { ServerResponse } from 'node:http';
 import type { ProcessingResponse } from '../../epp/src/protocol/index.js';
-import type { FailureModePolicy } from '../failure-mode.js';
+import type { LocalReply } from '../local-reply.js';
 import { applyHeaderMutation, getHeader, removeHeader, toHeaderMap, toNodeHeaders } from '../headers.js';
 import { sendImmediateResponse, sendLocalReply, withDebugHeaders } from '../local-reply.js';
 import type { GatewayStats, RequestRecord } from '../record.js';
@@ -15,11 +15,22 @@ import { pauseUntilDrain, whenCutShort, type ResponseSource } from '../response-
 import { ExtProcFailure, type ExtProcCall } from './call.js';
 import { replyKind, servedMetadata } from './messages.js';
 
+/**
+ * What the response phase asks of the gateway's failure mode (failure-mode.ts implements it): the
+ * phase only reports, the policy decides. An interface here so this folder never imports back up.
+ */
+export interface ResponseFailurePolicy {
+  /** The EPP failed mid-response: record it on the request. */
+  record(rec: RequestRecord, kind: string, message: string): void;
+  /** The EPP failed on the response headers: pass the response through, or answer with a local reply. */
+  responseHeadersFailed(rec: RequestRecord, failure: ExtProcFailure): { kind: 'pass-through' } | { kind: 'fail-close'; reply: LocalReply };
+}
+
 export interface ResponsePhaseContext {
   readonly messageTimeoutMs: number;
   readonly debugHeaders: boolean;
   readonly stats: GatewayStats;
-  readonly failureMode: FailureModePolicy;
+  readonly failureMode: ResponseFailurePolicy;
 }
 
 const EMPTY = Buffer.alloc(0);

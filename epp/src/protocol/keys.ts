@@ -54,3 +54,18 @@ export const EXT_PROC_SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcesso
  * message (chunk + framing) stays under the proxy's 64 KiB per-message default.
  */
 export const MAX_BODY_CHUNK_BYTES = 62_000;
+
+/**
+ * Routing headers only the gateway or the EPP may set: a client's own copies are removed before
+ * the request goes upstream (the destination, llm-d's P/D and data-parallel headers, and every
+ * `x-tokenroute-*` header — the edge filter's are verified separately).
+ */
+export function isInternalHeader(name: string): boolean {
+  return (
+    name.startsWith(DESTINATION_ENDPOINT_KEY) ||
+    name === PREFILL_ENDPOINT_HEADER ||
+    name === ENCODER_ENDPOINTS_HEADER ||
+    name === DATA_PARALLEL_ENDPOINT_HEADER ||
+    name.startsWith('x-tokenroute-')
+  );
+}

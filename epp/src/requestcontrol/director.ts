@@ -15,13 +15,23 @@ import { GIE_ERROR_CODES, type Decision, type RejectDecision, type RequestContro
 import type { Logger } from '../observability/logger.js';
 import type { EppMetrics } from '../observability/metrics.js';
 import { parseEndpointAddress } from '../protocol/endpoint-address.js';
-import { LLMD_FAIRNESS_ID_HEADER, LLMD_OBJECTIVE_HEADER } from '../protocol/keys.js';
+import {
+  DEFAULT_FAIRNESS_ID,
+  DESTINATION_ENDPOINT_KEY,
+  FAIRNESS_ID_HEADER,
+  LLMD_FAIRNESS_ID_HEADER,
+  LLMD_OBJECTIVE_HEADER,
+  MODEL_NAME_REWRITE_HEADER,
+  OBJECTIVE_HEADER,
+  SUBSET_HINT_KEY,
+  SUBSET_HINT_NAMESPACE,
+  isInternalHeader,
+} from '../protocol/keys.js';
 import type { ScheduleOutcome } from '../scheduling/scheduler.js';
 import type { RequestLifecycle } from './lifecycle.js';
 import type { FlowController } from '../flowcontrol/controller.js';
 import type { Rejection } from '../framework/request-lifecycle.js';
 import { estimateInflightTokens, type ParseResult, type RequestParser } from './parser.js';
-import * as keys from './keys.js';
 import { isPromiseLike } from '../util/promise.js';
 
 /** The one scheduling call the director needs (the Scheduler implements it). */
@@ -104,7 +114,7 @@ export class Director implements RequestController {
       incomingModel: '',
       targetModel: '',
       priority: 0,
-      fairnessId: keys.DEFAULT_FAIRNESS_ID,
+      fairnessId: DEFAULT_FAIRNESS_ID,
       inflightTokens: 0,
       requestBytes: 0,
       targets: [target.endpoint.key],
@@ -140,7 +150,7 @@ export class Director implements RequestController {
   /** The model to serve: the rewrite header, else a matching rewrite rule (a weighted draw), else the client's. */
   private targetModel(model: string, headers: ReadonlyMap<string, string>): { model: string; rule?: string } {
     if (!this.opts.parser.parsesBody) return { model };
-    const headerRewrite = headers.get(keys.MODEL_REWRITE_HEADER);
+    const headerRewrite = headers.get(MODEL_NAME_REWRITE_HEADER);
     if (headerRewrite) return { model: headerRewrite };
     const rw = this.rewriteModel(model);
     return rw ? { model: rw.target, rule: rw.ruleName } : { model };
@@ -154,7 +164,7 @@ export class Director implements RequestController {
     }
     const body = parsed.body;
 
-    const objective = input.headers.get(LLMD_OBJECTIVE_HEADER) || input.headers.get(keys.OBJECTIVE_HEADER) || undefined;
+    const objective = input.headers.get(LLMD_OBJECTIVE_HEADER) || input.headers.get(OBJECTIVE_HEADER) || undefined;
     const priority = (objective !== undefined ? this.opts.datastore.objectives.priority(objective) : undefined) ?? 0;
 
     const chosen = target ?? this.targetModel(body.model, input.headers);
@@ -279,9 +289,9 @@ export class Director implements RequestController {
   private candidatesFor(input: RequestInput): { ok: true; list: readonly Candidate[] } | { ok: false; reject: RejectDecision } {
     const all = this.opts.datastore.candidates();
     if (this.opts.disableSubsetFilter) return { ok: true, list: all };
-    const ns = input.filterMetadata[keys.SUBSET_HINT_NAMESPACE];
-    if (!ns || !(keys.SUBSET_HINT_KEY in ns)) return { ok: true, list: all };
-    const subset = subsetEntries(ns[keys.SUBSET_HINT_KEY]);
+    const ns = input.filterMetadata[SUBSET_HINT_NAMESPACE];
+    if (!ns || !(SUBSET_HINT_KEY in ns)) return { ok: true, list: all };
+    const subset = subsetEntries(ns[SUBSET_HINT_KEY]);
     const list = subset.size === 0 ? [] : all.filter((c) => subset.has(c.endpoint.key) || subset.has(c.endpoint.address));
     if (list.length === 0) {
       return { ok: false, reject: rejection(ERRORS.REQUEST_SUBSET_NO_MATCH, 'no endpoint in the pool matches the subset hint') };
@@ -364,7 +374,7 @@ function subsetEntries(value: unknown): Set<string> {
  * it, so it is cut to MAX_FAIRNESS_ID_CHARS (flows are keyed and labelled by it).
  */
 function fairnessIdOf(headers: ReadonlyMap<string, string>): string {
-  const id = headers.get(LLMD_FAIRNESS_ID_HEADER) || headers.get(keys.FAIRNESS_ID_HEADER) || keys.DEFAULT_FAIRNESS_ID;
+  const id = headers.get(LLMD_FAIRNESS_ID_HEADER) || headers.get(FAIRNESS_ID_HEADER) || DEFAULT_FAIRNESS_ID;
   return id.length > MAX_FAIRNESS_ID_CHARS ? id.slice(0, MAX_FAIRNESS_ID_CHARS) : id;
 }
 
@@ -381,7 +391,7 @@ function contentLength(headers: ReadonlyMap<string, string>): number {
 function internalHeadersIn(headers: ReadonlyMap<string, string>): string[] {
   const out: string[] = [];
   for (const name of headers.keys()) {
-    if (name !== keys.DESTINATION_HEADER && keys.isInternalHeader(name)) out.push(name);
+    if (name !== DESTINATION_ENDPOINT_KEY && isInternalHeader(name)) out.push(name);
   }
   return out;
 }

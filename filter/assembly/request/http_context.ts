@@ -28,7 +28,7 @@ import {
   sendLocalResponse,
 } from '../abi/host';
 import { BufferType, FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, MapType } from '../abi/types';
-import { OnError } from '../config';
+import { OnError } from './config';
 import { jsonString } from '../json/writer';
 import { ProtocolValues, encodeBlockKeys, isProtocolHeader, percentEncode, protocolHeaders } from '../protocol';
 import { ErrorKind, errorName } from './errors';

@@ -2,7 +2,7 @@
 // pure function (no proxy-wasm ABI calls): the filter (./http_context.ts, in Envoy) and the standalone
 // core (../standalone.ts `requestKeys`, used by the EPP's tokenizer workers) both call it, so the
 // EPP computes exactly the filter's keys, exact flag and error kind for the same request.
-import { FilterConfig } from '../config';
+import { FilterConfig } from './config';
 import { TokenBuffer } from '../tokenizer/index';
 import { ErrorKind } from './errors';
 import { Endpoint, readRequest } from './openai';

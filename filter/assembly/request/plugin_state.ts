@@ -1,7 +1,7 @@
 // What one plugin configuration gives its streams: the validated configuration and the scratch
 // buffers its requests reuse. A reconfiguration makes a new one; streams already running keep the
 // one they started with.
-import { FilterConfig } from '../config';
+import { FilterConfig } from './config';
 import { TokenBuffer } from '../tokenizer/index';
 
 export class PluginState {

@@ -4,7 +4,7 @@
 import { HttpContext, RootContext } from '../abi/context';
 import { getBufferBytes, log } from '../abi/host';
 import { BufferType, LogLevel } from '../abi/types';
-import { parseConfig } from '../config';
+import { parseConfig } from './config';
 import { Tokenizer } from '../tokenizer/index';
 import { TokenrouteHttpContext } from './http_context';
 import { defineMetricsOnce } from './metrics';

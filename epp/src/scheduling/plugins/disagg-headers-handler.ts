@@ -3,7 +3,7 @@
 // x-encoder-hosts-ports = every endpoint the encode profile chose, comma-separated; a stage that
 // did not run sets nothing (llm-d-inference-scheduler `pkg/plugins/pre-request/
 // disagg_headers_handler.go`, v0.7.1; `prefill-header-handler` is its older name, accepted).
-// A client's own copies of these headers are always removed (requestcontrol/keys.ts). The config
+// A client's own copies of these headers are always removed (protocol/keys.ts isInternalHeader). The config
 // loader adds this plugin when a disaggregating profile handler is configured without it, as
 // llm-d-router now sets the headers without one.
 // Parameters: prefillProfile ("prefill"), encodeProfile ("encode").

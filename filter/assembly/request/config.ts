@@ -2,10 +2,10 @@
 // typed, validated FilterConfig. Validation is strict — an unknown key, a wrong type or an out-of-
 // range value is an error naming its field — because a silently ignored typo in a routing filter
 // shows up much later as bad cache locality. The format is documented in docs/filter.md.
-import { JsonDoc, JsonError, parseJson } from './json/reader';
-import { base64Decode } from './protocol';
-import { ModelBinding, bindModel } from './request/tokenize';
-import { DEFAULT_SEGMENT_CACHE_BYTES } from './tokenizer/index';
+import { JsonDoc, JsonError, parseJson } from '../json/reader';
+import { base64Decode } from '../protocol';
+import { ModelBinding, bindModel } from './tokenize';
+import { DEFAULT_SEGMENT_CACHE_BYTES } from '../tokenizer/index';
 
 export const enum OnError {
   Passthrough = 0,
