@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { findPackageRoot } from '../../epp/src/protocol/proto.js';
 import { slotsEppConfig, startStack, type EppConfigParams } from '../lib/stack.js';
 import { call, chatBody, percentile, type CallResult } from '../lib/workload.js';
-import { seededRandom } from '../../epp/src/util/seeded-random.js';
+import { poissonArrivals } from './workload.js';
 import { FlowController, type FlowRequest } from '../../epp/src/flowcontrol/controller.js';
 import { createGlobalStrictFairness } from '../../epp/src/flowcontrol/plugins/global-strict-fairness-policy.js';
 import { createTokenFairness, tokenFairnessParameters } from '../../epp/src/flowcontrol/plugins/token-fairness-policy.js';
@@ -101,18 +101,13 @@ function summarize(results: readonly Timed[], seconds: number): TenantResult {
 
 /** Poisson arrivals at `rate`/s for `seconds`; each request is sent at its time, not after the previous. */
 async function tenant(url: string, name: string, rate: number, words: number, seconds: number, seed: number): Promise<Timed[]> {
-  const random = seededRandom(seed);
   const question = 'word '.repeat(words).trim();
   const pending: Promise<Timed>[] = [];
   const t0 = performance.now();
-  let at = 0;
-  let i = 0;
-  for (;;) {
-    at += -Math.log(1 - random()) / rate;
-    if (at >= seconds) break;
-    const wait = t0 + at * 1000 - performance.now();
+  for (const [i, atMs] of poissonArrivals({ qps: rate, seconds }, seed).entries()) {
+    const wait = t0 + atMs - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const body = chatBody(`Tenant ${name}.`, `${i++} ${question}`, { max_tokens: OUTPUT_TOKENS, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
+    const body = chatBody(`Tenant ${name}.`, `${i} ${question}`, { max_tokens: OUTPUT_TOKENS, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
     pending.push(call(url, '/v1/chat/completions', body, { 'x-gateway-inference-fairness-id': name }, (seconds + 60) * 1000).then((r) => ({ ...r, endS: (performance.now() - t0) / 1000 })));
   }
   return Promise.all(pending);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { RequestRecord } from '../../gateway/index.js';
 import { slotsEppConfig, startStack, type EppConfigParams, type Stack } from '../../e2e/lib/stack.js';
 import { call, chatBody, type CallResult } from '../../e2e/lib/workload.js';
+import { waitFor } from '../../e2e/lib/sims.js';
 import type { Endpoint } from '../../epp/src/framework/endpoint.js';
 
 const SLOTS = 2;
@@ -88,21 +89,13 @@ async function metric(name: string, labels = ''): Promise<number> {
   return sum;
 }
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const waiting = () => metric('inference_extension_flow_control_queue_size');
 const inFlight = () => stack.epp.inProcess!.datastore.candidates().reduce((n, c) => n + c.inflight.requests, 0);
 
 /** Fills both slots with requests of `maxTokens` and waits until they run. */
 async function fillPool(maxTokens: number, signal?: AbortSignal): Promise<Sent[]> {
   const fills = [send({ tenant: 'fill', maxTokens, signal }), send({ tenant: 'fill', maxTokens, signal })];
-  await until('both slots taken', () => inFlight() === SLOTS);
+  await waitFor(() => inFlight() === SLOTS, 15_000, 'both slots taken');
   return fills;
 }
 
@@ -110,9 +103,9 @@ describe('flow control through gateway → filter → EPP → llm-d-inference-si
   it('strict priority: critical requests overtake sheddable ones that were queued first', async () => {
     const fills = await fillPool(100); // ~1 s: the others queue behind them meanwhile
     const batch = [0, 1, 2].map(() => send({ tenant: 'nightly', objective: 'batch', maxTokens: 4 }));
-    await until('the batch requests wait', async () => (await waiting()) === 3);
+    await waitFor(async () => (await waiting()) === 3, 15_000, 'the batch requests wait');
     const critical = [0, 1].map(() => send({ tenant: 'web', objective: 'critical', maxTokens: 4 }));
-    await until('the critical requests wait', async () => (await waiting()) === 5);
+    await waitFor(async () => (await waiting()) === 5, 15_000, 'the critical requests wait');
     const all = await Promise.all([...fills, ...batch, ...critical].map((s) => s.done));
     for (const r of all) assert.equal(r.status, 200, r.text);
     const lastCritical = Math.max(...critical.map((s) => decidedAt(s.id)));
@@ -126,7 +119,7 @@ describe('flow control through gateway → filter → EPP → llm-d-inference-si
     const queued: Sent[] = [];
     for (let i = 0; i < 10; i++) queued.push(send({ tenant: 'long', objective, promptChars: 8000, maxTokens: 2 }));
     for (let i = 0; i < 10; i++) queued.push(send({ tenant: 'short', objective, promptChars: 800, maxTokens: 2 }));
-    await until('20 requests wait', async () => (await waiting()) === 20);
+    await waitFor(async () => (await waiting()) === 20, 15_000, '20 requests wait');
     const results = await Promise.all([...fills, ...queued].map((s) => s.done));
     for (const r of results) assert.equal(r.status, 200, r.text);
     return queued.sort((a, b) => decidedAt(a.id) - decidedAt(b.id)).map((s) => (s.id.endsWith('-long') ? 'long' : 'short'));
@@ -159,7 +152,7 @@ describe('flow control through gateway → filter → EPP → llm-d-inference-si
     const endpoints: Endpoint[] = ds.candidates().map((c) => c.endpoint);
     ds.setEndpoints([]);
     const cold = [send({ tenant: 'cold', maxTokens: 2 }), send({ tenant: 'cold', maxTokens: 2 })];
-    await until('two requests wait for an endpoint', async () => (await waiting()) === 2);
+    await waitFor(async () => (await waiting()) === 2, 15_000, 'two requests wait for an endpoint');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await waiting(), 2, 'still waiting while the pool is empty');
     ds.setEndpoints(endpoints);
@@ -168,7 +161,7 @@ describe('flow control through gateway → filter → EPP → llm-d-inference-si
 
   it('enableEviction: a critical request on a pool full of running sheddable streams ends them and is dispatched at once', async () => {
     const batch = [0, 1].map(() => send({ tenant: 'nightly', objective: 'batch', maxTokens: Math.ceil(12_000 / ITL_MS), stream: true }));
-    await until('both slots taken by sheddable requests', () => inFlight() === SLOTS);
+    await waitFor(() => inFlight() === SLOTS, 15_000, 'both slots taken by sheddable requests');
     const critical = send({ tenant: 'web', objective: 'critical', maxTokens: 2 });
     const cut = (await Promise.all(batch.map((b) => b.done))).filter((r) => r.status !== 200 || !r.done || r.error);
     assert.equal(cut.length, 2, 'both sheddable streams were cut short at the client');
@@ -192,10 +185,10 @@ describe('flow control through gateway → filter → EPP → llm-d-inference-si
     for (let round = 0; round < 2; round++) {
       const abort = new AbortController();
       const quitters = Array.from({ length: 200 }, () => send({ tenant: `t${round}`, maxTokens: 2, signal: abort.signal }));
-      await until(`round ${round}: 200 requests wait`, async () => (await waiting()) === 200, 30_000);
+      await waitFor(async () => (await waiting()) === 200, 30_000, `round ${round}: 200 requests wait`);
       abort.abort();
       await Promise.all(quitters.map((q) => q.done));
-      await until(`round ${round}: the queue empties`, async () => (await waiting()) === 0, 15_000);
+      await waitFor(async () => (await waiting()) === 0, 15_000, `round ${round}: the queue empties`);
     }
     const cancelled = await metric('inference_extension_flow_control_requests_total', 'outcome="EvictedContextCancelled"');
     assert.ok(cancelled >= 400, `${cancelled} cancels counted`);
@@ -205,10 +198,10 @@ describe('flow control through gateway → filter → EPP → llm-d-inference-si
     // client left, so the request is not sent on to wait behind that; its dispatch is the check.)
     holding.abort();
     await Promise.all(fills.map((f) => f.done));
-    await until('the slots are free', () => inFlight() === 0);
+    await waitFor(() => inFlight() === 0, 15_000, 'the slots are free');
     const probe = new AbortController();
     const next = send({ tenant: 'after', maxTokens: 2, signal: probe.signal });
-    await until('the next request is dispatched', () => records.get(next.id)?.eppDecisionMs !== undefined || inFlight() === 1);
+    await waitFor(() => records.get(next.id)?.eppDecisionMs !== undefined || inFlight() === 1, 15_000, 'the next request is dispatched');
     assert.equal(await waiting(), 0);
     probe.abort();
     await next.done;

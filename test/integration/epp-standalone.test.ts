@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { embeddedEppOptions, startEpp, type RunningEpp } from '../../epp/src/main.js';
 import { vllmMetricsPage, type ServerSignals } from '../fixtures/sample-exposition.js';
 import { startFakeModelServer, type FakeModelServer } from '../epp/datalayer/helpers.js';
-import { StreamDriver, bodyMsg, completeRoutedStream, headersMsg, newExtProcClient, respBodyMsg, respHeadersMsg, servedMetadata, setHeadersOf, waitFor, type ExtProcClient } from '../epp/extproc/harness.js';
+import { StreamDriver, bodyMsg, completeRoutedStream, headersMsg, immediateStatus, newExtProcClient, respBodyMsg, respHeadersMsg, servedMetadata, setHeadersOf, waitFor, type ExtProcClient } from '../epp/extproc/harness.js';
 import { structToJson } from '../../epp/src/protocol/struct.js';
 import type { ProcessingResponse } from '../../epp/src/protocol/types.js';
 
@@ -135,7 +135,7 @@ describe('standalone EPP with real metrics servers', () => {
   test('400 for malformed JSON and for a body without model', async () => {
     for (const body of ['{"model": ', JSON.stringify({ messages: [] })]) {
       const { d, first } = await route(client, { body });
-      assert.equal(Number(first.immediate_response?.status?.code === undefined ? 0 : codeOf(first)), 400, body);
+      assert.equal(Number(first.immediate_response?.status?.code === undefined ? 0 : immediateStatus(first)), 400, body);
       assert.match(Buffer.from(first.immediate_response?.body ?? '').toString(), /^inference error: BadRequest - /);
       d.end();
       await d.status;
@@ -155,7 +155,7 @@ describe('standalone EPP with real metrics servers', () => {
     await completeRoutedStream(d);
     for (const list of [[], ['10.9.9.9:8000']]) {
       const r = await route(client, { extra: hint(list) });
-      assert.equal(codeOf(r.first), 503, JSON.stringify(list));
+      assert.equal(immediateStatus(r.first), 503, JSON.stringify(list));
       r.d.end();
       await r.d.status;
     }
@@ -390,9 +390,3 @@ test('`tokenroute epp --static-endpoints ... --secure-serving=false` answers a r
   }
 });
 
-function codeOf(r: ProcessingResponse): number {
-  const code = r.immediate_response?.status?.code;
-  if (code === undefined) return 0;
-  if (typeof code === 'number') return code;
-  return ({ BadRequest: 400, TooManyRequests: 429, ServiceUnavailable: 503, InternalServerError: 500 } as Record<string, number>)[code] ?? -1;
-}

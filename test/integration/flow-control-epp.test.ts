@@ -9,8 +9,9 @@ import * as grpc from '@grpc/grpc-js';
 import { embeddedEppOptions, startEpp, type RunningEpp } from '../../epp/src/main.js';
 import { vllmMetricsPage } from '../fixtures/sample-exposition.js';
 import { startFakeModelServer, type FakeModelServer } from '../epp/datalayer/helpers.js';
-import { StreamDriver, bodyMsg, completeRoutedStream, headersMsg, newExtProcClient, setHeadersOf, type ExtProcClient } from '../epp/extproc/harness.js';
+import { StreamDriver, bodyMsg, completeRoutedStream, headersMsg, immediateStatus, newExtProcClient, setHeadersOf, type ExtProcClient } from '../epp/extproc/harness.js';
 import type { ProcessingResponse } from '../../epp/src/protocol/types.js';
+import { waitFor } from './prefix/sims.js';
 
 const CONFIG = `apiVersion: inference.networking.x-k8s.io/v1alpha1
 kind: EndpointPickerConfig
@@ -34,13 +35,6 @@ function open(client: ExtProcClient, tenant: string): StreamDriver {
 
 function destinationOf(r: ProcessingResponse): string | undefined {
   return setHeadersOf(r.request_headers?.response?.header_mutation).get('x-gateway-destination-endpoint');
-}
-
-/** The immediate response's HTTP status (the proto enum arrives by name). */
-function statusOf(r: ProcessingResponse): number {
-  const code = r.immediate_response?.status?.code;
-  if (typeof code === 'number') return code;
-  return ({ TooManyRequests: 429, ServiceUnavailable: 503 } as Record<string, number>)[code ?? ''] ?? -1;
 }
 
 async function queueSize(epp: RunningEpp): Promise<number> {
@@ -87,7 +81,7 @@ describe('flow control in a running EPP', () => {
     const t0 = Date.now();
     const r = await waiting.next(5000);
     assert.ok(Date.now() - t0 >= 350, 'not before defaultRequestTTL');
-    assert.equal(statusOf(r), 429);
+    assert.equal(immediateStatus(r), 429);
     const headers = setHeadersOf(r.immediate_response?.headers);
     assert.equal(headers.get('x-llm-d-request-dropped-reason'), 'rejected-ttl-expired');
     assert.equal(headers.get('x-tokenroute-error-code'), 'TR_ERR_FLOW_TTL_EXPIRED');
@@ -102,8 +96,7 @@ describe('flow control in a running EPP', () => {
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(await queueSize(epp), 1);
     quitter.cancel();
-    const deadline = Date.now() + 2000;
-    while ((await queueSize(epp)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => (await queueSize(epp)) === 0, 2000, 'the cancelled request to leave the queue');
     assert.equal(await queueSize(epp), 0, 'the cancelled request left the queue');
     const next = open(client, 'tenant-c');
     await completeRoutedStream(holder);
@@ -126,7 +119,7 @@ test('shutdown answers every waiting request with 503 rejected-shutting-down', a
     const closing = epp.close();
     for (const w of waiting) {
       const r = await w.next(5000);
-      assert.equal(statusOf(r), 503);
+      assert.equal(immediateStatus(r), 503);
       assert.equal(setHeadersOf(r.immediate_response?.headers).get('x-llm-d-request-dropped-reason'), 'rejected-shutting-down');
     }
     holder.cancel();
@@ -150,7 +143,7 @@ test('a tenant over its requests-per-minute limit gets 429 rejected-rate-limited
       await completeRoutedStream(d);
     }
     const third = await open(client, 'greedy').next();
-    assert.equal(statusOf(third), 429);
+    assert.equal(immediateStatus(third), 429);
     const headers = setHeadersOf(third.immediate_response?.headers);
     assert.equal(headers.get('x-llm-d-request-dropped-reason'), 'rejected-rate-limited');
     assert.equal(headers.get('retry-after'), '30');
@@ -189,7 +182,7 @@ test('enableEviction: a critical request waiting on a full pool ends the running
       if (r.immediate_response) evictedReply = r;
     }
     assert.ok(evictedReply, 'the running sheddable request was evicted');
-    assert.equal(statusOf(evictedReply), 429);
+    assert.equal(immediateStatus(evictedReply), 429);
     assert.equal(setHeadersOf(evictedReply.immediate_response?.headers).get('x-llm-d-request-dropped-reason'), 'evicted');
     assert.equal(destinationOf(await critical.next(5000)), `${server.host}:${server.port}`, 'the critical request takes the freed slot');
     await completeRoutedStream(critical);

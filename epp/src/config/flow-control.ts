@@ -11,7 +11,6 @@
 import type { FairnessPolicy, OrderingPolicy, UsageLimitPolicy } from '../framework/flow-control.js';
 import { isFairnessPolicy, isOrderingPolicy, isRateLimitPolicy, isUsageLimitPolicy } from '../framework/flow-control.js';
 import type { Plugin, SaturationDetector } from '../framework/plugins.js';
-import { parseGoDuration } from '../framework/duration.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';
 import type { BandSettings, FlowControlSettings } from '../flowcontrol/controller.js';
 import { FCFS_ORDERING_TYPE } from '../flowcontrol/plugins/fcfs-ordering-policy.js';
@@ -45,11 +44,7 @@ export interface FlowControlResolver {
 export type FlowControlPlan = Omit<FlowControlSettings, 'recheckMs'>;
 
 export function planFlowControl(config: FlowControlConfig, topDetector: SaturationDetector, r: FlowControlResolver): FlowControlPlan | undefined {
-  const before = { failed: false };
-  const fail = (definition: ErrorDefinition, path: FieldPath, text: string) => {
-    before.failed = true;
-    r.error(definition, path, text);
-  };
+  let failed = false;
   const at = (...p: (string | number)[]): FieldPath => ['flowControl', ...p];
 
   const detectorRef = config.saturationDetector?.pluginRef;
@@ -59,13 +54,13 @@ export function planFlowControl(config: FlowControlConfig, topDetector: Saturati
   const rateLimit = config.rateLimitPolicyPluginRef
     ? r.policy(at('rateLimitPolicyPluginRef'), config.rateLimitPolicyPluginRef, FLOW_RATE_LIMIT_TYPE, 'rate limit policy', isRateLimitPolicy)
     : undefined;
-  if (config.rateLimitPolicyPluginRef && !rateLimit) before.failed = true;
+  if (config.rateLimitPolicyPluginRef && !rateLimit) failed = true;
 
   const band = (cfg: Partial<PriorityBandConfig> | undefined, path: FieldPath): BandSettings | undefined => {
     const fairness = r.policy<FairnessPolicy>([...path, 'fairnessPolicyRef'], cfg?.fairnessPolicyRef || undefined, GLOBAL_STRICT_FAIRNESS_TYPE, 'fairness policy', isFairnessPolicy);
     const ordering = r.policy<OrderingPolicy>([...path, 'orderingPolicyRef'], cfg?.orderingPolicyRef || undefined, FCFS_ORDERING_TYPE, 'ordering policy', isOrderingPolicy);
-    const maxRequests = quantityValue(cfg?.maxRequests) || DEFAULT_BAND_MAX_REQUESTS;
-    const maxBytes = quantityValue(cfg?.maxBytes) || DEFAULT_BAND_MAX_BYTES;
+    const maxRequests = cfg?.maxRequests || DEFAULT_BAND_MAX_REQUESTS;
+    const maxBytes = cfg?.maxBytes || DEFAULT_BAND_MAX_BYTES;
     if (!fairness || !ordering) return undefined;
     return { maxRequests: Math.floor(maxRequests), maxBytes, fairness, ordering };
   };
@@ -75,13 +70,14 @@ export function planFlowControl(config: FlowControlConfig, topDetector: Saturati
   (config.priorityBands ?? []).forEach((b, i) => {
     const earlier = seen.get(b.priority);
     if (earlier !== undefined) {
-      fail(ERRORS.CONFIG_DUPLICATE_NAME, at('priorityBands', i, 'priority'), `priority ${b.priority} is already configured by flowControl.priorityBands[${earlier}]`);
+      failed = true;
+      r.error(ERRORS.CONFIG_DUPLICATE_NAME, at('priorityBands', i, 'priority'), `priority ${b.priority} is already configured by flowControl.priorityBands[${earlier}]`);
       return;
     }
     seen.set(b.priority, i);
     const s = band(b, at('priorityBands', i));
     if (s) explicit.set(b.priority, s);
-    else before.failed = true;
+    else failed = true;
   });
   const positive = band(config.defaultPriorityBand, at('defaultPriorityBand'));
   const negative = config.defaultNegativePriorityBand ? band(config.defaultNegativePriorityBand, at('defaultNegativePriorityBand')) : positive;
@@ -89,13 +85,12 @@ export function planFlowControl(config: FlowControlConfig, topDetector: Saturati
     if (value?.priority !== undefined) r.warn(at(name, 'priority'), 'ignored: a template band applies to every priority not listed in priorityBands');
   }
 
-  const ttl = (text: string | undefined, fallback: number) => (text === undefined ? fallback : Math.max(0, (parseGoDuration(text) as { ms: number }).ms));
-  if (before.failed || !detector || !usageLimit || !positive || !negative) return undefined;
+  if (failed || !detector || !usageLimit || !positive || !negative) return undefined;
   return {
-    maxRequests: Math.floor(quantityValue(config.maxRequests)),
-    maxBytes: quantityValue(config.maxBytes),
-    defaultRequestTtlMs: ttl(config.defaultRequestTTL, DEFAULT_REQUEST_TTL_MS),
-    noEndpointRequestTtlMs: ttl(config.noEndpointRequestTTL, DEFAULT_NO_ENDPOINT_REQUEST_TTL_MS),
+    maxRequests: Math.floor(config.maxRequests ?? 0),
+    maxBytes: config.maxBytes ?? 0,
+    defaultRequestTtlMs: config.defaultRequestTTL ?? DEFAULT_REQUEST_TTL_MS,
+    noEndpointRequestTtlMs: config.noEndpointRequestTTL ?? DEFAULT_NO_ENDPOINT_REQUEST_TTL_MS,
     band: (priority) => explicit.get(priority) ?? (priority < 0 ? negative : positive),
     usageLimit,
     ...(rateLimit ? { rateLimit } : {}),
@@ -104,20 +99,4 @@ export function planFlowControl(config: FlowControlConfig, topDetector: Saturati
     ...(config.enableEviction ? { eviction: { maxPerDecision: 2, graceMs: detector.type === 'concurrency-detector' ? 50 : 500 } } : {}),
     detector,
   };
-}
-
-const SUFFIX: Readonly<Record<string, number>> = {
-  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-};
-
-/** A Kubernetes quantity (already shape-checked by the schema) as a number; absent = 0. */
-export function quantityValue(q: number | string | undefined): number {
-  if (q === undefined) return 0;
-  if (typeof q === 'number') return q;
-  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/.exec(q);
-  if (!m) return 0;
-  const suffix = m[2] ?? '';
-  if (/^[eE][+-]?\d+$/.test(suffix)) return Number(m[1] + suffix);
-  return Number(m[1]) * (SUFFIX[suffix] ?? 1);
 }

@@ -67,16 +67,36 @@ export const dataLayerSchema = z.strictObject({
 });
 export type DataLayerConfig = z.output<typeof dataLayerSchema>;
 
-// Kubernetes resource.Quantity: a number, or a string such as "100", "1k", "500M", "1Gi", "1e3".
-const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/;
+// Kubernetes resource.Quantity: a number, or a string such as "100", "1k", "500M", "1Gi", "1e3";
+// validated and read here, once, into a number.
+const QUANTITY = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/;
 const QUANTITY_ERROR = 'expected a Kubernetes quantity such as 100, "1k" or "1Gi"';
-export const quantity = z.union([z.number().nonnegative({ error: QUANTITY_ERROR }), z.string().regex(QUANTITY, { error: QUANTITY_ERROR })], {
-  error: QUANTITY_ERROR,
-});
+const QUANTITY_SUFFIX: Readonly<Record<string, number>> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+export const quantity = z.union(
+  [
+    z.number().nonnegative({ error: QUANTITY_ERROR }),
+    z
+      .string()
+      .regex(QUANTITY, { error: QUANTITY_ERROR })
+      .transform((q) => {
+        const [, digits, suffix = ''] = QUANTITY.exec(q) as RegExpExecArray;
+        return /^[eE]/.test(suffix) && suffix.length > 1 ? Number(digits + suffix) : Number(digits) * (QUANTITY_SUFFIX[suffix] ?? 1);
+      }),
+  ],
+  { error: QUANTITY_ERROR },
+);
 
-const goDuration = z.string({ error: 'expected a Go duration string such as "30s"' }).superRefine((text, ctx) => {
+/** A Go duration string, read into ms (a negative one counts as 0). */
+const goDuration = z.string({ error: 'expected a Go duration string such as "30s"' }).transform((text, ctx) => {
   const parsed = parseGoDuration(text);
-  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.message });
+    return z.NEVER;
+  }
+  return Math.max(0, parsed.ms);
 });
 
 const priorityBandSchema = z.strictObject({

@@ -164,3 +164,11 @@ export async function completeRoutedStream(d: StreamDriver): Promise<void> {
   d.end();
   await d.status;
 }
+
+/** The HTTP status of an immediate response (the proto enum arrives by name); 0 when the reply is not one. */
+export function immediateStatus(r: ProcessingResponse): number {
+  const code = r.immediate_response?.status?.code;
+  if (code === undefined) return 0;
+  if (typeof code === 'number') return code;
+  return ({ BadRequest: 400, TooManyRequests: 429, ServiceUnavailable: 503, InternalServerError: 500 } as Record<string, number>)[code] ?? -1;
+}
