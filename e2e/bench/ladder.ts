@@ -121,6 +121,8 @@ export interface LadderOptions {
   outputLen: number;
   drainS: number;
   log?(line: string): void;
+  /** Every request of the run at its end, with the x-request-id it was sent with (for trace analysis). */
+  onRecords?(recs: readonly (Rec & { id: string })[]): void;
 }
 
 /** Runs the whole ladder against one router and returns per-stage figures. */
@@ -190,6 +192,7 @@ export async function runLadder(t: LadderTarget, o: LadderOptions): Promise<Stag
   // The gateway reports a request when it is over, which can be just after the client saw the end.
   await new Promise((r) => setTimeout(r, 50));
   for (const [i, r] of recs.entries()) if (r.done && !r.bypass && Number.isNaN(r.decisionMs)) Object.assign(r, t.fromGateway(`bench-${t.idPrefix}-${i + 1}`));
+  o.onRecords?.(recs.map((r, i) => ({ ...r, id: `bench-${t.idPrefix}-${i + 1}` })));
   return o.stages.map((st, si) => stageResult(st, recs.filter((r) => r.stage === si), starts[si], windows[si], cutoff));
 }
 

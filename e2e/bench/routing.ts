@@ -16,7 +16,8 @@
 // ladder), BENCH_POLICIES=rr,load,... (subset), BENCH_STAGES="1x25,3x25" (qps x seconds),
 // BENCH_GATEWAY_URL=http://127.0.0.1:PORT (send through an external HTTP gateway instead of the
 // per-policy dev gateway; tokenroute policies only), BENCH_OUT=dir, BENCH_COMMIT (the commit to
-// record when run from a copy of the tree).
+// record when run from a copy of the tree), BENCH_EPP_LOG=dir (decision traces, see EPP_LOG),
+// BENCH_NET=n (addresses 127.0.n.x, for a second run beside the first).
 import { mkdirSync, writeFileSync, existsSync, readFileSync, copyFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,8 +41,10 @@ const BIN = process.env.TOKENROUTE_BIN_DIR ?? join(REPO, '.cache', 'bin');
 const CLI = join(OUT_ROOT, 'epp', 'src', 'cli', 'tokenroute.js');
 const MODEL = 'Qwen/Qwen3-0.6B';
 const N_SIMS = Number(process.env.BENCH_SIMS ?? 4);
-const HUB_IP = '127.0.0.77';
-const simIp = (i: number) => `127.0.0.${81 + i}`;
+/** BENCH_NET=n puts the run's hub stub and simulators on 127.0.n.x, so two runs can share the machine. */
+const NET = Number(process.env.BENCH_NET ?? 0);
+const HUB_IP = `127.0.${NET}.77`;
+const simIp = (i: number) => `127.0.${NET}.${81 + i}`;
 
 // ---------------------------------------------------------------- workload and sims
 
@@ -72,7 +75,7 @@ interface WorkloadProfile {
   readonly outDir: string;
 }
 const SIMS_1K = { maxNumSeqs: 4, prefillOverheadMs: 20, prefillPerTokenMs: 2, interTokenLatencyMs: 20, maxModelLen: 4096 };
-const HARD_POLICIES = ['rr', 'approx', 'precise', 'precise-filter', 'sticky', 'llmd'];
+const HARD_POLICIES = ['rr', 'approx', 'precise', 'precise-filter', 'sticky', 'ttft', 'llmd'];
 const MULTI_TURN: MultiTurnParams = { conversations: 0, turns: 5, systemPromptLen: 600, sharedSystemPrompts: 8, userLen: 150, replyLen: 150, outputLen: 32, thinkTimeS: 6, bypassShare: 0, seed: 42 };
 const MULTI_TURN_STAGES = [2, 4, 6, 8, 10].map((qps) => ({ qps, seconds: 40 }));
 const PROFILES: Record<string, WorkloadProfile> = {
@@ -140,7 +143,12 @@ if (!PROFILE) throw new Error(`BENCH_WORKLOAD must be one of ${Object.keys(PROFI
 /** BENCH_SEED replaces the workload's seed (prompts, order, think times, bypass) and the arrivals'. */
 const SEED = process.env.BENCH_SEED ? Number(process.env.BENCH_SEED) : PROFILE.workload.params.seed;
 const OUTPUT_LEN = PROFILE.workload.params.outputLen;
-const CACHE_FRACTION = 0.73; // working set ÷ cluster KV capacity, as llm-d's 73%-capacity setup
+const CACHE_FRACTION = 0.73;
+/**
+ * BENCH_EPP_LOG=dir: tokenroute's EPPs log at debug level — one decision trace per request — to
+ * dir/<workload>-<policy>.jsonl, and every request's outcome goes to dir/<workload>-<policy>-requests.jsonl.
+ */
+const EPP_LOG = process.env.BENCH_EPP_LOG; // working set ÷ cluster KV capacity, as llm-d's 73%-capacity setup
 
 const quick = process.env.BENCH_QUICK === '1';
 const STAGES: Stage[] = process.env.BENCH_STAGES
@@ -194,6 +202,16 @@ const BASE_POLICIES: Policy[] = [
     config: `${HDR}plugins:\n- type: precise-prefix-cache-scorer\n  parameters:\n    tokenProcessorConfig: {blockSize: 16}\n    kvEventsConfig: {zmqEndpoint: "@ZMQ@"}\n    speculativeIndexing: true\n    speculativeTTL: 2s\n    ${MODELS}\n- type: prefix-cache-affinity-filter\n  parameters:\n    affinityThreshold: 0.8\n    peakPrefillThroughput: 2000\n    maxTTFTPenaltyMs: 3000\n- type: token-load-scorer\n  parameters:\n    queueThresholdTokens: 65536\nschedulingProfiles:\n- name: default\n  plugins:\n  - {pluginRef: precise-prefix-cache-scorer, weight: 0}\n  - {pluginRef: prefix-cache-affinity-filter}\n  - {pluginRef: token-load-scorer, weight: 1}\n`,
   },
   {
+    id: 'ttft', label: 'TTFT estimate (tokenroute)', router: 'tokenroute', kvEvents: true,
+    describe: '`ttft-estimate-scorer` 1 (tokenroute\'s: estimated TTFT = learned prefill cost of the uncached tokens + the prefill queued in front + the slot wait; priors at their defaults, calibrated from the TTFTs observed) fed by `precise-prefix-cache-scorer` (weight 0, KV events, speculative 2 s)',
+    config: `${HDR}plugins:\n- type: precise-prefix-cache-scorer\n  parameters:\n    tokenProcessorConfig: {blockSize: 16}\n    kvEventsConfig: {zmqEndpoint: "@ZMQ@"}\n    speculativeIndexing: true\n    speculativeTTL: 2s\n    ${MODELS}\n- type: ttft-estimate-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - {pluginRef: precise-prefix-cache-scorer, weight: 0}\n  - {pluginRef: ttft-estimate-scorer, weight: 1}\n`,
+  },
+  {
+    id: 'sticky-learned', label: 'sticky until saturated, learned TTFT', router: 'tokenroute', kvEvents: true,
+    describe: 'as `sticky`, but the filter\'s TTFTs come from `ttft-estimate-scorer` (weight 0 in the profile: it only learns and estimates) — `ttftSource: ttftEstimateScorer`, calibrated from the TTFTs observed instead of a fixed peakPrefillThroughput',
+    config: `${HDR}plugins:\n- type: precise-prefix-cache-scorer\n  parameters:\n    tokenProcessorConfig: {blockSize: 16}\n    kvEventsConfig: {zmqEndpoint: "@ZMQ@"}\n    speculativeIndexing: true\n    speculativeTTL: 2s\n    ${MODELS}\n- type: ttft-estimate-scorer\n- type: prefix-cache-affinity-filter\n  parameters:\n    affinityThreshold: 0.8\n    ttftSource: ttftEstimateScorer\n    maxTTFTPenaltyMs: 3000\n- type: token-load-scorer\n  parameters:\n    queueThresholdTokens: 65536\nschedulingProfiles:\n- name: default\n  plugins:\n  - {pluginRef: precise-prefix-cache-scorer, weight: 0}\n  - {pluginRef: prefix-cache-affinity-filter}\n  - {pluginRef: ttft-estimate-scorer, weight: 0}\n  - {pluginRef: token-load-scorer, weight: 1}\n`,
+  },
+  {
     id: 'llmd', label: 'llm-d Go EPP (default)', router: 'llm-d', kvEvents: false,
     describe: 'llm-d\'s Go EPP (llm-d-inference-scheduler v0.7.1, GIE v1.4.0 core), e2e/peers/llm-d-epp/config-approx.yaml = its built-in default: approx `prefix-cache-scorer` 3 + `queue-scorer` 2 + `kv-cache-utilization-scorer` 2; InferencePool + Pod discovery through a real kube-apiserver',
     llmdConfig: 'e2e/peers/llm-d-epp/config-approx.yaml',
@@ -237,7 +255,10 @@ function fromGateway(gw: BenchGateway | undefined, id: string): { decisionMs: nu
 function ladder(fd: GatewayClient, sims: readonly Sim[], schedule: Schedule, eppPid: number | undefined, policyId: string, gw?: BenchGateway): Promise<StageResult[]> {
   return runLadder(
     { frontDoor: fd, direct: sims.map((s) => ({ key: s.key, client: new GatewayClient(`http://${s.key}`) })), eppPid, idPrefix: policyId, fromGateway: (id) => fromGateway(gw, id) },
-    { stages: STAGES, schedule, model: MODEL, outputLen: OUTPUT_LEN, drainS: DRAIN_S, log: (l) => console.log(l) },
+    {
+      stages: STAGES, schedule, model: MODEL, outputLen: OUTPUT_LEN, drainS: DRAIN_S, log: (l) => console.log(l),
+      onRecords: EPP_LOG ? (recs) => writeFileSync(join(EPP_LOG, `${PROFILE.id}-${policyId}-requests.jsonl`), recs.map((r) => JSON.stringify(r)).join('\n') + '\n') : undefined,
+    },
   );
 }
 
@@ -306,7 +327,8 @@ async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl
     // The EPP binds the ZMQ socket the sims dial; sims reconnect until it is up.
     sims = await startSims(ctx.settings, zmq, ctx.renderUrl, ctx.hub);
     const real = startProc('tokenroute epp', process.execPath, [CLI, 'epp', '--host', '127.0.0.1', '--grpc-port', String(pGrpc), '--grpc-health-port', String(pHealth), '--metrics-port', String(pMetrics),
-      '--secure-serving', 'false', '--static-endpoints', sims.map((s) => s.key).join(','), '--config-text', cfg, '--log-level', 'warn']);
+      '--secure-serving', 'false', '--static-endpoints', sims.map((s) => s.key).join(','), '--config-text', cfg, '--log-level', EPP_LOG ? 'debug' : 'warn'],
+      {}, EPP_LOG ? join(EPP_LOG, `${PROFILE.id}-${policy.id}.jsonl`) : undefined);
     procs.push(real);
     await waitHttp(`http://127.0.0.1:${pMetrics}/metrics`, real, 60_000);
     await new Promise((r) => setTimeout(r, 1500)); // first scrapes; ZMQ dials land
@@ -326,6 +348,8 @@ async function runPolicy(policy: Policy, ctx: { settings: SimSettings; renderUrl
       const ev = metrics.filter((l) => /^tokenroute_kv_events?_/.test(l)).slice(0, 6);
       notes.push(`KV-event counters at the end: ${ev.join('; ') || '(none found)'}`);
     }
+    const model = metrics.filter((l) => l.startsWith('tokenroute_ttft_estimate_coefficient'));
+    if (model.length) notes.push(`learned TTFT model at the end: ${model.join('; ')}`);
     if (policy.filter) {
       const hd = metrics.filter((l) => l.startsWith('tokenroute_request_header_decisions_total'));
       notes.push(`decisions at the headers: ${hd.join('; ') || '(none found)'}`);

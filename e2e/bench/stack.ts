@@ -3,7 +3,7 @@
 // for the llm-d peer — etcd + kube-apiserver with an InferencePool and one Pod per simulator,
 // and llm-d's Go EPP (scripts/deps/llm-d-epp.sh, e2e/peers/llm-d-epp.md). Loopback only.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHubStub, freePort, type HubStub } from '../lib/sims.js';
@@ -17,13 +17,18 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export function startProc(name: string, cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+/** Starts a process and keeps its last output; with `logFile`, all of its output goes there too. */
+export function startProc(name: string, cmd: string, args: string[], env: Record<string, string> = {}, logFile?: string): Proc {
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-30000));
+  const file = logFile ? createWriteStream(logFile) : undefined;
+  const keep = (d: Buffer) => {
+    file?.write(d);
+    out = (out + d.toString()).slice(-30000);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const exited = new Promise<void>((r) => child.once('exit', () => (file?.end(), r())));
   return {
     name,
     child,

@@ -21,6 +21,11 @@ export interface PluginMetrics {
   counter(name: string, help: string, labelNames: readonly string[]): PluginCounter;
   /** Registered on first use and shared by name, like counter(). */
   histogram(name: string, help: string, buckets: readonly number[]): PluginHistogram;
+  /**
+   * A gauge read at scrape time: every reader registered under `name` is called with a setter. The
+   * returned function unregisters the reader (a plugin's close()).
+   */
+  gauge(name: string, help: string, labelNames: readonly string[], read: (set: (labels: Readonly<Record<string, string>>, value: number) => void) => void): () => void;
   /** A client-chosen model name as a bounded label value. */
   modelLabel(model: string): string;
 }

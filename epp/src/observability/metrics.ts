@@ -20,6 +20,7 @@ export class EppMetrics implements PluginMetrics {
   /** Counters plugins registered by name (PluginMetrics). */
   private readonly pluginCounters = new Map<string, Counter<string>>();
   private readonly pluginHistograms = new Map<string, FastHistogram>();
+  private readonly pluginGauges = new Map<string, { gauge: Gauge<string>; readers: Set<Parameters<PluginMetrics['gauge']>[3]> }>();
 
   readonly requestTotal = new Counter({
     name: 'inference_objective_request_total',
@@ -228,6 +229,26 @@ export class EppMetrics implements PluginMetrics {
       this.pluginCounters.set(name, c);
     }
     return c;
+  }
+
+  /** A scrape-time gauge for plugins (PluginMetrics): one Gauge per name, any number of readers. */
+  gauge(name: string, help: string, labelNames: readonly string[], read: (set: (labels: Readonly<Record<string, string>>, value: number) => void) => void): () => void {
+    let g = this.pluginGauges.get(name);
+    if (!g) {
+      const readers = new Set<typeof read>();
+      const gauge: Gauge<string> = new Gauge({
+        name, help, labelNames: [...labelNames], registers: [this.registry],
+        collect() {
+          gauge.reset();
+          for (const r of readers) r((labels, value) => gauge.set(labels, value));
+        },
+      });
+      g = { gauge, readers };
+      this.pluginGauges.set(name, g);
+    }
+    const readers = g.readers;
+    readers.add(read);
+    return () => readers.delete(read);
   }
 
   /** An unlabelled hot-path histogram for a plugin, registered on first use and shared by name. */

@@ -459,6 +459,7 @@ schedulingProfiles:
       'token-fairness-policy',
       'token-load-scorer',
       'token-producer',
+      'ttft-estimate-scorer',
       'utilization-detector',
       'weighted-random-picker',
     ]);

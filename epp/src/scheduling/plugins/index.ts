@@ -7,6 +7,7 @@ import { kvCacheUtilizationScorerPlugin } from './kv-cache-utilization-scorer.js
 import { runningRequestsSizeScorerPlugin } from './running-requests-size-scorer.js';
 import { loraAffinityScorerPlugin } from './lora-affinity-scorer.js';
 import { tokenLoadScorerPlugin } from './token-load-scorer.js';
+import { ttftEstimateScorerPlugin } from './ttft-estimate-scorer.js';
 import { prefixCacheScorerPlugin } from './prefix-cache-scorer.js';
 import { precisePrefixCacheScorerPlugin } from './precise-prefix-cache-scorer.js';
 import { prefixCacheAffinityFilterPlugin } from './prefix-cache-affinity-filter.js';
@@ -45,6 +46,7 @@ export * from './kv-cache-utilization-scorer.js';
 export * from './running-requests-size-scorer.js';
 export * from './lora-affinity-scorer.js';
 export * from './token-load-scorer.js';
+export * from './ttft-estimate-scorer.js';
 export * from './prefix-cache-scorer.js';
 export * from './precise-prefix-cache-scorer.js';
 export * from './prefix-cache-affinity-filter.js';
@@ -85,6 +87,7 @@ export const SCHEDULING_PLUGIN_TYPES: readonly PluginType[] = [
   runningRequestsSizeScorerPlugin,
   loraAffinityScorerPlugin,
   tokenLoadScorerPlugin,
+  ttftEstimateScorerPlugin,
   prefixCacheScorerPlugin,
   precisePrefixCacheScorerPlugin,
   prefixCacheAffinityFilterPlugin,

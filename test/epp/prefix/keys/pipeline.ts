@@ -2,6 +2,7 @@
 // from main.ts's configuredDirector (as startEpp builds them), lifecycle plugins started,
 // over a datastore of static endpoints. `route` sends one OpenAI body and returns the chosen
 // endpoint (and finishes the request so in-flight load is released unless told otherwise).
+import { readFileSync } from 'node:fs';
 import { Datastore } from '../../../../epp/src/datastore/datastore.js';
 import { staticEndpoints, type StaticEndpointSpec } from '../../../../epp/src/datastore/static-endpoints.js';
 import { ConfigError, loadEndpointPickerConfig, type LoadedConfig } from '../../../../epp/src/config/index.js';
@@ -27,6 +28,14 @@ export interface Pipeline {
 }
 
 let counter = 0;
+
+/** The YAML of a docs/configuration.md example, from the line `plugins:\n<firstPluginLine>` to its fence. */
+export function docsExample(firstPluginLine: string): string {
+  const md = readFileSync(new URL('../../../../../docs/configuration.md', import.meta.url), 'utf8');
+  const start = md.indexOf(`plugins:\n${firstPluginLine}`);
+  if (start < 0) throw new Error(`docs/configuration.md has no example starting with ${firstPluginLine}`);
+  return CONFIG_HEADER + md.slice(start, md.indexOf('```', start));
+}
 
 export async function pipeline(configYaml: string, endpoints: StaticEndpointSpec[], logger: Logger = silentLogger()): Promise<Pipeline> {
   const datastore = new Datastore();

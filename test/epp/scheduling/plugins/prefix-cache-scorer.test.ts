@@ -10,7 +10,7 @@ import { prefixCacheScorerPlugin, type PrefixCacheScorer } from '../../../../epp
 import { precisePrefixCacheScorerPlugin } from '../../../../epp/src/scheduling/plugins/precise-prefix-cache-scorer.js';
 import { prefixCacheAffinityFilterPlugin } from '../../../../epp/src/scheduling/plugins/prefix-cache-affinity-filter.js';
 import { createLogger } from '../../../../epp/src/observability/logger.js';
-import { CONFIG_HEADER, pipeline, type Pipeline } from '../../prefix/keys/pipeline.js';
+import { CONFIG_HEADER, docsExample, pipeline, type Pipeline } from '../../prefix/keys/pipeline.js';
 
 // Loopback addresses: the dial-mode example config connects to each endpoint's publisher port.
 const EPS = [1, 2, 3, 4].map((i) => ({ address: `127.0.6.${i}`, port: 8000 }));
@@ -89,6 +89,7 @@ describe('prefix-cache-scorer parameters', () => {
       maxTTFTPenaltyMs: 18_000,
       ttftSource: 'prefillThroughput',
       peakPrefillThroughput: 15_928,
+      ttftEstimatorName: 'ttft-estimate-scorer',
     });
     assert.equal(prefixCacheAffinityFilterPlugin.parameters.safeParse({ ttftSource: 'latencyPredictor' }).success, false);
   });
@@ -175,12 +176,7 @@ dataLayer: {sources: []}
 
 describe('docs/configuration.md prefix example', () => {
   it('loads as written (both profiles selectable)', async () => {
-    const { readFileSync } = await import('node:fs');
-    const md = readFileSync(new URL('../../../../../docs/configuration.md', import.meta.url), 'utf8');
-    const start = md.indexOf('plugins:\n- type: precise-prefix-cache-scorer');
-    assert.ok(start > 0, 'example present');
-    const yaml = md.slice(start, md.indexOf('```', start));
-    const p = await pipeline(CONFIG_HEADER + yaml, EPS);
+    const p = await pipeline(docsExample('- type: precise-prefix-cache-scorer'), EPS);
     open.push(p);
     assert.deepEqual([...p.config.profiles.keys()], ['blend', 'sticky']);
   });
