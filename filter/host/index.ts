@@ -1,6 +1,6 @@
 // The Node proxy-wasm host: load a filter module and drive requests through it as Envoy would.
+export { ProxyWasmHost } from './host.js';
 export {
-  ProxyWasmHost,
   HostLoadError,
   type FailurePolicy,
   type HostAction,
@@ -10,7 +10,7 @@ export {
   type LogEntry,
   type MetricValue,
   type ProxyWasmHostOptions,
-} from './host.js';
+} from './types.js';
 export { HeaderMap, parsePairs, serializePairs } from './header-map.js';
 export { checkModule, envoyHostFunction, type ModuleCheck } from './envoy-abi.js';
 export { parseWasmModule, type WasmModuleInfo } from './wasm-module.js';

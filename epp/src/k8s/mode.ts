@@ -17,7 +17,6 @@ import type { Datastore } from '../datastore/datastore.js';
 import type { ObjectiveStore } from '../datastore/objectives.js';
 import type { ModelRewriteStore, RewriteSpec } from '../datastore/model-rewrites.js';
 import type { Logger } from '../observability/logger.js';
-import { modelRewriter, type ModelRewriter } from '../datastore/model-rewriter.js';
 import {
   ALPHA_GROUP,
   ALPHA_VERSION,
@@ -101,10 +100,6 @@ export interface KubernetesModeEvents {
 }
 
 export interface KubernetesMode {
-  /** For DirectorOptions.objectivePriority. */
-  readonly objectivePriority: (name: string) => number | undefined;
-  /** For DirectorOptions.rewriteModel (undefined in selector mode: no CRDs). */
-  readonly rewriteModel: ModelRewriter | undefined;
   readonly events: EventEmitter<KubernetesModeEvents>;
   readonly metrics: K8sMetrics;
   /** All informers have their first list, and (pool mode) the pool exists. */
@@ -135,8 +130,6 @@ export async function startKubernetesMode(opts: KubernetesModeOptions): Promise<
 class KubernetesModeImpl implements KubernetesMode {
   readonly events = new EventEmitter<KubernetesModeEvents>();
   readonly metrics: K8sMetrics;
-  readonly objectivePriority: (name: string) => number | undefined;
-  readonly rewriteModel: ModelRewriter | undefined;
   private readonly log: Logger;
   private readonly reporter: IssueReporter;
   /** The pool's objectives and rewrites live in the datastore; this mode is their one writer. */
@@ -169,8 +162,6 @@ class KubernetesModeImpl implements KubernetesMode {
     this.ns = opts.poolNamespace;
     this.objectives = opts.datastore.objectives;
     this.rewrites = opts.datastore.rewrites;
-    this.objectivePriority = (name) => this.objectives.priority(name);
-    this.rewriteModel = opts.poolName ? modelRewriter(this.rewrites) : undefined;
   }
 
   get identity(): string | undefined {

@@ -215,7 +215,7 @@ describe('GIE standalone-with-Kubernetes mode (--endpoint-selector, no CRDs)', (
       await mode.waitForSync();
       assert.equal(mode.isReady(), true, 'no pool object needed');
       assert.deepEqual(w.keys(), ['127.0.0.55:8000', '127.0.0.55:8001']);
-      assert.equal(mode.rewriteModel, undefined, 'no CRDs are watched');
+      assert.equal(ds.rewrites.ruleFor('llm'), undefined, 'no rewrites in selector mode (no CRDs are watched)');
       await patchPodLabels(server, ns, 's1', { tier: 'gpu' });
       await expectKeys(w, ['127.0.0.55:8000', '127.0.0.55:8001', '127.0.0.56:8000', '127.0.0.56:8001'], 's1 labelled in');
       await setPodReady(server, ns, 's0', false);
@@ -264,8 +264,8 @@ describe('resources the API server accepts but the EPP cannot fully use', () => 
       await createObjective(server, ns, 'wrong-group', 'empty', 5, 'inference.networking.x-k8s.io');
       await createObjective(server, ns, 'fine', 'empty', 7);
       await waitFor('objective issue', () => w.mode.issues().some((i) => i.reason === 'PoolRefMismatch'), 1000);
-      await waitFor('good objective loaded', () => w.mode.objectivePriority('fine') === 7, 1000);
-      assert.equal(w.mode.objectivePriority('wrong-group'), undefined);
+      await waitFor('good objective loaded', () => w.ds.objectives.priority('fine') === 7, 1000);
+      assert.equal(w.ds.objectives.priority('wrong-group'), undefined);
     } finally {
       await w.mode.close();
     }

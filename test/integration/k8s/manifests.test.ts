@@ -266,7 +266,7 @@ describe('RBAC: the manifests grant exactly what the EPP uses', () => {
     try {
       await waitFor('ready as the ServiceAccount', () => mode.isReady(), 5000);
       assert.deepEqual(ds.candidates().map((c) => c.endpoint.key), ['127.0.0.120:8000']);
-      assert.equal(mode.objectivePriority('batch'), -1);
+      assert.equal(ds.objectives.priority('batch'), -1);
       await new Promise((r) => setTimeout(r, 500)); // a few lease renewals
       assert.equal(mode.isLeader(), true);
       assert.deepEqual(lines.filter((l) => l.level === 'error' || /RBAC|forbidden/i.test(String(l.msg))), []);

@@ -10,6 +10,7 @@ import { startFakeModelServer, type FakeModelServer } from '../../epp/datalayer/
 import { createNamespace, freePort, sleep, startKubeApiServer, waitFor, type KubeApiServer } from './harness.js';
 import { createObjective, createPod, createPool, createRewrite, deleteObjective, deleteRewrite } from './objects.js';
 import { decide, startKubeEpp } from './epp.js';
+import { modelRewriter } from '../../../epp/src/datastore/model-rewriter.js';
 
 const NS = 'serving';
 const OBJ = 'x-gateway-inference-objective';
@@ -67,8 +68,8 @@ describe('InferenceObjective priority', () => {
     await createObjective(server, NS, 'chat', 'llm', 10);
     await createObjective(server, NS, 'plain', 'llm'); // priority unset = 0
     await createObjective(server, NS, 'elsewhere', 'other-pool', -5); // not our pool: unknown here
-    await waitFor('objectives loaded', () => k.epp.kubernetes!.objectivePriority('batch') === -1 && k.epp.kubernetes!.objectivePriority('plain') === 0, 2000);
-    assert.equal(k.epp.kubernetes!.objectivePriority('elsewhere'), undefined);
+    await waitFor('objectives loaded', () => k.epp.datastore.objectives.priority('batch') === -1 && k.epp.datastore.objectives.priority('plain') === 0, 2000);
+    assert.equal(k.epp.datastore.objectives.priority('elsewhere'), undefined);
 
     setQueue(0);
     await scraped(0);
@@ -84,7 +85,7 @@ describe('InferenceObjective priority', () => {
 
     // Objective changes reach the request path: deleted → priority 0 → served.
     await deleteObjective(server, NS, 'batch');
-    await waitFor('batch gone', () => k.epp.kubernetes!.objectivePriority('batch') === undefined, 1000, 5);
+    await waitFor('batch gone', () => k.epp.datastore.objectives.priority('batch') === undefined, 1000, 5);
     assert.ok((await decide(k.client, { headers: { [OBJ]: 'batch' } })).endpoint);
 
     setQueue(0);
@@ -95,7 +96,7 @@ describe('InferenceObjective priority', () => {
 describe('InferenceModelRewrite', () => {
   test('weighted targets: the split follows the weights (400 requests, ±3σ), the body is rewritten and the client sees its own model name', async () => {
     await createRewrite(server, NS, 'canary', 'llm', [{ models: ['llama'], targets: [{ model: 'llama-v1', weight: 80 }, { model: 'llama-v2', weight: 20 }] }]);
-    await waitFor('rewrite loaded', () => k.epp.kubernetes!.rewriteModel!('llama') !== undefined, 2000);
+    await waitFor('rewrite loaded', () => modelRewriter(k.epp.datastore.rewrites)('llama') !== undefined, 2000);
     const counts = new Map<string, number>();
     const N = 400;
     for (let i = 0; i < N; i++) {
@@ -118,7 +119,7 @@ describe('InferenceModelRewrite', () => {
     const other = await decide(k.client, { model: 'mistral' });
     assert.equal(JSON.parse(other.upstreamBody || '{"model":"mistral"}').model, 'mistral');
     await deleteRewrite(server, NS, 'canary');
-    await waitFor('rewrite removed', () => k.epp.kubernetes!.rewriteModel!('llama') === undefined, 1000, 5);
+    await waitFor('rewrite removed', () => modelRewriter(k.epp.datastore.rewrites)('llama') === undefined, 1000, 5);
   });
 
   test('precedence: exact match beats a generic rule, then the oldest resource, then the first rule', async () => {
@@ -130,7 +131,7 @@ describe('InferenceModelRewrite', () => {
     ]);
     await sleep(1100);
     await createRewrite(server, NS, 'newer-exact', 'llm', [{ models: ['llama', 'qwen'], targets: [{ model: 'llama-b' }] }]);
-    const rw = () => k.epp.kubernetes!.rewriteModel!;
+    const rw = () => modelRewriter(k.epp.datastore.rewrites);
     await waitFor('all three loaded', () => rw()('qwen')?.target === 'llama-second-rule', 2000);
     assert.deepEqual(rw()('llama'), { target: 'llama-a', ruleName: 'older-exact' }, 'oldest exact wins; its first matching rule');
     assert.deepEqual(rw()('qwen'), { target: 'llama-second-rule', ruleName: 'older-exact' }, 'an exact match in the older resource beats the newer one');
@@ -147,7 +148,7 @@ describe('InferenceModelRewrite', () => {
   test('an unweighted target list splits evenly; mixed weights are reported', async () => {
     await createRewrite(server, NS, 'even', 'llm', [{ models: ['phi'], targets: [{ model: 'phi-a' }, { model: 'phi-b' }] }]);
     await createRewrite(server, NS, 'mixed', 'llm', [{ models: ['gemma'], targets: [{ model: 'gemma-a', weight: 5 }, { model: 'gemma-b' }] }]);
-    const rw = () => k.epp.kubernetes!.rewriteModel!;
+    const rw = () => modelRewriter(k.epp.datastore.rewrites);
     await waitFor('loaded', () => rw()('phi') !== undefined && rw()('gemma') !== undefined, 2000);
     let a = 0;
     for (let i = 0; i < 2000; i++) if (rw()('phi')!.target === 'phi-a') a++;
