@@ -1,11 +1,15 @@
 // Architecture rules, checked by `npm run check:deps` and test/architecture/layers.test.ts.
 //
-// 1. The EPP's folders form layers: a folder may import only from folders in lower layers (or
+// 1. The house's top folders form layers too: filter/ (the edge filter and its Node host) at the
+//    bottom, then epp/, then gateway/ (a stand-in for Envoy that speaks to the EPP), then cli/
+//    (the `tokenroute` command, which composes all three). No folder imports one above it.
+// 2. The EPP's folders form layers: a folder may import only from folders in lower layers (or
 //    its own). Contracts sit at the bottom (framework/, GIE's pkg/epp/framework/interface is the
-//    model), engines in the middle, composition (config loading, CLI, main.ts) at the top, so no
+//    model), engines in the middle, composition (config loading, main.ts) at the top, so no
 //    import runs back up and no folder depends on itself through another.
-// 2. Product code never imports build tools, benchmarks, e2e scaffolding or tests.
-// 3. No circular module dependencies in product code.
+// 3. Product code never imports build tools, benchmarks, e2e scaffolding or tests.
+// 4. No circular module dependencies in product code.
+// `npm run check:deps` checks all of it; test/architecture/layers.test.ts runs it in the suite.
 
 /** Lowest first. Folders on one line do not import each other. */
 const EPP_LAYERS = [
@@ -20,10 +24,9 @@ const EPP_LAYERS = [
   ['server'],
   ['config'],
   ['render', 'main.ts'],
-  ['cli'],
 ];
 
-const PRODUCT = '^(epp/src|filter/host|filter/core|gateway)/';
+const PRODUCT = '^(cli|epp/src|filter/host|filter/core|gateway)/';
 
 const folderPath = (name) => (name.endsWith('.ts') ? `^epp/src/${name.replace(/\./g, '\\.')}$` : `^epp/src/${name}/`);
 
@@ -62,10 +65,31 @@ module.exports = {
     },
     {
       name: 'product-not-into-tools-tests-e2e',
-      comment: 'product code (epp/src, filter/host, filter/core, gateway) never imports filter/tools, epp/bench, filter/bench, e2e or test',
+      comment: 'product code (cli, epp/src, filter/host, filter/core, gateway) never imports filter/tools, epp/bench, filter/bench, e2e or test',
       severity: 'error',
       from: { path: PRODUCT },
       to: { path: ['^filter/tools/', '^epp/bench/', '^filter/bench/', '^e2e/', '^test/'] },
+    },
+    {
+      name: 'house-filter-below-epp',
+      comment: 'filter/ (host, core) imports neither the EPP, the gateway nor the CLI',
+      severity: 'error',
+      from: { path: '^filter/(host|core)/' },
+      to: { path: ['^epp/', '^gateway/', '^cli/'] },
+    },
+    {
+      name: 'house-epp-below-gateway',
+      comment: 'epp/ imports neither the gateway nor the CLI (the CLI composes them)',
+      severity: 'error',
+      from: { path: '^epp/' },
+      to: { path: ['^gateway/', '^cli/'] },
+    },
+    {
+      name: 'house-cli-on-top',
+      comment: 'nothing in the product imports cli/: it is the top, composing epp/, filter/ and gateway/',
+      severity: 'error',
+      from: { path: PRODUCT, pathNot: '^cli/' },
+      to: { path: '^cli/' },
     },
     {
       name: 'gateway-only-public-faces',

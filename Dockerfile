@@ -29,7 +29,7 @@ RUN node -e "const c=require('crypto'),f=require('fs');f.writeFileSync('node_mod
  && npm prune --omit=dev --no-audit --no-fund \
  && mkdir -p /out/app/dist /out/app/filter/build /out/app/protos \
  && cp -r package.json node_modules /out/app/ \
- && cp -r dist/epp dist/gateway dist/filter /out/app/dist/ \
+ && cp -r dist/cli dist/epp dist/gateway dist/filter /out/app/dist/ \
  && cp filter/build/filter.wasm filter/build/tokenroute-core.wasm /out/app/filter/build/ \
  && cp -r .cache/envoy-api/. /out/app/protos/ \
  && find /out/app/dist -name '*.map' -delete
@@ -47,5 +47,5 @@ USER 65532:65532
 # Ports (GIE's): 9002 ext_proc gRPC, 9003 gRPC health, 9090 /metrics. Not EXPOSEd: podman's
 # Docker API lists every EXPOSEd port as an unbound port binding, which clients waiting for
 # their published ports (testcontainers) take as "not bound yet".
-ENTRYPOINT ["/usr/local/bin/node", "/app/dist/epp/src/cli/tokenroute.js"]
+ENTRYPOINT ["/usr/local/bin/node", "/app/dist/cli/tokenroute.js"]
 CMD ["epp"]

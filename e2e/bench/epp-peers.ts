@@ -20,10 +20,11 @@ import { findPackageRoot } from '../../epp/src/protocol/proto.js';
 import { ensureLoadgen, residentMiB, runLoad, type LoadOut } from '../../epp/bench/loadgen-driver.js';
 import { processCpuSeconds } from '../../epp/bench/extproc-client.js';
 import { startKube, startLlmdEpp, startTokenrouteEpp, startTokenrouteEppInPool, deletePool, type Kube, type StartedEpp } from './stack.js';
+import { tokenrouteCli } from '../lib/stack.js';
 
 const REPO = findPackageRoot();
 const BIN = process.env.TOKENROUTE_BIN_DIR ?? join(REPO, '.cache', 'bin');
-const CLI = join(REPO, 'dist', 'epp', 'src', 'cli', 'tokenroute.js');
+const CLI = tokenrouteCli();
 const SIZES = (process.env.BENCH_SIZES ?? '8,64').split(',').map(Number);
 const SETTLE_MS = 3000;
 const IDLE_MS = 8000;

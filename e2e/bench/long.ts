@@ -25,10 +25,11 @@ import { benchExtProcClient, extProcRequest, processCpuSeconds, summarize } from
 import { writeKeepingReading } from './report.js';
 import { findPackageRoot } from '../../epp/src/protocol/proto.js';
 import { startKube, startLlmdEpp, startTokenrouteEpp, type Proc, type Kube } from './stack.js';
+import { tokenrouteCli } from '../lib/stack.js';
 
 const REPO = findPackageRoot();
 const BIN = process.env.TOKENROUTE_BIN_DIR ?? join(REPO, '.cache', 'bin');
-const CLI = join(REPO, 'dist', 'epp', 'src', 'cli', 'tokenroute.js');
+const CLI = tokenrouteCli();
 const MODEL = 'Qwen/Qwen3-0.6B';
 const SIZES = (process.env.BENCH_SIZES ?? '1000,8000,32000,100000').split(',').map(Number);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 48);

@@ -24,11 +24,11 @@ import { GatewayClient, type Outcome } from './client.js';
 import { startProc, waitHttp, startKube, createPool, deletePool, type Proc, type Kube } from './stack.js';
 import { SIM_MODEL, freePort, startSim, type Sim } from '../lib/sims.js';
 import { pdEndpointsYaml, startSidecar, type Sidecar } from '../lib/pd-stack.js';
-import { stackFilterConfig } from '../lib/stack.js';
+import { stackFilterConfig, tokenrouteCli } from '../lib/stack.js';
 
 const REPO = findPackageRoot();
 const BIN = process.env.TOKENROUTE_BIN_DIR ?? join(REPO, '.cache', 'bin');
-const CLI = join(REPO, 'dist', 'epp', 'src', 'cli', 'tokenroute.js');
+const CLI = tokenrouteCli();
 const quick = process.env.BENCH_QUICK === '1';
 const STAGES: Stage[] = process.env.BENCH_STAGES
   ? process.env.BENCH_STAGES.split(',').map((s) => { const [q, d] = s.split('x').map(Number); return { qps: q, seconds: d }; })

@@ -26,19 +26,19 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { generateHotSpot, generateMultiTurn, generateSharedPrefix, type HotSpotParams, type MultiTurnParams, type Prompt, type SharedPrefixParams, type Stage } from './workload.js';
 import { conversationSchedule, conversationsNeeded, openLoopSchedule, runLadder, type Schedule, type StageResult } from './ladder.js';
-import { GatewayClient, type Outcome } from './client.js';
+import { GatewayClient } from './client.js';
 import { startGateway, type RequestRecord, type RunningGateway } from '../../gateway/index.js';
 import { startProc, waitHttp, freePort, startSim, startHubStub, simArgs, startKube, startLlmdEpp, deletePool, type Proc, type Sim, type SimSettings, type Kube } from './stack.js';
+import { tokenrouteCli } from '../lib/stack.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const OUT_ROOT = join(HERE, '..', '..'); // <outDir>
 const REPO = (() => {
   let d = HERE;
   while (!existsSync(join(d, 'package.json'))) d = dirname(d);
   return d;
 })();
 const BIN = process.env.TOKENROUTE_BIN_DIR ?? join(REPO, '.cache', 'bin');
-const CLI = join(OUT_ROOT, 'epp', 'src', 'cli', 'tokenroute.js');
+const CLI = tokenrouteCli();
 const MODEL = 'Qwen/Qwen3-0.6B';
 const N_SIMS = Number(process.env.BENCH_SIMS ?? 4);
 /** BENCH_NET=n puts the run's hub stub and simulators on 127.0.n.x, so two runs can share the machine. */

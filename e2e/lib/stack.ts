@@ -194,9 +194,9 @@ export function stackFilterConfig(hmacKey: string): string {
   return JSON.stringify({ models: { [SIM_MODEL]: { tokenizer: 'qwen3' } }, blockSize: BLOCK_SIZE, hmacKey });
 }
 
-function tokenrouteCli(): string {
-  // dist*/e2e/lib/stack.js → dist*/epp/src/cli/tokenroute.js
-  const p = fileURLToPath(new URL('../../epp/src/cli/tokenroute.js', import.meta.url));
+// The compiled `tokenroute` command beside this module: dist*/e2e/lib/stack.js → dist*/cli/tokenroute.js.
+export function tokenrouteCli(): string {
+  const p = fileURLToPath(new URL('../../cli/tokenroute.js', import.meta.url));
   if (!existsSync(p)) throw new Error(`tokenroute CLI not found at ${p} (run the compiled build)`);
   return p;
 }

@@ -12,7 +12,7 @@ import { findPackageRoot } from '../../epp/src/protocol/proto.js';
 const root = findPackageRoot(import.meta.url);
 const CONFIG = join(root, '.dependency-cruiser.cjs');
 const DEPCRUISE = join(root, 'node_modules', '.bin', 'depcruise');
-const PRODUCT_DIRS = ['epp/src', 'filter/host', 'filter/core', 'gateway'];
+const PRODUCT_DIRS = ['cli', 'epp/src', 'filter/host', 'filter/core', 'gateway'];
 
 interface Violation {
   readonly from: string;
@@ -51,7 +51,7 @@ function scratch(files: Record<string, string>): Violation[] {
 const rules = (vs: readonly Violation[]) => [...new Set(vs.map((v) => v.rule.name))].sort();
 
 describe('architecture rules', () => {
-  it('the tree has no violation: no import runs back up between EPP folders, none into tools/e2e/test, no cycle', () => {
+  it('the tree has no violation: no import runs back up between the house\'s folders or the EPP\'s, none into tools/e2e/test, no cycle', () => {
     const violations = cruise(root, PRODUCT_DIRS);
     assert.deepEqual(violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`), []);
   });
@@ -104,6 +104,16 @@ describe('architecture rules', () => {
       'epp/src/protocol/keys.ts': 'export const k = 1;\n',
     });
     assert.deepEqual(rules(vs), ['gateway-only-public-faces']);
+  });
+
+  it('rejects an import running back up the house: filter → epp, epp → gateway, anything → cli', () => {
+    const vs = scratch({
+      'filter/host/a.ts': "import { m } from '../../epp/src/main.js';\nexport const a = m;\n",
+      'epp/src/main.ts': "import { g } from '../../gateway/index.js';\nexport const m = g;\n",
+      'gateway/index.ts': "import { c } from '../cli/tokenroute.js';\nexport const g = c;\n",
+      'cli/tokenroute.ts': 'export const c = 1;\n',
+    });
+    assert.deepEqual(rules(vs), ['house-cli-on-top', 'house-epp-below-gateway', 'house-filter-below-epp']);
   });
 
   it('rejects circular modules in product code', () => {

@@ -26,6 +26,8 @@ describe('routing results page', () => {
     const md = workloadSection('(c)', 'routing-c', r);
     assert.match(md, /knee: QPS 5, .*twice its best, 0\.50 s at QPS 3/);
     assert.match(md, /\| 1 \| 2\.60 \| precise \| 0\.90 \| yes \| 2\.70 \| \*\*no\*\* \(\+4%\) \|/);
+    r.policies[3].stages[0] = stage(1, 2.62, 0.5, 30);
+    assert.match(workloadSection('(c)', 'routing-c', r), /\| 1 \| 2\.60 \| precise \| 0\.90 \| yes \| 2\.62 \| ≈ \(\+0\.8%\) \|/);
     assert.match(md, /\| 5 \| 1\.20 \| ttft \| 0\.50 \| yes \| 0\.50 \| yes \|/);
   });
 

@@ -355,7 +355,7 @@ test('`tokenroute epp --static-endpoints ... --secure-serving=false` answers a r
   const pool = await startPool(2);
   pool.set(0, { waiting: 7 });
   pool.set(1, { waiting: 1 });
-  const cli = new URL('../../epp/src/cli/tokenroute.js', import.meta.url).pathname;
+  const cli = new URL('../../cli/tokenroute.js', import.meta.url).pathname;
   const child = spawn(process.execPath, [
     '--import', watchK8sClient,
     cli, 'epp', '--static-endpoints', pool.keys.join(','), '--secure-serving=false',

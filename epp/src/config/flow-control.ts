@@ -8,7 +8,7 @@
 // their defaults when no plugin of that name is declared); flowControl.saturationDetector
 // overrides the top-level one for flow control; rateLimitPolicyPluginRef (tokenroute's) adds
 // per-tenant rate limits.
-import type { FairnessPolicy, OrderingPolicy, UsageLimitPolicy } from '../framework/flow-control.js';
+import type { FairnessPolicy, OrderingPolicy } from '../framework/flow-control.js';
 import { isFairnessPolicy, isOrderingPolicy, isRateLimitPolicy, isUsageLimitPolicy } from '../framework/flow-control.js';
 import type { Plugin, SaturationDetector } from '../framework/plugins.js';
 import { ERRORS, type ErrorDefinition } from '../framework/error-catalogue.js';

@@ -12,8 +12,7 @@ import type {
   RequestInput,
   RouteDecision,
 } from '../../../epp/src/framework/request-controller.js';
-import { loadExtProcPackage } from '../../../epp/src/protocol/proto.js';
-import type { HeaderMutation, ProcessingRequest, ProcessingResponse } from '../../../epp/src/protocol/types.js';
+import type { ProcessingResponse } from '../../../epp/src/protocol/types.js';
 import { startEppGrpcServers, type EppGrpcServerOptions, type EppGrpcServers } from '../../../epp/src/server/server.js';
 import { newExtProcClient, type ExtProcClient } from '../../../gateway/index.js';
 import { StreamDriver, respBodyMsg, respHeadersMsg } from '../../gateway/extproc/driver.js';

@@ -9,7 +9,7 @@ import { classify, describeApiError } from '../../../epp/src/k8s/client.js';
 import { IssueReporter } from '../../../epp/src/k8s/issues.js';
 import { K8sMetrics } from '../../../epp/src/k8s/metrics.js';
 import { leaseNameForPool, validateLeaseTiming } from '../../../epp/src/k8s/leader-election.js';
-import { eppCommand } from '../../../epp/src/cli/epp-command.js';
+import { eppCommand } from '../../../cli/epp-command.js';
 import type { EppOptions } from '../../../epp/src/main.js';
 import { captureLogger } from '../datalayer/helpers.js';
 

@@ -7,10 +7,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseRequestFile } from '../../../epp/src/cli/filter-command.js';
+import { parseRequestFile } from '../../../cli/filter-command.js';
 import { HMAC_KEY } from './helpers.js';
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'epp', 'src', 'cli', 'tokenroute.js');
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'cli', 'tokenroute.js');
 const dir = mkdtempSync(join(tmpdir(), 'tokenroute-cli-'));
 const config = join(dir, 'plugin.json');
 writeFileSync(config, JSON.stringify({ models: { 'Qwen/Qwen3-8B': { tokenizer: 'qwen3' } }, hmacKey: HMAC_KEY, routes: { chat: 'interactive' }, blockSize: 4 }));

@@ -22,7 +22,7 @@ import { decide } from './epp.js';
 const NS = 'ha';
 const POOL = 'ha-pool';
 const LEASE_MS = 2000;
-const CLI = fileURLToPath(new URL('../../../epp/src/cli/tokenroute.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../cli/tokenroute.js', import.meta.url));
 
 type HealthClient = grpc.Client & {
   Check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;

@@ -4,7 +4,7 @@
 // deepseek_v3, ...) or a model name from a filter configuration given with --config.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { TokenrouteCore } from '../../../filter/core/tokenroute-core.js';
+import { TokenrouteCore } from '../filter/core/tokenroute-core.js';
 
 /** The tokenizer a model name maps to: the filter config's entry first, then the core's aliases. */
 export function resolveTokenizer(core: TokenrouteCore, model: string, configText?: string): string {

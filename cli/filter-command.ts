@@ -6,9 +6,9 @@
 //     or just the OpenAI body (the path is --path, or inferred from messages / prompt / input).
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { HostLoadError, ProxyWasmHost, defaultFilterWasmPath, type HostResult } from '../../../filter/host/index.js';
-import { decodeTokenrouteHeaders, parseHmacKey, type TokenrouteDecodeResult } from '../protocol/tokenroute-headers.js';
-import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
+import { HostLoadError, ProxyWasmHost, defaultFilterWasmPath, type HostResult } from '../filter/host/index.js';
+import { decodeTokenrouteHeaders, parseHmacKey, type TokenrouteDecodeResult } from '../epp/src/protocol/tokenroute-headers.js';
+import { ERRORS, TokenrouteError } from '../epp/src/framework/error-catalogue.js';
 
 interface RequestFile {
   path: string;

@@ -2,13 +2,13 @@
 // The `tokenroute` command: subcommands for each part of the product. `epp` runs the Endpoint
 // Picker until SIGINT/SIGTERM, then drains gracefully.
 import { Command } from 'commander';
-import { ConfigError, formatIssue } from '../config/errors.js';
-import { ERRORS } from '../framework/error-catalogue.js';
-import { startEpp, type EppOptions } from '../main.js';
+import { ConfigError, formatIssue } from '../epp/src/config/errors.js';
+import { ERRORS } from '../epp/src/framework/error-catalogue.js';
+import { startEpp, type EppOptions } from '../epp/src/main.js';
 import { eppCommand } from './epp-command.js';
 import { filterCommand } from './filter-command.js';
 import { tokenizeCommand } from './tokenize-command.js';
-import { renderCommand } from '../render/command.js';
+import { renderCommand } from '../epp/src/render/command.js';
 import { gatewayCommand } from './gateway-command.js';
 
 /** The gRPC grace period is 10 s; anything still open after this is cut. */

@@ -7,11 +7,11 @@
 //     --filter-config plugin.json --failure-mode FailOpen --fallback-endpoints 127.0.0.2:8000,127.0.0.3:8000
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseGoDuration } from '../framework/duration.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../observability/logger.js';
-import { parseEndpointAddress, parseEndpointAddressList } from '../protocol/endpoint-address.js';
-import { HostLoadError } from '../../../filter/host/index.js';
-import { startGateway, type FailureMode, type GatewayOptions } from '../../../gateway/index.js';
+import { parseGoDuration } from '../epp/src/framework/duration.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../epp/src/observability/logger.js';
+import { parseEndpointAddress, parseEndpointAddressList } from '../epp/src/protocol/endpoint-address.js';
+import { HostLoadError } from '../filter/host/index.js';
+import { startGateway, type FailureMode, type GatewayOptions } from '../gateway/index.js';
 
 function duration(value: string): number {
   const d = parseGoDuration(value);

@@ -1,14 +1,14 @@
 // `tokenroute epp`: the Endpoint Picker's flags, named as the Go EPP names them where the meaning
 // is the same (GIE `cmd/epp/runner/options.go` / `runner.go` flags, v1.5.0), turned into EppOptions.
-import { DEFAULT_LABEL_BOUNDS } from '../observability/label-bounds.js';
+import { DEFAULT_LABEL_BOUNDS } from '../epp/src/observability/label-bounds.js';
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseGoDuration } from '../framework/duration.js';
-import { parseStaticEndpointList } from '../datastore/static-endpoints.js';
-import { LOG_LEVELS, type LogLevel } from '../observability/logger.js';
-import type { EppOptions } from '../main.js';
-import { parseEndpointSelector, parseTargetPorts } from '../k8s/pool.js';
-import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from '../k8s/lease-timing.js';
+import { parseGoDuration } from '../epp/src/framework/duration.js';
+import { parseStaticEndpointList } from '../epp/src/datastore/static-endpoints.js';
+import { LOG_LEVELS, type LogLevel } from '../epp/src/observability/logger.js';
+import type { EppOptions } from '../epp/src/main.js';
+import { parseEndpointSelector, parseTargetPorts } from '../epp/src/k8s/pool.js';
+import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from '../epp/src/k8s/lease-timing.js';
 
 function boolFlag(value: string | undefined): boolean {
   if (value === undefined || value === '' || value === 'true' || value === '1') return true;
