@@ -39,6 +39,8 @@ export interface TtftModelOptions {
 
 /** Typical feature sizes: the ridge prior counts as one observation of this size per term. */
 const SCALE = [1, 1000, 1000, 1000];
+/** Observations during which every one refits. */
+const EARLY_REFITS = 50;
 /** Share of the data's own weight with which each coefficient is pulled towards its prior. */
 const SHRINK = 0.001;
 
@@ -98,7 +100,9 @@ export class TtftModel {
       for (let j = 0; j < FEATURES; j++) this.xtx[i * FEATURES + j] = this.xtx[i * FEATURES + j] * l + x[i] * x[j];
     }
     this.observations++;
-    if (this.observations >= this.o.minObservations && ++this.sinceRefresh >= this.o.refreshEvery) {
+    // Early on every observation refits (the priors may be far off: a GPU's throughput on a CPU
+    // simulator); later every `refreshEvery`.
+    if (this.observations >= this.o.minObservations && (this.observations < EARLY_REFITS || ++this.sinceRefresh >= this.o.refreshEvery)) {
       this.sinceRefresh = 0;
       this.refit();
     }

@@ -13,7 +13,7 @@
 // lifecycle plugin: it keeps, per endpoint, the requests it routed that have not produced a token.
 // Parameters: prefixPluginName (the prefix plugin whose match to use; default the first that
 // published one), peakPrefillThroughput (tokens/s, default 15928 as llm-d's affinity filter),
-// prefillOverheadMs (20), learn (true), window (500 observations), minObservations (20),
+// prefillOverheadMs (20), learn (true), window (500 observations), minObservations (5),
 // slotCapacity (0 = learned from metrics), decodeMsPrior (1000, until a decode is observed).
 import { z } from 'zod';
 import { stateKey, type RequestState } from '../../framework/cycle-state.js';
@@ -40,7 +40,7 @@ export const ttftEstimateScorerParameters = z.strictObject({
   prefillOverheadMs: z.number().nonnegative().default(20),
   learn: z.boolean().default(true),
   window: z.number().int().min(10).default(500),
-  minObservations: z.number().int().min(1).default(20),
+  minObservations: z.number().int().min(1).default(5),
   slotCapacity: z.number().int().nonnegative().default(0),
   decodeMsPrior: z.number().positive().default(1000),
 });
