@@ -53,8 +53,16 @@ interface Features {
   slotWaitMs: number;
   estimateMs: number;
 }
-/** Per candidate of the last scoring, by endpoint key (read back when the request is routed). */
-const SCORED = (name: string) => stateKey<Map<string, Features>>(`ttft-estimate.${name}.scored`);
+/**
+ * The last scoring's candidates and their features, FEATURES numbers per candidate in the order of
+ * Features (read back for the one the request is routed to; flat, so a scoring allocates one array).
+ */
+interface Scored {
+  readonly candidates: readonly Candidate[];
+  readonly features: Float64Array;
+}
+const FEATURES = 4;
+const SCORED = (name: string) => stateKey<Scored>(`ttft-estimate.${name}.scored`);
 /** What the routed request charges its endpoint until its first token. */
 interface Pending {
   endpoint: string;
@@ -128,7 +136,7 @@ export const ttftEstimateScorerPlugin = definePlugin({
     const estimateTtftMs: TtftEstimator['estimateTtftMs'] = (candidates, state, promptTokens, matchedBlocks, blockSize) => {
       if (++cycles % 1000 === 0) prune();
       const out = new Float64Array(candidates.length);
-      const scored = new Map<string, Features>();
+      const features = new Float64Array(candidates.length * FEATURES);
       const decodeMs = model.meanDecodeMs(params.decodeMsPrior);
       for (let i = 0; i < candidates.length; i++) {
         const c = candidates[i];
@@ -142,9 +150,13 @@ export const ttftEstimateScorerPlugin = definePlugin({
         const uncached = Math.max(0, promptTokens - (matchedBlocks ? matchedBlocks[i] * blockSize : 0));
         const estimateMs = Math.max(1, model.estimate(uncached, l.backlogTokens, slotWaitMs));
         out[i] = estimateMs;
-        scored.set(c.endpoint.key, { uncached, backlog: l.backlogTokens, slotWaitMs, estimateMs });
+        const f = i * FEATURES;
+        features[f] = uncached;
+        features[f + 1] = l.backlogTokens;
+        features[f + 2] = slotWaitMs;
+        features[f + 3] = estimateMs;
       }
-      state.write(scoredKey, scored);
+      state.write(scoredKey, { candidates, features });
       return out;
     };
 
@@ -181,10 +193,14 @@ export const ttftEstimateScorerPlugin = definePlugin({
       },
 
       requestRouted(req: RoutedRequest) {
-        const f = req.state.read(scoredKey)?.get(req.endpoint);
-        if (!f) return;
-        load(req.endpoint).backlogTokens += f.uncached;
-        req.state.write(pendingKey, { endpoint: req.endpoint, features: { ...f }, streamed: false, learn: true, firstAt: NaN });
+        const scored = req.state.read(scoredKey);
+        const i = scored ? scored.candidates.findIndex((c) => c.endpoint.key === req.endpoint) : -1;
+        if (i < 0) return;
+        const x = scored!.features;
+        const f = i * FEATURES;
+        const features: Features = { uncached: x[f], backlog: x[f + 1], slotWaitMs: x[f + 2], estimateMs: x[f + 3] };
+        load(req.endpoint).backlogTokens += features.uncached;
+        req.state.write(pendingKey, { endpoint: req.endpoint, features, streamed: false, learn: true, firstAt: NaN });
       },
 
       endpointServed(req: RoutedRequest, endpoint: string) {
