@@ -116,10 +116,7 @@ export function filterCommand(): Command {
           bufferLimitBytes: flags.bufferLimit as number,
         });
       } catch (err) {
-        if (err instanceof HostLoadError) {
-          const lines = err.logs.filter((l) => l.level === 'error' || l.level === 'critical').map((l) => l.message);
-          throw new TokenrouteError(ERRORS.STARTUP_FILTER_LOAD, [err.message, ...lines].join('\n  '));
-        }
+        if (err instanceof HostLoadError) throw new TokenrouteError(ERRORS.STARTUP_FILTER_LOAD, err.explain());
         throw err;
       }
       const result = await host.runRequest({

@@ -8,9 +8,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseGoDuration } from '../epp/src/framework/duration.js';
+import { ERRORS, TokenrouteError } from '../epp/src/framework/error-catalogue.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../epp/src/observability/logger.js';
 import { parseEndpointAddress, parseEndpointAddressList } from '../epp/src/protocol/endpoint-address.js';
-import { HostLoadError } from '../filter/host/index.js';
 import { startGateway, type FailureMode, type GatewayOptions } from '../gateway/index.js';
 
 function duration(value: string): number {
@@ -89,8 +89,8 @@ export function gatewayCommand(): Command {
       const logger = createLogger(flags.logLevel as LogLevel);
       const filterWasm = flags.filterWasm as string | undefined;
       const config = flags.filterConfig as string | undefined;
-      if (filterWasm && !config) throw new InvalidArgumentError('--filter-wasm needs --filter-config (the plugin configuration)');
-      if (!flags.epp && !flags.fallbackEndpoints) throw new InvalidArgumentError('give --epp, or --fallback-endpoints to route round-robin without an EPP');
+      if (filterWasm && !config) throw new TokenrouteError(ERRORS.CLI_INVALID_ARGUMENT, '--filter-wasm needs --filter-config (the plugin configuration)');
+      if (!flags.epp && !flags.fallbackEndpoints) throw new TokenrouteError(ERRORS.STARTUP_GATEWAY_NO_ROUTE, 'give --epp, or --fallback-endpoints to route round-robin without an EPP');
       if (flags.failureMode === 'FailOpen' && !flags.fallbackEndpoints) {
         logger.warn('--failure-mode FailOpen without --fallback-endpoints: requests get 503 while the EPP is down');
       }
@@ -118,8 +118,8 @@ export function gatewayCommand(): Command {
       try {
         gw = await startGateway(opts);
       } catch (err) {
-        const detail = err instanceof HostLoadError ? `the filter would be rejected by Envoy:\n  ${err.reasons.join('\n  ')}` : (err as Error).message;
-        process.stderr.write(`tokenroute gateway: ${detail}\n`);
+        // startGateway's errors carry their catalogue code (TR_ERR_*) in the message.
+        process.stderr.write(`tokenroute gateway: ${(err as Error).message}\n`);
         process.exit(2);
       }
       process.stderr.write(`tokenroute gateway (development stand-in for Envoy) on ${gw.url}\n`);

@@ -4,15 +4,29 @@
 // local replies answer the client; a VM failure follows the plugin's failure_policy.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { ProxyWasmHost, defaultFilterWasmPath } from '../filter/host/index.js';
+import { ERRORS, TokenrouteError } from '../epp/src/framework/error-catalogue.js';
+import { HostLoadError, ProxyWasmHost, defaultFilterWasmPath } from '../filter/host/index.js';
 import type { FilterOptions } from './options.js';
 import { bytesToUtf8, utf8ToBytes, type HeaderPair } from './headers.js';
 
 /** Host log entries kept at most; the gateway never reads them, so they are dropped past this. */
 const MAX_KEPT_LOGS = 1000;
 
-/** Loads the filter the way Envoy would (throws HostLoadError with Envoy's reasons when it would reject it). */
+/**
+ * Loads the filter the way Envoy would. Throws TR_ERR_STARTUP_FILTER_LOAD when it cannot: the module
+ * is missing or unreadable, or Envoy would reject it (the host's HostLoadError reasons, and the
+ * filter's own error log lines, e.g. which configuration field is wrong); the cause is kept.
+ */
 export function loadFilter(f: FilterOptions, bufferLimitBytes: number, logger: Logger): ProxyWasmHost {
+  try {
+    return createFilterHost(f, bufferLimitBytes, logger);
+  } catch (err) {
+    const detail = err instanceof HostLoadError ? `the filter would be rejected by Envoy: ${err.explain()}` : err instanceof Error ? err.message : String(err);
+    throw new TokenrouteError(ERRORS.STARTUP_FILTER_LOAD, detail, { cause: err });
+  }
+}
+
+function createFilterHost(f: FilterOptions, bufferLimitBytes: number, logger: Logger): ProxyWasmHost {
   const wasm = f.wasm === undefined ? readFileSync(defaultFilterWasmPath()) : typeof f.wasm === 'string' ? readFileSync(f.wasm) : f.wasm;
   const log = logger.child({ component: 'filter' });
   return new ProxyWasmHost({

@@ -7,10 +7,11 @@
 // also only reaches the first chunk (Envoy `source/extensions/filters/http/ext_proc/ext_proc.cc`
 // at v1.36, envoy#41276). The gateway fails open anywhere in the request phase because it keeps
 // a copy of the body.
+import { ERRORS } from '../epp/src/framework/error-catalogue.js';
 import { DESTINATION_ENDPOINT_KEY, type EndpointAddress } from '../epp/src/protocol/index.js';
 import type { ExtProcFailure } from './extproc/call.js';
 import type { HeaderPair } from './headers.js';
-import type { LocalReply } from './local-reply.js';
+import { codedReply, type LocalReply } from './local-reply.js';
 import type { RateLimitedWarn } from './log.js';
 import type { FailureMode } from './options.js';
 import type { GatewayStats, RequestRecord } from './record.js';
@@ -62,7 +63,7 @@ export class FailureModePolicy {
 }
 
 function failCloseReply(message: string): LocalReply {
-  return { status: 503, body: `endpoint picker unavailable (FailClose): ${message}\n` };
+  return codedReply(ERRORS.GATEWAY_EPP_UNAVAILABLE, `endpoint picker unavailable (FailClose): ${message}`);
 }
 
 /** Routing headers a client may have sent: never forwarded when the gateway routes on its own. */

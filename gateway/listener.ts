@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ProxyWasmHost } from '../filter/host/index.js';
+import { ERRORS, TokenrouteError } from '../epp/src/framework/error-catalogue.js';
 import { formatEndpointAddress } from '../epp/src/protocol/index.js';
 import { loadFilter } from './edge-filter.js';
 import { EppChannel } from './extproc/channel.js';
@@ -23,7 +24,11 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Starts the development gateway; throws (HostLoadError for a filter Envoy would reject) when it cannot. */
+/**
+ * Starts the development gateway; throws a coded TokenrouteError when it cannot: a bad option
+ * (TR_ERR_CLI_INVALID_ARGUMENT, TR_ERR_STARTUP_GATEWAY_NO_ROUTE), a filter Envoy would reject
+ * (TR_ERR_STARTUP_FILTER_LOAD) or a port it cannot bind (TR_ERR_STARTUP_LISTEN).
+ */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const cfg = resolveOptions(options);
   const filter = options.filter ? loadFilter(options.filter, cfg.bufferLimitBytes, cfg.logger) : undefined;
@@ -54,7 +59,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(new TokenrouteError(ERRORS.STARTUP_LISTEN, `cannot listen on ${formatEndpointAddress(cfg.host, cfg.port)}: ${err.message}`, { cause: err })));
     server.listen(cfg.port, cfg.host, () => {
       server.off('error', reject);
       resolve();

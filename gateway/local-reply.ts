@@ -1,7 +1,8 @@
 // Responses the gateway writes itself (413, 503 of a failure mode, the filter's and the EPP's
 // local replies), and the debug headers it adds to every response.
 import type { ServerResponse } from 'node:http';
-import { DESTINATION_ENDPOINT_SERVED_KEY, httpStatusNumber, type ImmediateResponse } from '../epp/src/protocol/index.js';
+import type { ErrorDefinition } from '../epp/src/framework/error-catalogue.js';
+import { DESTINATION_ENDPOINT_SERVED_KEY, ERROR_CODE_HEADER, httpStatusNumber, type ImmediateResponse } from '../epp/src/protocol/index.js';
 import { applyHeaderMutation, removeHeader, setHeader, toNodeHeaders, type HeaderPair } from './headers.js';
 import type { RequestRecord } from './record.js';
 
@@ -23,6 +24,19 @@ export interface LocalReply {
   readonly body: string | Buffer;
   /** Default: content-type text/plain. */
   readonly headers?: HeaderPair[];
+}
+
+/**
+ * A reply the gateway writes itself, with its catalogue code (docs/errors.md): the status the
+ * catalogue gives, a text body starting with the code, and the x-tokenroute-error-code header the
+ * EPP's rejections carry too, so a client tells the two apart and alerts match either.
+ */
+export function codedReply(error: ErrorDefinition, detail: string): LocalReply {
+  return {
+    status: error.status ?? 500,
+    body: `${error.code}: ${detail}\n`,
+    headers: [...TEXT_PLAIN, [ERROR_CODE_HEADER, error.code]],
+  };
 }
 
 /** Writes a whole response at once; after the headers went out it can only reset the stream. */

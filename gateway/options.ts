@@ -3,6 +3,7 @@
 // InferencePool API default; 1 MiB buffer limit: Envoy's per_connection_buffer_limit_bytes
 // default, `api/envoy/config/listener/v3/listener.proto` at v1.35).
 import type { Logger } from 'pino';
+import { ERRORS, TokenrouteError } from '../epp/src/framework/error-catalogue.js';
 import { parseEndpointAddressList, type EndpointAddress } from '../epp/src/protocol/index.js';
 import type { RequestRecord } from './record.js';
 import { silentLogger } from './log.js';
@@ -86,10 +87,10 @@ export interface GatewayConfig {
 /** Throws with what is wrong when the options cannot run a gateway. */
 export function resolveOptions(o: GatewayOptions): GatewayConfig {
   const { addresses: fallback, invalid } = parseEndpointAddressList((o.fallbackEndpoints ?? []).join(','), 'ip-or-name');
-  if (invalid.length > 0) throw new Error(`fallback endpoints: not host:port: ${invalid.join(', ')}`);
+  if (invalid.length > 0) throw new TokenrouteError(ERRORS.CLI_INVALID_ARGUMENT, `fallback endpoints: not host:port: ${invalid.join(', ')}`);
   const failureMode = o.failureMode ?? 'FailClose';
-  if (failureMode !== 'FailOpen' && failureMode !== 'FailClose') throw new Error(`failure mode must be FailOpen or FailClose, not ${String(failureMode)}`);
-  if (!o.epp && fallback.length === 0) throw new Error('without an EPP the gateway needs fallback endpoints to route to');
+  if (failureMode !== 'FailOpen' && failureMode !== 'FailClose') throw new TokenrouteError(ERRORS.CLI_INVALID_ARGUMENT, `failure mode must be FailOpen or FailClose, not ${String(failureMode)}`);
+  if (!o.epp && fallback.length === 0) throw new TokenrouteError(ERRORS.STARTUP_GATEWAY_NO_ROUTE, 'without an EPP the gateway needs fallback endpoints to route to');
   return {
     host: o.host ?? '127.0.0.1',
     port: o.port ?? 0,
@@ -112,6 +113,6 @@ export function resolveOptions(o: GatewayOptions): GatewayConfig {
 
 function positive(v: number | undefined, fallback: number, what: string): number {
   const n = v ?? fallback;
-  if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${what} must be a positive number`);
+  if (!(n > 0) || !Number.isFinite(n)) throw new TokenrouteError(ERRORS.CLI_INVALID_ARGUMENT, `${what} must be a positive number`);
   return n;
 }

@@ -17,7 +17,8 @@ import { runRequestPhase } from './extproc/request-phase.js';
 import { runResponsePhase } from './extproc/response-phase.js';
 import { FailureModePolicy, stripRoutingHeaders } from './failure-mode.js';
 import type { HeaderPair } from './headers.js';
-import { sendImmediateResponse, sendLocalReply, type LocalReply } from './local-reply.js';
+import { ERRORS } from '../epp/src/framework/error-catalogue.js';
+import { codedReply, sendImmediateResponse, sendLocalReply, type LocalReply } from './local-reply.js';
 import { RateLimitedWarn } from './log.js';
 import type { GatewayConfig } from './options.js';
 import { newRequestRecord, type GatewayStats, type RequestRecord } from './record.js';
@@ -63,7 +64,7 @@ export class RequestPipeline {
       .catch((err: Error) => {
         this.cfg.logger.error({ err, requestId: rec.id }, 'gateway: request failed unexpectedly');
         rec.error ??= `internal: ${err.message}`;
-        if (!res.headersSent) this.local(res, rec, { status: 500, body: 'development gateway internal error\n' });
+        if (!res.headersSent) this.local(res, rec, codedReply(ERRORS.GATEWAY_INTERNAL, 'development gateway internal error'));
         else res.destroy();
       })
       .finally(() => {
@@ -90,7 +91,7 @@ export class RequestPipeline {
     if (read.kind === 'too-large') {
       rec.answeredBy = 'gateway';
       res.setHeader('connection', 'close');
-      this.local(res, rec, { status: 413, body: 'Payload Too Large' });
+      this.local(res, rec, codedReply(ERRORS.GATEWAY_BODY_TOO_LARGE, `Payload Too Large (over ${this.cfg.bufferLimitBytes} bytes)`));
       return;
     }
     if (read.kind === 'error') {
@@ -121,7 +122,7 @@ export class RequestPipeline {
           // Envoy would hold the request until a timeout; answer at once and say why.
           rec.answeredBy = 'gateway';
           rec.error = 'filter stalled';
-          this.local(res, rec, { status: 500, body: 'the filter paused the request and never resumed it\n' });
+          this.local(res, rec, codedReply(ERRORS.GATEWAY_FILTER_STALLED, 'the filter paused the request and never resumed it'));
           return;
         case 'continue':
           ({ pairs, body, eppChunks } = f);
@@ -136,7 +137,7 @@ export class RequestPipeline {
     if (endpoints.length === 0) {
       x?.cancel();
       rec.answeredBy = 'gateway';
-      this.local(res, rec, { status: 503, body: 'no endpoint to fail open to (no --fallback-endpoints)\n' });
+      this.local(res, rec, codedReply(ERRORS.GATEWAY_NO_FALLBACK, 'no endpoint to fail open to (no --fallback-endpoints)'));
       return;
     }
 
@@ -156,7 +157,10 @@ export class RequestPipeline {
     } else {
       rec.answeredBy = 'gateway';
       // Envoy's local replies: 504 "upstream request timeout" after the route timeout, else 503.
-      source = attempt.timedOut ? localSource(504, `upstream request timeout: ${attempt.failure}\n`) : localSource(503, `upstream connect error or disconnect/reset before headers: ${attempt.failure}\n`);
+      // Envoy's texts, so a client sees what it would behind Envoy; the code rides in a header.
+      source = attempt.timedOut
+        ? localSource(504, `upstream request timeout: ${attempt.failure}\n`, ERRORS.GATEWAY_UPSTREAM_TIMEOUT.code)
+        : localSource(503, `upstream connect error or disconnect/reset before headers: ${attempt.failure}\n`, ERRORS.GATEWAY_UPSTREAM_UNREACHABLE.code);
     }
 
     // 4. The response, through the EPP when there is one.
@@ -193,7 +197,7 @@ export class RequestPipeline {
     if (list.addresses.length === 0) {
       rec.error = phase.destination === undefined ? 'the EPP named no destination' : `no valid destination in ${JSON.stringify(phase.destination)}`;
       rec.answeredBy = 'gateway';
-      await this.respond(res, rec, localSource(503, 'no healthy upstream\n'), phase.x, signal);
+      await this.respond(res, rec, localSource(503, 'no healthy upstream\n', ERRORS.GATEWAY_NO_HEALTHY_UPSTREAM.code), phase.x, signal);
       return undefined;
     }
     return { endpoints: list.addresses, pairs: phase.pairs, body: phase.body, x: phase.x };

@@ -2,6 +2,7 @@
 // local replies take the same path through the EPP as an upstream's).
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { ERROR_CODE_HEADER } from '../epp/src/protocol/index.js';
 import { fromRawHeaders, getHeader, type HeaderPair } from './headers.js';
 
 export interface ResponseSource {
@@ -27,9 +28,11 @@ export function upstreamSource(res: IncomingMessage, endpoint: string, method: s
   };
 }
 
-export function localSource(status: number, text: string): ResponseSource {
+export function localSource(status: number, text: string, code?: string): ResponseSource {
   const body = Buffer.from(text, 'utf8');
-  return { status, headers: [['content-type', 'text/plain'], ['content-length', String(body.length)]], body: Readable.from([body]), noBody: false };
+  const headers: HeaderPair[] = [['content-type', 'text/plain'], ['content-length', String(body.length)]];
+  if (code) headers.push([ERROR_CODE_HEADER, code]);
+  return { status, headers, body: Readable.from([body]), noBody: false };
 }
 
 /** Stops reading `from` until `to` has drained (once per stall). */

@@ -15,10 +15,13 @@ const AREAS = [
   ['cli', 'Command line', 'Reported by `tokenroute` and its subcommands before anything starts (exit code 2).'],
   ['startup', 'Startup', 'The EPP (or gateway, render server) could not start; the message says which part (exit code 2).'],
   ['request', 'Rejected requests', 'What a client receives from the proxy when the EPP rejects a request: the HTTP status, GIE\'s body `inference error: <GIE code> - <message>`, and the response header `x-tokenroute-error-code: <code>`; the EPP logs the code at debug level.'],
+  ['filter', 'Requests the edge filter answers', 'With `onError: reject` in its configuration the edge filter answers a request it cannot read itself, inside Envoy, before the EPP sees it: the HTTP status, an OpenAI-style JSON error body whose `message` starts with the code, the response header `x-tokenroute-error-code: <code>`, and Envoy\'s response code details `tokenroute_<kind>`. With `onError: passthrough` (the default) the request goes on to the EPP with `x-tokenroute-error: <kind>` instead.'],
+  ['gateway', 'Development gateway replies', 'Responses `tokenroute gateway` (the local stand-in for Envoy) writes itself: the HTTP status, a text body starting with the code, and `x-tokenroute-error-code: <code>`. In production Envoy writes its own.'],
   ['stream', 'ext_proc stream', 'The proxy broke the ext_proc protocol; the stream ends with a gRPC status, the EPP logs a warning with the code, and the proxy\'s failure mode (FailOpen / FailClose) decides the HTTP outcome.'],
 ];
 
 const cell = (text) => String(text).replaceAll('|', '\\|');
+const REPLY_AREAS = new Set(['request', 'filter', 'gateway']);
 let out = `# Error catalogue
 
 Every error a user of tokenroute can see has a stable code (\`TR_ERR_*\`), a meaning and what to do.
@@ -29,9 +32,9 @@ This page is generated from \`epp/src/framework/error-catalogue.ts\` by \`node s
 for (const [area, title, intro] of AREAS) {
   const rows = Object.values(ERRORS).filter((e) => e.area === area);
   out += `\n## ${title}\n\n${intro}\n\n`;
-  out += area === 'request' ? '| code | status | meaning | what to do |\n|---|---|---|---|\n' : '| code | meaning | what to do |\n|---|---|---|\n';
+  out += REPLY_AREAS.has(area) ? '| code | status | meaning | what to do |\n|---|---|---|---|\n' : '| code | meaning | what to do |\n|---|---|---|\n';
   for (const e of rows) {
-    out += area === 'request'
+    out += REPLY_AREAS.has(area)
       ? `| \`${e.code}\` | ${e.status} | ${cell(e.meaning)} | ${cell(e.fix)} |\n`
       : `| \`${e.code}\` | ${cell(e.meaning)} | ${cell(e.fix)} |\n`;
   }

@@ -130,4 +130,10 @@ export class HostLoadError extends Error {
   constructor(readonly reasons: readonly string[], readonly logs: readonly LogEntry[] = []) {
     super(`Unable to create Wasm HTTP filter: ${reasons.join('; ')}`);
   }
+
+  /** The message and the filter's own error log lines (e.g. which configuration field is wrong), one per line. */
+  explain(): string {
+    const logged = this.logs.filter((l) => l.level === 'error' || l.level === 'critical').map((l) => l.message);
+    return [this.message, ...logged].join('\n  ');
+  }
 }

@@ -352,7 +352,8 @@ describe('the development gateway with a GIE-protocol EPP that is not tokenroute
     const closed = await gateway({ epp: nowhere, failureMode: 'FailClose', fallbackEndpoints: [ok.key, ok2.key] });
     const r1 = await post(closed.url, ['{"model":"m","prompt":"x"}']);
     assert.equal(r1.status, 503);
-    assert.match(r1.body, /endpoint picker unavailable/);
+    assert.match(r1.body, /^TR_ERR_GATEWAY_EPP_UNAVAILABLE: endpoint picker unavailable/);
+    assert.equal(r1.headers['x-tokenroute-error-code'], 'TR_ERR_GATEWAY_EPP_UNAVAILABLE');
     assert.ok(r1.ms < 1500, `503 after ${r1.ms.toFixed(0)} ms`);
     const r2 = await post(closed.url, ['{"model":"m","prompt":"x"}']);
     assert.equal(r2.status, 503);
@@ -419,6 +420,7 @@ describe('the development gateway with a GIE-protocol EPP that is not tokenroute
     const r = await post(gw.url, ['{"model":"m","prompt":"x"}']);
     assert.equal(r.status, 503);
     assert.match(r.body, /upstream connect error/);
+    assert.equal(r.headers['x-tokenroute-error-code'], 'TR_ERR_GATEWAY_UPSTREAM_UNREACHABLE');
     assert.equal(r.headers['x-fake-epp'], 'yes', 'the local reply went through the EPP\'s response path');
     const s = epp.streams[epp.streams.length - 1];
     assert.equal(s.received.find((m) => m.response_headers)?.metadata_context, undefined, 'no served endpoint reported');
@@ -452,5 +454,14 @@ describe('the development gateway with a GIE-protocol EPP that is not tokenroute
     const gw = await gateway({ bufferLimitBytes: 1024 });
     const r = await post(gw.url, ['{"model":"m","prompt":"', 'x'.repeat(2000), '"}']);
     assert.equal(r.status, 413);
+    assert.equal(r.headers['x-tokenroute-error-code'], 'TR_ERR_GATEWAY_BODY_TOO_LARGE');
+    assert.match(r.body, /^TR_ERR_GATEWAY_BODY_TOO_LARGE: Payload Too Large \(over 1024 bytes\)/);
+  });
+
+  it('FailOpen without fallback endpoints answers 503 TR_ERR_GATEWAY_NO_FALLBACK when the EPP is down', async () => {
+    const gw = await gateway({ epp: `127.0.0.1:${await freePort()}`, failureMode: 'FailOpen', fallbackEndpoints: [] });
+    const r = await post(gw.url, ['{"model":"m","prompt":"x"}']);
+    assert.equal(r.status, 503);
+    assert.equal(r.headers['x-tokenroute-error-code'], 'TR_ERR_GATEWAY_NO_FALLBACK');
   });
 });

@@ -14,6 +14,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Endpoint } from '../framework/endpoint.js';
+import { TokenrouteError } from '../framework/error-catalogue.js';
 import { staticEndpoints } from './static-endpoints.js';
 
 const label = z.string().max(63 * 5, { error: 'too long' });
@@ -37,7 +38,8 @@ export function parseEndpointsFile(text: string, defaults: { engine?: string; na
   try {
     return { ok: true, endpoints: staticEndpoints(r.data.endpoints, defaults.engine ?? '', defaults.namespace ?? 'default') };
   } catch (err) {
-    return { ok: false, errors: [`endpoints: ${err instanceof Error ? err.message : String(err)}`] };
+    // Reported under the file's own code (TR_ERR_STARTUP_ENDPOINTS_FILE), not the flag's.
+    return { ok: false, errors: [`endpoints: ${err instanceof TokenrouteError ? err.detail : err instanceof Error ? err.message : String(err)}`] };
   }
 }
 

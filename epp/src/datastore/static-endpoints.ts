@@ -2,6 +2,7 @@
 // config's `staticEndpoints`), for running without Kubernetes. The list is the whole pool, so
 // the datastore is synced as soon as it is set.
 import type { Endpoint } from '../framework/endpoint.js';
+import { ERRORS, TokenrouteError } from '../framework/error-catalogue.js';
 import { formatEndpointAddress, parseEndpointAddress } from '../protocol/endpoint-address.js';
 
 export interface StaticEndpointSpec {
@@ -18,10 +19,10 @@ export function parseStaticEndpointList(text: string): StaticEndpointSpec[] {
   for (const part of text.split(',')) {
     if (part.trim() === '') continue;
     const hp = parseEndpointAddress(part, 'any');
-    if (!hp) throw new Error(`--static-endpoints: "${part.trim()}" is not host:port (IPv6 as [addr]:port)`);
+    if (!hp) throw new TokenrouteError(ERRORS.CLI_INVALID_ARGUMENT, `--static-endpoints: "${part.trim()}" is not host:port (IPv6 as [addr]:port)`);
     out.push(hp);
   }
-  if (out.length === 0) throw new Error('--static-endpoints: no endpoints given');
+  if (out.length === 0) throw new TokenrouteError(ERRORS.CLI_INVALID_ARGUMENT, '--static-endpoints: no endpoints given');
   return out;
 }
 
@@ -31,7 +32,7 @@ export function staticEndpoints(specs: readonly StaticEndpointSpec[], engine = '
   const out: Endpoint[] = [];
   for (const s of specs) {
     const key = formatEndpointAddress(s.address, s.port);
-    if (seen.has(key)) throw new Error(`static endpoint ${key} listed twice`);
+    if (seen.has(key)) throw new TokenrouteError(ERRORS.CLI_INVALID_ARGUMENT, `static endpoint ${key} listed twice`);
     seen.add(key);
     out.push({
       key,

@@ -5,7 +5,10 @@
 // keeps the two equal). The model is fastify's error catalogue (fastify `lib/errors.js` and
 // `docs/Reference/Errors.md`, v5): a code per cause instead of free text only.
 
-export type ErrorArea = 'config' | 'cli' | 'startup' | 'request' | 'stream';
+export type ErrorArea = 'config' | 'cli' | 'startup' | 'request' | 'stream' | 'filter' | 'gateway';
+
+/** The areas whose errors are HTTP responses: each of their codes has a status. */
+export const REPLY_AREAS: readonly ErrorArea[] = ['request', 'filter', 'gateway'];
 
 export interface ErrorDefinition {
   readonly code: string;
@@ -14,7 +17,7 @@ export interface ErrorDefinition {
   readonly meaning: string;
   /** What the user does about it. */
   readonly fix: string;
-  /** For `request` errors: the HTTP status the client receives (GIE's mapping). */
+  /** For the reply areas (request, filter, gateway): the HTTP status the client receives. */
   readonly status?: number;
 }
 
@@ -109,6 +112,11 @@ export const ERRORS = define({
     meaning: 'a flag\'s value is not of the expected form (a port, a duration, host:port, true/false, ...)',
     fix: 'see `tokenroute <command> --help` for the flag\'s form and default',
   },
+  CLI_UNEXPECTED: {
+    area: 'cli',
+    meaning: 'a command stopped on an error tokenroute did not expect (not a bad flag, config or start-up condition it knows)',
+    fix: 'report it with the whole message; it names what failed',
+  },
   CLI_CONFLICTING_FLAGS: {
     area: 'cli',
     meaning: 'flags that exclude each other were given together (e.g. --static-endpoints with --endpoints-file or --endpoint-selector)',
@@ -116,6 +124,11 @@ export const ERRORS = define({
   },
 
   // ---- Starting the EPP (or the gateway / render server).
+  STARTUP_GATEWAY_NO_ROUTE: {
+    area: 'startup',
+    meaning: 'the development gateway has nothing to route to: neither --epp nor --fallback-endpoints was given',
+    fix: 'give --epp host:port (the EPP), or --fallback-endpoints host:port,... to route round-robin without one',
+  },
   STARTUP_NO_ENDPOINT_SOURCE: {
     area: 'startup',
     meaning: 'no endpoint source: neither --static-endpoints, --endpoints-file nor --pool-name / --endpoint-selector was given',
@@ -150,6 +163,11 @@ export const ERRORS = define({
     area: 'startup',
     meaning: 'a plugin\'s background work could not start (e.g. the KV-event subscriber could not bind its ZeroMQ endpoint)',
     fix: 'read the plugin\'s reason in the message; check the plugin\'s addresses and ports',
+  },
+  FILTER_CONFIG: {
+    area: 'startup',
+    meaning: 'the edge filter refused its plugin configuration; Envoy logs this line and rejects the filter (the last valid configuration stays in a running Envoy)',
+    fix: 'fix the field the log line names; docs/filter.md lists the configuration fields',
   },
   STARTUP_FILTER_LOAD: {
     area: 'startup',
@@ -274,6 +292,97 @@ export const ERRORS = define({
     fix: 'report it with the EPP log line for the request id',
   },
 
+  // ---- Requests the edge filter answers itself (its onError: reject). The filter cannot import
+  // this file (it is AssemblyScript, below the EPP): filter/assembly/request/errors.ts spells the
+  // same codes and statuses, and test/filter/error-codes.test.ts keeps the two equal.
+  FILTER_BODY_TOO_LARGE: {
+    area: 'filter',
+    status: 413,
+    meaning: 'the edge filter refused a request body larger than its maxBodyBytes',
+    fix: 'send a smaller body, or raise the filter configuration\'s maxBodyBytes (and Envoy\'s buffer limit)',
+  },
+  FILTER_BODY_INVALID_JSON: {
+    area: 'filter',
+    status: 400,
+    meaning: 'the edge filter could not parse the body as JSON (a syntax error, an empty body, or nesting deeper than its limit)',
+    fix: 'send a valid JSON body; the message gives the byte offset of the error',
+  },
+  FILTER_BODY_INVALID_UTF8: {
+    area: 'filter',
+    status: 400,
+    meaning: 'the body holds ill-formed UTF-8 or a lone surrogate in a \\u escape, which the model server\'s tokenizer would not accept',
+    fix: 'send the body as well-formed UTF-8',
+  },
+  FILTER_REQUEST_INVALID: {
+    area: 'filter',
+    status: 400,
+    meaning: 'the body is JSON of the wrong shape for the OpenAI API (a field of the wrong type, no prompt or messages, ...)',
+    fix: 'fix the field the message names (the OpenAI completions / chat completions request shape)',
+  },
+  FILTER_UNKNOWN_MODEL: {
+    area: 'filter',
+    status: 400,
+    meaning: 'the request\'s model is not in the edge filter\'s models configuration',
+    fix: 'use a model the route serves, or add it (with its tokenizer) to the filter configuration\'s models',
+  },
+  FILTER_INTERNAL: {
+    area: 'filter',
+    status: 500,
+    meaning: 'the edge filter\'s tokenizer or chat template failed unexpectedly on this request',
+    fix: 'report it with the Envoy log line (tokenroute filter: internal ...); onError: passthrough lets such requests through to the EPP',
+  },
+
+  // ---- Responses the development gateway (tokenroute gateway) writes itself. Envoy writes its own
+  // in production; these are the stand-in's.
+  GATEWAY_EPP_UNAVAILABLE: {
+    area: 'gateway',
+    status: 503,
+    meaning: 'the endpoint picker could not be reached or failed, and the gateway\'s failure mode is FailClose',
+    fix: 'check that the EPP runs and --epp points at it; --failure-mode FailOpen routes round-robin to --fallback-endpoints instead',
+  },
+  GATEWAY_NO_FALLBACK: {
+    area: 'gateway',
+    status: 503,
+    meaning: 'the gateway failed open (FailOpen) but has no --fallback-endpoints to route to',
+    fix: 'give --fallback-endpoints host:port,..., or fix the EPP',
+  },
+  GATEWAY_BODY_TOO_LARGE: {
+    area: 'gateway',
+    status: 413,
+    meaning: 'the request body is larger than the gateway\'s --buffer-limit',
+    fix: 'send a smaller body or raise --buffer-limit',
+  },
+  GATEWAY_NO_HEALTHY_UPSTREAM: {
+    area: 'gateway',
+    status: 503,
+    meaning: 'the EPP answered but named no valid destination endpoint (Envoy\'s text: no healthy upstream)',
+    fix: 'check the EPP\'s log for the request: its pool may have no ready endpoint, or its reply is malformed',
+  },
+  GATEWAY_UPSTREAM_UNREACHABLE: {
+    area: 'gateway',
+    status: 503,
+    meaning: 'every endpoint the gateway tried refused the connection or reset it before response headers (Envoy\'s text: upstream connect error or disconnect/reset before headers)',
+    fix: 'check that the model servers run and listen on the addresses the EPP returns; the text names the last failure',
+  },
+  GATEWAY_UPSTREAM_TIMEOUT: {
+    area: 'gateway',
+    status: 504,
+    meaning: 'the model server sent no response headers within --response-timeout (Envoy\'s text: upstream request timeout)',
+    fix: 'raise --response-timeout, or look at why the server is slow to start answering (queueing, a long prefill)',
+  },
+  GATEWAY_FILTER_STALLED: {
+    area: 'gateway',
+    status: 500,
+    meaning: 'the edge filter paused the request and never resumed it',
+    fix: 'a filter defect: report it with the gateway log line for the request id',
+  },
+  GATEWAY_INTERNAL: {
+    area: 'gateway',
+    status: 500,
+    meaning: 'an unexpected error in the development gateway while handling the request',
+    fix: 'report it with the gateway log line for the request id',
+  },
+
   // ---- The ext_proc stream itself (seen by the proxy as a gRPC status, and in the EPP log).
   STREAM_PROTOCOL_VIOLATION: {
     area: 'stream',
@@ -294,11 +403,14 @@ export class TokenrouteError extends Error {
   override readonly name = 'TokenrouteError';
   readonly code: string;
   readonly definition: ErrorDefinition;
+  /** The message without its code, for a caller that reports it under a code of its own. */
+  readonly detail: string;
 
   constructor(definition: ErrorDefinition, detail: string, options?: { cause?: unknown }) {
     super(`${definition.code}: ${detail}`, options);
     this.code = definition.code;
     this.definition = definition;
+    this.detail = detail;
   }
 }
 

@@ -5,6 +5,7 @@
 export { loadExtProcPackage, httpStatusNumber } from './proto.js';
 export { jsonToStruct, structToJson } from './struct.js';
 export { DESTINATION_ENDPOINT_KEY, DESTINATION_ENDPOINT_NAMESPACE, DESTINATION_ENDPOINT_SERVED_KEY } from './keys.js';
+export { ERROR_CODE_HEADER } from './errors.js';
 export type {
   HeaderMap,
   HeaderMutation,

@@ -100,10 +100,12 @@ export function removeHeader(mapType: MapType, name: string): WasmResult {
  * Sends a local reply. Envoy defers it until the current callback returns and then stops the
  * filter chain (cpp-host send_local_response sets stopNextIteration); grpc_status -1 means none.
  */
-export function sendLocalResponse(status: u32, details: string, body: string, contentType: string): WasmResult {
+export function sendLocalResponse(status: u32, details: string, body: string, contentType: string, extraHeaders: HeaderPair[] = []): WasmResult {
   const d = utf8(details);
   const b = utf8(body);
-  const headers = serializePairs([new HeaderPair('content-type', contentType)]);
+  const pairs = [new HeaderPair('content-type', contentType)];
+  for (let i = 0; i < extraHeaders.length; i++) pairs.push(extraHeaders[i]);
+  const headers = serializePairs(pairs);
   return proxy_send_local_response(
     status,
     changetype<usize>(d), <usize>d.byteLength,

@@ -37,3 +37,32 @@ export function errorName(kind: ErrorKind): string {
       return 'none';
   }
 }
+
+/**
+ * The error catalogue's code for a kind the filter answers itself (onError: reject): the EPP's
+ * epp/src/framework/error-catalogue.ts defines the same codes (area filter) with their statuses
+ * (this AssemblyScript cannot import it); test/filter/filter/error-codes.test.ts keeps them equal.
+ */
+export function errorCode(kind: ErrorKind): string {
+  switch (kind) {
+    case ErrorKind.TooLarge:
+      return 'TR_ERR_FILTER_BODY_TOO_LARGE';
+    case ErrorKind.BadJson:
+      return 'TR_ERR_FILTER_BODY_INVALID_JSON';
+    case ErrorKind.InvalidUtf8:
+      return 'TR_ERR_FILTER_BODY_INVALID_UTF8';
+    case ErrorKind.BadRequest:
+      return 'TR_ERR_FILTER_REQUEST_INVALID';
+    case ErrorKind.UnknownModel:
+      return 'TR_ERR_FILTER_UNKNOWN_MODEL';
+    default:
+      return 'TR_ERR_FILTER_INTERNAL';
+  }
+}
+
+/** The HTTP status of the filter's local reply for a kind: the client's fault is 4xx, ours 500. */
+export function errorStatus(kind: ErrorKind): u32 {
+  if (kind == ErrorKind.TooLarge) return 413;
+  if (kind == ErrorKind.Internal) return 500;
+  return 400;
+}

@@ -25,13 +25,14 @@ import {
   monotonicNanos,
   nowNanos,
   removeHeader,
+  HeaderPair,
   sendLocalResponse,
 } from '../abi/host';
 import { BufferType, FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, MapType } from '../abi/types';
 import { OnError } from './config';
 import { jsonString } from '../json/writer';
 import { ProtocolValues, encodeBlockKeys, isProtocolHeader, percentEncode, protocolHeaders } from '../protocol';
-import { ErrorKind, errorName } from './errors';
+import { ErrorKind, errorCode, errorName, errorStatus } from './errors';
 import { metrics, warn } from './metrics';
 import { Endpoint, endpointOf } from './openai';
 import { processBody } from './pipeline';
@@ -162,8 +163,11 @@ export class TokenrouteHttpContext extends HttpContext {
     warn(`${name}: ${detail} (path ${this.path}${model.length > 0 ? ', model ' + percentEncode(truncate(model)) : ''})`);
     if (cfg.onError == OnError.Reject) {
       incrementMetric(metrics.rejected, 1);
-      const status: u32 = kind == ErrorKind.TooLarge ? 413 : 400;
-      sendLocalResponse(status, 'tokenroute_' + name, errorBody(status, `${name}: ${detail}`), 'application/json');
+      const status = errorStatus(kind);
+      const code = errorCode(kind);
+      // The body's message and x-tokenroute-error-code carry the catalogue code (docs/errors.md),
+      // as the EPP's rejections do.
+      sendLocalResponse(status, 'tokenroute_' + name, errorBody(status, `${code}: ${name}: ${detail}`), 'application/json', [new HeaderPair('x-tokenroute-error-code', code)]);
       return false;
     }
     const v = new ProtocolValues();
@@ -211,6 +215,6 @@ function addAll(pairs: Array<string>): void {
 
 /** vLLM's error body shape: {"object":"error","message":...,"type":"BadRequestError","param":null,"code":400}. */
 function errorBody(status: u32, message: string): string {
-  const type = status == 413 ? 'RequestEntityTooLarge' : 'BadRequestError';
+  const type = status == 413 ? 'RequestEntityTooLarge' : status == 500 ? 'InternalServerError' : 'BadRequestError';
   return `{"object":"error","message":${jsonString(message)},"type":"${type}","param":null,"code":${status}}`;
 }

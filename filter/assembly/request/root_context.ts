@@ -25,7 +25,8 @@ export class TokenrouteRootContext extends RootContext {
     const result = parseConfig(bytes !== null ? bytes : new Uint8Array(0));
     const cfg = result.config;
     if (cfg === null) {
-      log(LogLevel.Error, `tokenroute: invalid plugin configuration: ${result.error}`);
+      // The catalogue's code (epp/src/framework/error-catalogue.ts), so Envoy's log line is greppable.
+      log(LogLevel.Error, `tokenroute: TR_ERR_FILTER_CONFIG invalid plugin configuration: ${result.error}`);
       return false;
     }
     defineMetricsOnce();

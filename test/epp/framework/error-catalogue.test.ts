@@ -5,7 +5,7 @@ import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ERRORS, TokenrouteError, errorCode } from '../../../epp/src/framework/error-catalogue.js';
+import { ERRORS, REPLY_AREAS, TokenrouteError, errorCode } from '../../../epp/src/framework/error-catalogue.js';
 import { ConfigError, loadEndpointPickerConfig, registerBuiltinPlugins } from '../../../epp/src/config/index.js';
 import { findPackageRoot } from '../../../epp/src/protocol/proto.js';
 import { PluginRegistry } from '../../../epp/src/framework/registry.js';
@@ -37,12 +37,12 @@ function configCodes(yaml: string): string[] {
 describe('error catalogue', () => {
   const all = Object.values(ERRORS);
 
-  it('has unique TR_ERR_ codes, each with a meaning and a fix, and a status for request errors', () => {
+  it('has unique TR_ERR_ codes, each with a meaning and a fix, and a status for the errors that are HTTP replies', () => {
     assert.equal(new Set(all.map((e) => e.code)).size, all.length);
     for (const e of all) {
       assert.match(e.code, /^TR_ERR_[A-Z0-9_]+$/);
       assert.ok(e.meaning.length > 10 && e.fix.length > 10, e.code);
-      assert.equal(e.area === 'request', e.status !== undefined, `${e.code}: status only on request errors`);
+      assert.equal(REPLY_AREAS.includes(e.area), e.status !== undefined, `${e.code}: a status exactly on the reply areas (${REPLY_AREAS.join(', ')})`);
     }
   });
 
@@ -64,7 +64,7 @@ describe('error catalogue', () => {
   it('every TR_ERR_ code named in the source is defined', () => {
     const known = new Set(all.map((e) => e.code));
     const unknown: string[] = [];
-    for (const dir of ['epp/src', 'filter/host', 'gateway', 'e2e']) {
+    for (const dir of ['epp/src', 'filter/host', 'filter/assembly', 'gateway', 'cli', 'e2e']) {
       for (const file of sourceFiles(join(root, dir))) {
         for (const m of readFileSync(file, 'utf8').matchAll(/TR_ERR_[A-Z0-9_]+/g)) if (!known.has(m[0])) unknown.push(`${file}: ${m[0]}`);
       }

@@ -8,6 +8,7 @@ import type { HostRequest, HostResult, ProxyWasmHost } from '../../../filter/hos
 import { decoded, filterHost, header } from './helpers.js';
 import { digestPositions } from '../../../epp/src/protocol/digest.js';
 import { BAD_INPUTS } from './request-shapes.js';
+import { ERRORS } from '../../../epp/src/framework/error-catalogue.js';
 
 const QWEN = 'Qwen/Qwen3-8B';
 let passthrough: ProxyWasmHost;
@@ -48,17 +49,38 @@ describe('onError: passthrough (default)', () => {
   }
 });
 
+/** The catalogue code a local reply carries, checked against the catalogue (area filter, same status). */
+function assertCoded(r: HostResult, status: number): string {
+  const code = r.localReply!.headers.find(([k]) => k === 'x-tokenroute-error-code')?.[1];
+  assert.ok(code, 'x-tokenroute-error-code is set');
+  const def = Object.values(ERRORS).find((e) => e.code === code);
+  assert.ok(def, `${code} is in the error catalogue`);
+  assert.equal(def.area, 'filter');
+  assert.equal(def.status, status, `${code}: the catalogue's status is the reply's`);
+  return code;
+}
+
+/** The filter's error kinds and their catalogue codes (docs/errors.md). */
+const KIND_CODES: Record<string, string> = {
+  bad_json: 'TR_ERR_FILTER_BODY_INVALID_JSON',
+  invalid_utf8: 'TR_ERR_FILTER_BODY_INVALID_UTF8',
+  bad_request: 'TR_ERR_FILTER_REQUEST_INVALID',
+  unknown_model: 'TR_ERR_FILTER_UNKNOWN_MODEL',
+};
+
 describe('onError: reject', () => {
   for (const [name, req, kind] of cases) {
-    it(`${name} → 400 ${kind}`, async () => {
+    it(`${name} → 400 ${kind}, ${KIND_CODES[kind]}`, async () => {
       const r = await reject.runRequest(req);
       assert.equal(r.action, 'localReply');
       assert.equal(r.localReply?.status, 400);
       assert.equal(r.localReply?.details, `tokenroute_${kind}`);
+      const code = assertCoded(r, 400);
+      assert.equal(code, KIND_CODES[kind]);
       const body = JSON.parse(r.localReply!.body) as { object: string; code: number; message: string };
       assert.equal(body.object, 'error');
       assert.equal(body.code, 400);
-      assert.match(body.message, new RegExp(`^${kind}: `));
+      assert.equal(body.message.startsWith(`${code}: ${kind}: `), true, body.message);
     });
   }
 });
@@ -80,6 +102,7 @@ describe('body size', () => {
     const r = await host.runRequest({ path: '/v1/completions', body: JSON.stringify({ model: QWEN, prompt: 'x'.repeat(2000) }) });
     assert.equal(r.localReply?.status, 413);
     assert.equal(r.localReply?.details, 'tokenroute_too_large');
+    assert.equal(assertCoded(r, 413), 'TR_ERR_FILTER_BODY_TOO_LARGE');
   });
 
   it('Envoy\'s own buffer limit still applies first (Envoy Gateway: 32 KiB → 413 request_payload_too_large)', async () => {

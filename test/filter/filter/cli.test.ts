@@ -58,7 +58,7 @@ describe('tokenroute filter run', () => {
     writeFileSync(bad, '{"models": {}}');
     const r = run(['filter', 'run', '--config', bad], '{}');
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /invalid plugin configuration: models: expected a non-empty object/);
+    assert.match(r.stderr, /TR_ERR_STARTUP_FILTER_LOAD[\s\S]*TR_ERR_FILTER_CONFIG invalid plugin configuration: models: expected a non-empty object/);
   });
 
   it('parseRequestFile tells envelopes from bodies and infers the path', () => {
@@ -84,6 +84,6 @@ describe('tokenroute tokenize', () => {
     assert.deepEqual(JSON.parse(run(['tokenize', '--model', 'qwen3', '--file', f], '').stdout), [151644, 872]);
     const r = run(['tokenize', '--model', 'gpt2'], 'x');
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /unknown model "gpt2"/);
+    assert.match(r.stderr, /TR_ERR_CLI_INVALID_ARGUMENT: unknown model "gpt2"/);
   });
 });

@@ -77,7 +77,7 @@ describe('plugin configuration', () => {
       const r = await configure(typeof cfg === 'string' ? cfg : JSON.stringify(cfg));
       assert.equal(r.ok, false);
       assert.equal(r.errors.length, 1, r.errors.join('\n'));
-      assert.match(r.errors[0], /^tokenroute: invalid plugin configuration: /);
+      assert.match(r.errors[0], /^tokenroute: TR_ERR_FILTER_CONFIG invalid plugin configuration: /);
       assert.match(r.errors[0], message);
     });
   }

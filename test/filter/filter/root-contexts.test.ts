@@ -132,7 +132,7 @@ describe('root contexts: one per plugin configuration', () => {
     assert.ok(host.configure(2, { models: { [QWEN]: { tokenizer: 'qwen3' } }, blockSize: 8 }));
     host.config = Buffer.from('{"models": {}}');
     assert.equal(host.x.proxy_on_configure(1, host.config.length), 0);
-    assert.ok(host.logs.some((l) => l.startsWith('tokenroute: invalid plugin configuration: models')), host.logs.join('\n'));
+    assert.ok(host.logs.some((l) => l.startsWith('tokenroute: TR_ERR_FILTER_CONFIG invalid plugin configuration: models')), host.logs.join('\n'));
     assert.equal(host.request(10, 1, QWEN).get('x-tokenroute-block-size'), '4');
     assert.equal(host.request(11, 2, QWEN).get('x-tokenroute-block-size'), '8');
   });
