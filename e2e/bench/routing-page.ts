@@ -24,7 +24,7 @@ interface Run {
   started: string;
   versions: { tokenrouteCommit: string };
   workload: { id?: string; describe?: string; seed?: number };
-  policies: { id: string; label: string; router: string; error?: string; stages: StageResult[] }[];
+  policies: { id: string; label: string; router: string; error?: string; run?: { started: string; tokenrouteCommit: string }; stages: StageResult[] }[];
 }
 
 /** The workloads in the page's order: (a)–(d), each from its run directory. */
@@ -49,7 +49,7 @@ export function workloadSection(key: string, dir: string, run: Run): string {
   const pols = run.policies.filter((p) => p.stages.length);
   const qps = pols[0]?.stages.map((s) => s.qps) ?? [];
   out.push(`### ${key}`, '');
-  out.push(`${run.workload.describe ?? run.workload.id} — seed ${run.workload.seed ?? '?'}, run ${run.started.slice(0, 16)}Z at ${run.versions.tokenrouteCommit} (\`${dir}/latest.json\`).`, '');
+  out.push(`${run.workload.describe ?? run.workload.id} — seed ${run.workload.seed ?? '?'}, run ${run.started.slice(0, 16)}Z at ${run.versions.tokenrouteCommit} (\`${dir}/latest.json\`).${provenance(run)}`, '');
   for (const p of run.policies.filter((x) => x.error)) out.push(`- ${p.label} failed: ${p.error!.split('\n')[0].slice(0, 200)}`);
   out.push(`| offered QPS | ${pols.map((p) => p.label).join(' | ')} |`);
   out.push(`|---|${pols.map(() => '---').join('|')}|`);
@@ -129,3 +129,16 @@ function main(): void {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
+
+/** When policies come from different runs (BENCH_MERGE=1): which run each column is from. */
+function provenance(run: Run): string {
+  const from = (p: Run['policies'][number]) => p.run ?? { started: run.started, tokenrouteCommit: run.versions.tokenrouteCommit };
+  const runs = new Map<string, string[]>();
+  for (const p of run.policies) {
+    const r = from(p);
+    const key = `${r.started.slice(0, 16)}Z at ${r.tokenrouteCommit}`;
+    runs.set(key, [...(runs.get(key) ?? []), p.label]);
+  }
+  if (runs.size <= 1) return '';
+  return ` Columns from ${runs.size} runs of the same workload and ladder (rerun with BENCH_MERGE=1): ${[...runs].map(([k, labels]) => `${labels.join(', ')} — ${k}`).join('; ')}.`;
+}

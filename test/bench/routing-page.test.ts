@@ -43,4 +43,11 @@ describe('routing results page', () => {
     assert.doesNotMatch(md, /Precise ≥ approx/);
     assert.match(workloadSection('(b)', 'routing-b', run('multi-turn-bypass')), /Precise ≥ approx .*QPS 2: 0\.90 vs 1\.20 s, hit 0\.60 vs 0\.50 \(yes\).*QPS 4: 1\.70 vs 1\.60 s, hit 0\.55 vs 0\.50 \(\*\*no\*\*\)/);
   });
+
+  it('says which run each column is from when policies were rerun (BENCH_MERGE=1)', () => {
+    const r = run('multi-turn');
+    assert.doesNotMatch(workloadSection('(a)', 'routing-a', r), /Columns from/);
+    r.policies[1] = { ...r.policies[1], run: { started: '2026-12-08T09:30:00.000Z', tokenrouteCommit: 'def5678' } } as (typeof r.policies)[number];
+    assert.match(workloadSection('(a)', 'routing-a', r), /Columns from 2 runs .*approx, llm-d — 2026-12-07T19:00Z at abc1234; precise — 2026-12-08T09:30Z at def5678\./);
+  });
 });

@@ -170,7 +170,16 @@ describe('flow control through gateway → filter → EPP → llm-d-inference-si
     // whose connection was closed, so the request then waits at the simulator; a vLLM server aborts
     // it. What the router controls is the dispatch.)
     const r = await critical.done;
-    assert.equal(r.status, 200, r.text);
+    // The critical request is answered in full. Its status may read 500 nonetheless: when the
+    // gateway cuts an evicted stream, llm-d-inference-sim v0.10.2's stream goroutine fails its next
+    // write and calls sendError on the fasthttp RequestCtx (pkg/communication/http.go sendStream →
+    // sendOrFail → chunkSendFailed), after the handler returned and fasthttp may have handed that
+    // ctx to the next request — the critical one. Seen as "500 with a complete completion body" in
+    // 2 of ~6 full runs; the router never sets a response status. Anything else fails.
+    const completion = JSON.parse(r.text) as { object?: string; choices?: { finish_reason?: string }[] };
+    assert.equal(completion.object, 'chat.completion', r.text);
+    assert.ok(completion.choices?.[0]?.finish_reason, `a complete completion: ${r.text}`);
+    assert.ok(r.status === 200 || r.status === 500, `status ${r.status}: ${r.text}`);
     const decided = records.get(critical.id)?.eppDecisionMs;
     assert.ok(decided !== undefined && decided < 5000, `dispatched after ${decided} ms`);
     assert.ok((await metric('tokenroute_flow_control_evictions_total', 'priority="-1"')) >= 2);

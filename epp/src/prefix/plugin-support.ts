@@ -158,6 +158,11 @@ export interface PrefixMatchInfo {
   readonly tokensExact: boolean;
   /** Matched (weighted) blocks per candidate, same index as `candidates`. */
   matched(candidates: readonly Candidate[]): Float64Array;
+  /**
+   * Blocks (of blockSize tokens) the plugin's index believes each candidate holds now, same index;
+   * absent when the index does not track what the servers hold (precise: from KV events).
+   */
+  readonly heldBlocks?: (candidates: readonly Candidate[]) => Float64Array;
 }
 
 /** Every prefix plugin's match info for the request, by plugin name. */

@@ -26,6 +26,8 @@ export interface PrefixIndexBinding {
   lookup(inputs: PrefixInputs, candidates: readonly Candidate[]): Float64Array;
   /** The score for `matched` of `total` blocks (approximate: the fraction; precise: capped at 1). */
   score(matched: number, total: number): number;
+  /** Blocks the index holds per candidate, when it tracks what the servers hold (PrefixMatchInfo.heldBlocks). */
+  held?(candidates: readonly Candidate[]): Float64Array;
   /** The prompt's blocks will be on `endpoint` (called for the target and the prefill endpoint). */
   record(inputs: PrefixInputs, endpoint: Candidate): void;
   prefixIndexStats(): PrefixIndexStats;
@@ -75,6 +77,7 @@ function hitHistograms(metrics: PluginMetrics | undefined): HitHistograms | unde
 function build(binding: PrefixIndexBinding, metrics: PluginMetrics | undefined): { producer: PrefixMatchProducerPlugin; score: Scorer['score'] } {
   const MATCH = stateKey<Matched>(`${binding.type}/${binding.name}/match`);
   const hits = hitHistograms(metrics);
+  const held = binding.held ? (c: readonly Candidate[]) => binding.held!(c) : undefined;
   const producer: PrefixMatchProducerPlugin = {
     type: binding.type,
     name: binding.name,
@@ -91,7 +94,15 @@ function build(binding: PrefixIndexBinding, metrics: PluginMetrics | undefined):
       if (!inputs) return;
       const matched = memoMatch((c) => binding.lookup(inputs, c));
       state.write(MATCH, { inputs, matched });
-      publishMatch(state, { plugin: binding.name, blockSize: inputs.blockSize, totalBlocks: inputs.blocks, promptTokens: inputs.promptTokens, tokensExact: (inputs.source === 'filter' || inputs.source === 'epp-tokenizer') && !inputs.tokensEstimated, matched });
+      publishMatch(state, {
+        plugin: binding.name,
+        blockSize: inputs.blockSize,
+        totalBlocks: inputs.blocks,
+        promptTokens: inputs.promptTokens,
+        tokensExact: (inputs.source === 'filter' || inputs.source === 'epp-tokenizer') && !inputs.tokensEstimated,
+        matched,
+        heldBlocks: held,
+      });
     },
     preRequest(_req: InferenceRequest, result: SchedulingResult, state: CycleState) {
       const m = state.read(MATCH);

@@ -183,6 +183,13 @@ export function createPrecisePrefix(type: string, name: string, params: PreciseP
       return out;
     },
     score: (matched, total) => Math.min(1, matched / total),
+    // What each server holds by its own KV events (plus the speculative blocks of requests just
+    // routed there): how full its cache is, for scorers that weigh what a placement evicts.
+    held(candidates) {
+      const out = new Float64Array(candidates.length);
+      for (let i = 0; i < candidates.length; i++) out[i] = index.index.countOf(candidates[i].endpoint.key);
+      return out;
+    },
     record(inputs, c) {
       if (params.speculativeTtlMs > 0) index.addSpeculative(c.endpoint.key, inputs.keys, inputs.n);
     },

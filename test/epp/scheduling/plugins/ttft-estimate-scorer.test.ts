@@ -13,7 +13,8 @@ import { prefixCacheAffinityFilterPlugin } from '../../../../epp/src/scheduling/
 import { publishMatch } from '../../../../epp/src/prefix/plugin-support.js';
 import { RequestState } from '../../../../epp/src/framework/cycle-state.js';
 import { EppMetrics } from '../../../../epp/src/observability/metrics.js';
-import type { Candidate } from '../../../../epp/src/framework/endpoint.js';
+import { EMPTY_METRICS, type Candidate } from '../../../../epp/src/framework/endpoint.js';
+import type { PrecisePrefixCacheScorer } from '../../../../epp/src/scheduling/plugins/precise-prefix-cache-scorer.js';
 import type { Datastore } from '../../../../epp/src/datastore/datastore.js';
 import type { Filter, ReferencingPlugin } from '../../../../epp/src/framework/plugins.js';
 import type { RoutedRequest } from '../../../../epp/src/framework/request-lifecycle.js';
@@ -80,11 +81,27 @@ describe('TtftModel', () => {
   });
 });
 
-/** A request whose prompt the prefix plugin matched `matchedBlocks` blocks of, per candidate. */
-function stateWithMatch(promptTokens: number, matchedBlocks: number[], blockSize = 16): RequestState {
+/**
+ * A request whose prompt the prefix plugin matched `matchedBlocks` blocks of, per candidate; with
+ * `heldBlocks`, a plugin that also knows how many blocks each candidate holds (the precise index).
+ */
+function stateWithMatch(promptTokens: number, matchedBlocks: number[], blockSize = 16, heldBlocks?: number[]): RequestState {
   const state = new RequestState();
-  publishMatch(state, { plugin: 'prefix', blockSize, totalBlocks: Math.ceil(promptTokens / blockSize), promptTokens, tokensExact: true, matched: () => Float64Array.from(matchedBlocks) });
+  publishMatch(state, {
+    plugin: 'prefix',
+    blockSize,
+    totalBlocks: Math.ceil(promptTokens / blockSize),
+    promptTokens,
+    tokensExact: true,
+    matched: () => Float64Array.from(matchedBlocks),
+    ...(heldBlocks ? { heldBlocks: () => Float64Array.from(heldBlocks) } : {}),
+  });
   return state;
+}
+
+/** A candidate whose server reports a KV cache of `kvBlocks` blocks of 16 tokens. */
+function withKv(c: Candidate, kvBlocks: number): Candidate {
+  return { ...c, metrics: { ...c.metrics, cacheNumBlocks: kvBlocks, cacheBlockSize: 16 } };
 }
 
 function score(s: TtftEstimateScorer, cands: readonly Candidate[], state: RequestState): number[] {
@@ -111,6 +128,45 @@ describe('ttft-estimate-scorer', () => {
     const [w2, c2] = score(s, [busyWarm, cold], stateWithMatch(2000, [100, 0]));
     assert.equal(c2, 1);
     assert.ok(w2 < 1, `busy warm ${w2}`);
+  });
+
+  it('charges what a placement evicts: a prompt no server holds goes to the one with room, not the full one', () => {
+    // 2 ms a token, learning off. An 800-token prompt (50 blocks), cached nowhere; a holds 100 of
+    // its 100 blocks, b 20 of 100. Equal TTFT estimates, but on a it pushes out 50 cached blocks
+    // (50 × 16 × 2 ms = 1.6 s of re-prefill); on b it fills the cache to 70%: 0.7 × 1.6 s.
+    const s = make<TtftEstimateScorer>(ttftEstimateScorerPlugin, { peakPrefillThroughput: 500, learn: false });
+    const a = withKv(candidate({ key: '10.9.5.1:8000' }), 100);
+    const b = withKv(candidate({ key: '10.9.5.2:8000' }), 100);
+    const state = stateWithMatch(800, [0, 0], 16, [100, 20]);
+    const [sa, sb] = score(s, [a, b], state);
+    assert.equal(sb, 1);
+    const est = s.estimateTtftMs([a, b], new RequestState(), 800, Float64Array.of(0, 0), 16);
+    assert.equal(est[0], est[1], 'the TTFT estimates themselves are equal');
+    assert.ok(Math.abs(sa - (est[1] + 1120) / (est[0] + 1600)) < 1e-9, `a ${sa}`);
+    assert.deepEqual(state.notes()?.['ttft-estimate-scorer.evictionMs'], [1600, 1120]);
+    // b fuller (40 of 100: 90% after): still cheaper than evicting 50 blocks on a.
+    const [sa2, sb2] = score(s, [a, b], stateWithMatch(800, [0, 0], 16, [100, 40]));
+    assert.equal(sb2, 1);
+    assert.ok(sa2 < 1);
+    // Both full: the same charge, a tie.
+    assert.deepEqual(score(s, [a, b], stateWithMatch(800, [0, 0], 16, [100, 100])), [1, 1]);
+    // evictionWeight 0, or a plugin that does not know what servers hold, or servers that do not
+    // report their KV size: the estimate alone, a tie.
+    const off = make<TtftEstimateScorer>(ttftEstimateScorerPlugin, { peakPrefillThroughput: 500, learn: false, evictionWeight: 0 });
+    assert.deepEqual(score(off, [a, b], stateWithMatch(800, [0, 0], 16, [100, 20])), [1, 1]);
+    assert.deepEqual(score(s, [a, b], stateWithMatch(800, [0, 0])), [1, 1]);
+    assert.deepEqual(score(s, [candidate({ key: '10.9.5.1:8000' }), candidate({ key: '10.9.5.2:8000' })], stateWithMatch(800, [0, 0], 16, [100, 20])), [1, 1]);
+  });
+
+  it('a full server holding the prefix still beats a cold one with room when the hit saves more than it evicts', () => {
+    const s = make<TtftEstimateScorer>(ttftEstimateScorerPlugin, { peakPrefillThroughput: 500, learn: false });
+    const warmFull = withKv(candidate({ key: '10.9.6.1:8000' }), 100);
+    const coldRoomy = withKv(candidate({ key: '10.9.6.2:8000' }), 100);
+    // 45 of 50 blocks cached on the full one: 5 new blocks evict 5 (160 ms); the cold one: 1.6 s of
+    // prefill and half its cache filled (0.8 s).
+    const [w, c] = score(s, [warmFull, coldRoomy], stateWithMatch(800, [45, 0], 16, [100, 0]));
+    assert.equal(w, 1);
+    assert.ok(c < 0.5, `cold ${c}`);
   });
 
   it('counts the prefill it already sent to an endpoint until the first token comes back', () => {
@@ -209,6 +265,25 @@ describe('docs/configuration.md ttft-estimate-scorer example', () => {
       const plugin = p.config.plugins.get('ttft-estimate-scorer');
       assert.equal(plugin?.type, 'ttft-estimate-scorer');
       assert.deepEqual(p.config.profiles.get('default')!.scorers.map((s) => [s.scorer.name, s.weight]), [['precise-prefix-cache-scorer', 0], ['ttft-estimate-scorer', 1]]);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('sends prompts no server holds to the server whose cache has room (what the precise index holds × the KV size the server reports)', async () => {
+    const eps = [{ address: '127.0.6.10', port: 8000 }, { address: '127.0.6.11', port: 8000 }];
+    const p = await pipeline(docsExample('- type: ttft-estimate-scorer'), eps);
+    try {
+      const [full, roomy] = eps.map((e) => `${e.address}:${e.port}`);
+      for (const key of [full, roomy]) p.datastore.updateMetrics(key, { ...EMPTY_METRICS, cacheNumBlocks: 64, cacheBlockSize: 16, updatedAt: Date.now() });
+      // The full server's KV events said it stored 64 blocks (of other prompts): its cache is full.
+      const index = p.plugin<PrecisePrefixCacheScorer>('precise-prefix-cache-scorer').index.index;
+      const id = index.endpointId(full);
+      for (let b = 1; b <= 64; b++) index.add(b, 0xabc, id);
+      const chosen = [];
+      for (let i = 0; i < 8; i++) chosen.push(await p.route('/v1/completions', { model: 'Qwen/Qwen3-32B', prompt: `cold prompt ${i} `.repeat(40), max_tokens: 1 }));
+      // Equal TTFT estimates (both cold, idle): without the charge each would be a coin toss.
+      assert.deepEqual(chosen, Array(8).fill(roomy));
     } finally {
       await p.close();
     }
