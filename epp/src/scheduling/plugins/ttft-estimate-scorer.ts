@@ -12,12 +12,13 @@
 // while requests waited there, the decode time runs from first chunk to end. It is also a
 // lifecycle plugin: it keeps, per endpoint, the requests it routed that have not produced a token.
 // What a placement evicts is charged too. The uncached blocks a request brings to a server go into
-// its LRU cache and push everything held there that many places towards eviction: on a full cache
-// as many cached blocks go at once, which a later request may have to prefill again; on a cache
-// with room, what it takes is room a later prefix would have used. When the prefix plugin knows
-// what each server holds (precise-prefix-cache-scorer, from KV events) and the server reports its
-// KV size (vllm:cache_config_info num_gpu_blocks), the charge is new blocks × the cache's fill
-// after them (held + new ÷ size, at most 1) × block size × the learned ms per token ×
+// its LRU cache and push everything held there that many places towards eviction; on a full cache
+// as many cached blocks go at once, which a later request may have to prefill again. When every
+// cache is full that is the price of any placement; what differs is using a full cache while
+// another has room. When the prefix plugin knows what each server holds (precise-prefix-cache-
+// scorer, from KV events) and the server reports its KV size (vllm:cache_config_info
+// num_gpu_blocks), the charge is new blocks × (the cache's fill after them − the emptiest
+// candidate's; fill = held + new ÷ size, at most 1) × block size × the learned ms per token ×
 // evictionWeight, and the score ranks by estimate + charge. Without it, a prompt nobody holds goes
 // wherever the queue is shortest, so one server can take more prefixes than fit while another's
 // cache stands half empty, and its requests then miss on blocks it evicted itself (issue 15's
@@ -178,26 +179,36 @@ export const ttftEstimateScorerPlugin = definePlugin({
 
     /**
      * Per candidate, what routing this request there costs the server's cache (ms of re-prefill at
-     * the learned prefill cost): its uncached blocks × the fill they leave (held + new over the KV
-     * size, capped at 1) — all of them on a full cache, little on an empty one. 0 where the KV size
-     * or the holdings are unknown.
+     * the learned prefill cost): its uncached blocks × how much fuller that cache would be than the
+     * emptiest candidate's (each fill = held + new over the KV size, capped at 1). Where every cache
+     * is full, evicting is the price of any placement and ranks nothing (charging it would only
+     * double the weight of a hit against the queue); what a placement should pay for is using room
+     * on a full cache while another has some. 0 where the KV size or the holdings are unknown.
      */
     const evictionMs = (candidates: readonly Candidate[], state: RequestState, held: Float64Array, blockSize: number): Float64Array | undefined => {
       const scored = state.read(scoredKey);
       if (!scored || scored.candidates !== candidates) return undefined;
-      const msPerToken = model.coefficients()[1];
-      let out: Float64Array | undefined;
+      // The fill each cache would have after this request's new blocks (NaN: KV size unknown).
+      const fills = new Float64Array(candidates.length);
+      let emptiest = Infinity;
       for (let i = 0; i < candidates.length; i++) {
         const m = candidates[i].metrics;
-        if (!(m.cacheNumBlocks > 0)) continue;
+        if (!(m.cacheNumBlocks > 0)) {
+          fills[i] = NaN;
+          continue;
+        }
         const capacity = (m.cacheNumBlocks * (m.cacheBlockSize > 0 ? m.cacheBlockSize : blockSize)) / blockSize;
-        const incoming = Math.ceil(scored.features[i * FEATURES] / blockSize);
-        if (incoming <= 0) continue;
-        const fill = Math.min(1, (held[i] + incoming) / capacity);
-        out ??= new Float64Array(candidates.length);
-        out[i] = params.evictionWeight * incoming * fill * blockSize * msPerToken;
+        fills[i] = Math.min(1, (held[i] + Math.ceil(scored.features[i * FEATURES] / blockSize)) / capacity);
+        if (fills[i] < emptiest) emptiest = fills[i];
       }
-      return out;
+      if (emptiest === Infinity) return undefined;
+      const msPerToken = model.coefficients()[1];
+      for (let i = 0; i < candidates.length; i++) {
+        const incoming = Math.ceil(scored.features[i * FEATURES] / blockSize);
+        const over = fills[i] - emptiest; // NaN where unknown: no charge
+        fills[i] = over > 0 && incoming > 0 ? params.evictionWeight * incoming * over * blockSize * msPerToken : 0;
+      }
+      return fills;
     };
     const evictionNote = `${name}.evictionMs`;
 

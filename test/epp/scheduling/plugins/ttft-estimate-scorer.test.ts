@@ -133,7 +133,7 @@ describe('ttft-estimate-scorer', () => {
   it('charges what a placement evicts: a prompt no server holds goes to the one with room, not the full one', () => {
     // 2 ms a token, learning off. An 800-token prompt (50 blocks), cached nowhere; a holds 100 of
     // its 100 blocks, b 20 of 100. Equal TTFT estimates, but on a it pushes out 50 cached blocks
-    // (50 × 16 × 2 ms = 1.6 s of re-prefill); on b it fills the cache to 70%: 0.7 × 1.6 s.
+    // while b would be 70% full after it: a pays (1 − 0.7) × 50 × 16 × 2 ms = 480 ms, b nothing.
     const s = make<TtftEstimateScorer>(ttftEstimateScorerPlugin, { peakPrefillThroughput: 500, learn: false });
     const a = withKv(candidate({ key: '10.9.5.1:8000' }), 100);
     const b = withKv(candidate({ key: '10.9.5.2:8000' }), 100);
@@ -142,13 +142,13 @@ describe('ttft-estimate-scorer', () => {
     assert.equal(sb, 1);
     const est = s.estimateTtftMs([a, b], new RequestState(), 800, Float64Array.of(0, 0), 16);
     assert.equal(est[0], est[1], 'the TTFT estimates themselves are equal');
-    assert.ok(Math.abs(sa - (est[1] + 1120) / (est[0] + 1600)) < 1e-9, `a ${sa}`);
-    assert.deepEqual(state.notes()?.['ttft-estimate-scorer.evictionMs'], [1600, 1120]);
-    // b fuller (40 of 100: 90% after): still cheaper than evicting 50 blocks on a.
+    assert.ok(Math.abs(sa - est[0] / (est[0] + 480)) < 1e-9, `a ${sa}`);
+    assert.deepEqual(state.notes()?.['ttft-estimate-scorer.evictionMs'], [480, 0]);
+    // b fuller (40 of 100: 90% after): a still pays for the 10% difference.
     const [sa2, sb2] = score(s, [a, b], stateWithMatch(800, [0, 0], 16, [100, 40]));
     assert.equal(sb2, 1);
     assert.ok(sa2 < 1);
-    // Both full: the same charge, a tie.
+    // Both full: evicting is the price of either, no charge, a tie.
     assert.deepEqual(score(s, [a, b], stateWithMatch(800, [0, 0], 16, [100, 100])), [1, 1]);
     // evictionWeight 0, or a plugin that does not know what servers hold, or servers that do not
     // report their KV size: the estimate alone, a tie.
@@ -162,8 +162,8 @@ describe('ttft-estimate-scorer', () => {
     const s = make<TtftEstimateScorer>(ttftEstimateScorerPlugin, { peakPrefillThroughput: 500, learn: false });
     const warmFull = withKv(candidate({ key: '10.9.6.1:8000' }), 100);
     const coldRoomy = withKv(candidate({ key: '10.9.6.2:8000' }), 100);
-    // 45 of 50 blocks cached on the full one: 5 new blocks evict 5 (160 ms); the cold one: 1.6 s of
-    // prefill and half its cache filled (0.8 s).
+    // 45 of 50 blocks cached on the full one: 5 new blocks on a full cache while the other would be
+    // half full (5 × 16 × 2 ms × 0.5 = 80 ms); the cold one: 1.6 s of prefill.
     const [w, c] = score(s, [warmFull, coldRoomy], stateWithMatch(800, [45, 0], 16, [100, 0]));
     assert.equal(w, 1);
     assert.ok(c < 0.5, `cold ${c}`);
