@@ -8,7 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { ERRORS } = await import(pathToFileURL(join(root, 'dist/epp/src/framework/error-catalogue.js')).href);
+const { ERRORS, REPLY_AREAS: replyAreas } = await import(pathToFileURL(join(root, 'dist/epp/src/framework/error-catalogue.js')).href);
 
 const AREAS = [
   ['config', 'EndpointPickerConfig', 'Reported at startup by `tokenroute epp` (exit code 2), every problem at once, each line `CODE field.path: message`.'],
@@ -21,7 +21,7 @@ const AREAS = [
 ];
 
 const cell = (text) => String(text).replaceAll('|', '\\|');
-const REPLY_AREAS = new Set(['request', 'filter', 'gateway']);
+const REPLY_AREAS = new Set(replyAreas);
 let out = `# Error catalogue
 
 Every error a user of tokenroute can see has a stable code (\`TR_ERR_*\`), a meaning and what to do.
