@@ -35,8 +35,12 @@ export function simBinary(): string {
   return p;
 }
 
-/** A free TCP port on `host` (closed again before use; 0.0.0.0 checks every interface). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * A free TCP port (closed again before use). By default free on every interface: llm-d's EPP and
+ * others bind `:port`, and a port free only on 127.0.0.1 may be in use on 127.0.n.x by a run beside
+ * this one (bench:routing BENCH_NET) — llm-d's EPP then fails with "bind: address already in use".
+ */
+export async function freePort(host = '0.0.0.0'): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -282,6 +282,14 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       }
     }
     if (tokenizer === 'dummy') {
+      // After a failed render attempt its simulators may still hold their ports for a moment (they
+      // run under unshare and a shell): the dummy ones get new ports rather than racing them.
+      if (why?.startsWith('render mode failed')) {
+        for (let i = 0; i < n; i++) {
+          ports[i] = await freePort();
+          planned[i] = { ip: ips[i], port: ports[i] };
+        }
+      }
       await startEppFor('dummy');
       const started = epp!;
       cleanups.push(() => started.close());

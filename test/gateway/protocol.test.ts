@@ -210,9 +210,13 @@ function post(url: string, parts: string[], headers: Record<string, string> = {}
   const t0 = performance.now();
   return new Promise((resolve) => {
     const u = new URL(url);
+    // A response that arrived before the request failed (the gateway answers 413 and closes while the
+    // client is still sending: the next write meets a reset) is still the answer the client got.
+    let answered: { status: number; headers: IncomingMessage['headers'] } | undefined;
+    const chunks: Buffer[] = [];
+    const chunkTimes: number[] = [];
     const req = request({ host: u.hostname, port: u.port, method: 'POST', path, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      const chunkTimes: number[] = [];
+      answered = { status: res.statusCode ?? 0, headers: res.headers };
       res.on('data', (c: Buffer) => {
         chunks.push(c);
         chunkTimes.push(performance.now() - t0);
@@ -220,7 +224,7 @@ function post(url: string, parts: string[], headers: Record<string, string> = {}
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), chunkTimes, ms: performance.now() - t0 }));
       res.on('error', (e) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), chunkTimes, error: e.message, ms: performance.now() - t0 }));
     });
-    req.on('error', (e) => resolve({ status: 0, headers: {}, body: '', chunkTimes: [], error: e.message, ms: performance.now() - t0 }));
+    req.on('error', (e) => resolve({ status: answered?.status ?? 0, headers: answered?.headers ?? {}, body: Buffer.concat(chunks).toString(), chunkTimes, error: e.message, ms: performance.now() - t0 }));
     let i = 0;
     const next = () => {
       if (i < parts.length) {
