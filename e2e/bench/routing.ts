@@ -207,7 +207,7 @@ const BASE_POLICIES: Policy[] = [
   },
   {
     id: 'ttft', label: 'TTFT estimate (tokenroute)', router: 'tokenroute', kvEvents: true,
-    describe: '`ttft-estimate-scorer` 1 (tokenroute\'s: estimated TTFT = learned prefill cost of the uncached tokens + the prefill queued in front + the slot wait; priors at their defaults, calibrated from the TTFTs observed) fed by `precise-prefix-cache-scorer` (weight 0, KV events, speculative 2 s)',
+    describe: '`ttft-estimate-scorer` 1 (tokenroute\'s: estimated TTFT = learned prefill cost of the uncached tokens + the prefill queued in front + the slot wait; priors at their defaults, calibrated from the TTFTs observed; plus the charge for filling a cache fuller than the emptiest candidate\'s, evictionWeight 1) fed by `precise-prefix-cache-scorer` (weight 0, KV events, speculative 2 s)',
     config: `${HDR}plugins:\n- type: precise-prefix-cache-scorer\n  parameters:\n    tokenProcessorConfig: {blockSize: 16}\n    kvEventsConfig: {zmqEndpoint: "@ZMQ@"}\n    speculativeIndexing: true\n    speculativeTTL: 2s\n    ${MODELS}\n- type: ttft-estimate-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - {pluginRef: precise-prefix-cache-scorer, weight: 0}\n  - {pluginRef: ttft-estimate-scorer, weight: 1}\n`,
   },
   {
