@@ -3,18 +3,12 @@
 import { DEFAULT_LABEL_BOUNDS } from '../epp/src/observability/label-bounds.js';
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseGoDuration } from '../epp/src/framework/duration.js';
+import { boolFlag, duration, nonNegativeInt, positiveInt } from './flags.js';
 import { parseStaticEndpointList } from '../epp/src/datastore/static-endpoints.js';
 import { LOG_LEVELS, type LogLevel } from '../epp/src/observability/logger.js';
 import type { EppOptions } from '../epp/src/main.js';
 import { parseEndpointSelector, parseTargetPorts } from '../epp/src/k8s/pool.js';
 import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from '../epp/src/k8s/lease-timing.js';
-
-function boolFlag(value: string | undefined): boolean {
-  if (value === undefined || value === '' || value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  throw new InvalidArgumentError('expected true or false');
-}
 
 function port(allowOff: boolean) {
   return (value: string): number => {
@@ -26,27 +20,14 @@ function port(allowOff: boolean) {
   };
 }
 
-function duration(value: string): number {
-  const d = parseGoDuration(value);
-  if (!d.ok) throw new InvalidArgumentError(d.message);
-  return d.ms;
-}
-
 /** A duration where "0" turns the feature off. */
 function durationOrZero(value: string): number {
   return value.trim() === '0' ? 0 : duration(value);
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
 /** GIE's --v verbosity: 1-3 info, 4 debug, 5+ trace. */
 function verbosity(value: string): LogLevel {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  const n = nonNegativeInt(value);
   return n >= 5 ? 'trace' : n >= 4 ? 'debug' : 'info';
 }
 

@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { HostLoadError, ProxyWasmHost, defaultFilterWasmPath, type HostResult } from '../filter/host/index.js';
 import { decodeTokenrouteHeaders, parseHmacKey, type TokenrouteDecodeResult } from '../epp/src/protocol/tokenroute-headers.js';
 import { ERRORS, TokenrouteError } from '../epp/src/framework/error-catalogue.js';
+import { nonNegativeInt } from './flags.js';
 
 interface RequestFile {
   path: string;
@@ -56,12 +57,6 @@ export function parseRequestFile(text: string, pathFlag: string | undefined): Re
     body,
     ...(typeof o.routeName === 'string' ? { routeName: o.routeName } : {}),
   };
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
 }
 
 /** The body as the data frames Envoy would deliver (one frame, or frames of `size` bytes). */

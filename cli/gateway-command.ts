@@ -7,30 +7,11 @@
 //     --filter-config plugin.json --failure-mode FailOpen --fallback-endpoints 127.0.0.2:8000,127.0.0.3:8000
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseGoDuration } from '../epp/src/framework/duration.js';
+import { boolFlag, positiveDuration, positiveInt } from './flags.js';
 import { ERRORS, TokenrouteError } from '../epp/src/framework/error-catalogue.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../epp/src/observability/logger.js';
 import { parseEndpointAddress, parseEndpointAddressList } from '../epp/src/protocol/endpoint-address.js';
 import { startGateway, type FailureMode, type GatewayOptions } from '../gateway/index.js';
-
-function duration(value: string): number {
-  const d = parseGoDuration(value);
-  if (!d.ok) throw new InvalidArgumentError(d.message);
-  if (!(d.ms > 0)) throw new InvalidArgumentError('expected a positive duration');
-  return d.ms;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
-function boolFlag(value: string | undefined): boolean {
-  if (value === undefined || value === '' || value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  throw new InvalidArgumentError('expected true or false');
-}
 
 function listen(value: string): { host: string; port: number } {
   const ep = parseEndpointAddress(/^\d+$/.test(value) ? `127.0.0.1:${value}` : value, 'ip-or-name');
@@ -74,13 +55,13 @@ export function gatewayCommand(): Command {
     .option('--route-name <name>', 'Envoy route name: the filter\'s xds.route_name and the ext_proc xds.route_name attribute')
     .addOption(new Option('--failure-mode <mode>', 'the InferencePool\'s failureMode: what happens when the EPP fails').choices(['FailOpen', 'FailClose']).default('FailClose'))
     .option('--fallback-endpoints <list>', 'the pool, host:port,...: where FailOpen (or no --epp) routes, round-robin', endpointList)
-    .addOption(new Option('--message-timeout <duration>', 'longest wait for an ext_proc reply the gateway is blocked on').argParser(duration).default(30_000, '30s'))
-    .addOption(new Option('--epp-connect-timeout <duration>', 'longest wait for the EPP channel to connect before the failure mode applies').argParser(duration).default(1_000, '1s'))
-    .addOption(new Option('--connect-timeout <duration>', 'upstream TCP connect timeout').argParser(duration).default(2_000, '2s'))
-    .addOption(new Option('--response-timeout <duration>', 'longest wait for an upstream\'s response headers; then the next endpoint, after the last 504').argParser(duration).default(300_000, '300s'))
-    .addOption(new Option('--upstream-idle-timeout <duration>', 'longest silence of an upstream response body before its stream is reset').argParser(duration).default(60_000, '60s'))
-    .addOption(new Option('--client-headers-timeout <duration>', 'longest wait for a client\'s request headers').argParser(duration).default(10_000, '10s'))
-    .addOption(new Option('--client-request-timeout <duration>', 'longest wait for a client\'s whole request').argParser(duration).default(60_000, '60s'))
+    .addOption(new Option('--message-timeout <duration>', 'longest wait for an ext_proc reply the gateway is blocked on').argParser(positiveDuration).default(30_000, '30s'))
+    .addOption(new Option('--epp-connect-timeout <duration>', 'longest wait for the EPP channel to connect before the failure mode applies').argParser(positiveDuration).default(1_000, '1s'))
+    .addOption(new Option('--connect-timeout <duration>', 'upstream TCP connect timeout').argParser(positiveDuration).default(2_000, '2s'))
+    .addOption(new Option('--response-timeout <duration>', 'longest wait for an upstream\'s response headers; then the next endpoint, after the last 504').argParser(positiveDuration).default(300_000, '300s'))
+    .addOption(new Option('--upstream-idle-timeout <duration>', 'longest silence of an upstream response body before its stream is reset').argParser(positiveDuration).default(60_000, '60s'))
+    .addOption(new Option('--client-headers-timeout <duration>', 'longest wait for a client\'s request headers').argParser(positiveDuration).default(10_000, '10s'))
+    .addOption(new Option('--client-request-timeout <duration>', 'longest wait for a client\'s whole request').argParser(positiveDuration).default(60_000, '60s'))
     .option('--buffer-limit <bytes>', 'largest request body (Envoy\'s per-request buffer limit); larger → 413', positiveInt, 1 << 20)
     .option('--debug-headers [bool]', 'add x-gateway-destination-endpoint-served and x-tokenroute-gateway-pick to responses', boolFlag, true)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))

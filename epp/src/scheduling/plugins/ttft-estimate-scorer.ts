@@ -202,13 +202,15 @@ export const ttftEstimateScorerPlugin = definePlugin({
         if (fills[i] < emptiest) emptiest = fills[i];
       }
       if (emptiest === Infinity) return undefined;
+      // Each fill becomes its candidate's charge in place (one array per scoring).
+      const charges = fills;
       const msPerToken = model.coefficients()[1];
       for (let i = 0; i < candidates.length; i++) {
         const incoming = Math.ceil(scored.features[i * FEATURES] / blockSize);
         const over = fills[i] - emptiest; // NaN where unknown: no charge
-        fills[i] = over > 0 && incoming > 0 ? params.evictionWeight * incoming * over * blockSize * msPerToken : 0;
+        charges[i] = over > 0 && incoming > 0 ? params.evictionWeight * incoming * over * blockSize * msPerToken : 0;
       }
-      return fills;
+      return charges;
     };
     const evictionNote = `${name}.evictionMs`;
 
